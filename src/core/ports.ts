@@ -53,8 +53,6 @@ export interface MetadataStore {
 /** What a token can do natively; the adapter fills this from hsm/profiles/<vendor>.json. */
 export interface TokenCapabilities {
   vendor: string;
-  /** Whether the token generates GCM IVs itself; if not, the adapter draws them from the token RNG. */
-  generatesGcmIv: boolean;
 }
 
 export interface AesGcmSealed {

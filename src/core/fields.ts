@@ -1,0 +1,15 @@
+// Field descriptions shared by several operations, with AWS's limits.
+import { dataKeySpecs, encryptionAlgorithms } from './model';
+import { s } from './schema';
+
+export const keyIdField = () => s.string({ min: 1, max: 2048 });
+export const encryptionContextField = () => s.stringMap();
+export const grantTokensField = () => s.list(s.string({ min: 1, max: 8192 }), { min: 0, max: 10 });
+export const dryRunField = () => s.boolean();
+export const encryptionAlgorithmField = () => s.enum(encryptionAlgorithms);
+export const dataKeySpecField = () => s.enum(dataKeySpecs);
+export const numberOfBytesField = () => s.integer({ min: 1, max: 1024 });
+export const limitField = () => s.integer({ min: 1, max: 1000 });
+export const markerField = () => s.string({ min: 1, max: 320, pattern: /^[\u0020-\u00FF]*$/ });
+export const tagsField = () =>
+  s.list(s.structure({ TagKey: s.required(s.string({ min: 1, max: 128 })), TagValue: s.required(s.string({ min: 0, max: 256 })) }));

@@ -1,0 +1,47 @@
+// The key-state table (KMS-SPEC §3): which operations a key's state allows, and the exact
+// error AWS gives otherwise. One table; each new operation adds its row.
+import { KmsError, messages } from './errors';
+import type { KeyState } from './model';
+
+type Failure = 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion';
+
+const failures: Record<Failure, (arn: string) => KmsError> = {
+  disabled: (arn) => new KmsError('DisabledException', messages.disabled(arn)),
+  pendingDeletion: (arn) => new KmsError('KMSInvalidStateException', messages.pendingDeletion(arn)),
+  pendingImport: (arn) => new KmsError('KMSInvalidStateException', messages.pendingImport(arn)),
+  unavailable: (arn) => new KmsError('KMSInvalidStateException', messages.unavailable(arn)),
+  creating: (arn) => new KmsError('KMSInvalidStateException', `${arn} is creating.`),
+  updating: (arn) => new KmsError('KMSInvalidStateException', `${arn} is updating.`),
+  notPendingDeletion: (arn) => new KmsError('KMSInvalidStateException', `${arn} is not pending deletion.`),
+};
+
+/** States absent from a row are allowed. */
+type Row = Partial<Record<KeyState, Failure>>;
+
+const cryptographic: Row = {
+  Disabled: 'disabled',
+  PendingDeletion: 'pendingDeletion',
+  PendingReplicaDeletion: 'pendingDeletion',
+  PendingImport: 'pendingImport',
+  Unavailable: 'unavailable',
+  Creating: 'creating',
+};
+
+const anyState: Row = {};
+
+export const keyStateTable = {
+  Encrypt: cryptographic,
+  Decrypt: cryptographic,
+  ReEncrypt: cryptographic,
+  GenerateDataKey: cryptographic,
+  GenerateDataKeyWithoutPlaintext: cryptographic,
+  DescribeKey: anyState,
+} satisfies Record<string, Row>;
+
+export type StateCheckedOperation = keyof typeof keyStateTable;
+
+// Precondition: an operation runs only in the key states the key-state table allows.
+export function assertStateAllows(operation: StateCheckedOperation, state: KeyState, arn: string): void {
+  const failure = (keyStateTable[operation] as Row)[state];
+  if (failure) throw failures[failure](arn);
+}

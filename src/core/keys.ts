@@ -1,0 +1,79 @@
+// Finding the key a request names, and the checks every key operation shares.
+import { authorize } from './authorize';
+import { callerScope, type RequestContext } from './context';
+import type { CoreDeps } from './deps';
+import { KmsError, messages } from './errors';
+import { aliasArn, keyArn, type KeyRecord, type KeyScope, type KeyUsage } from './model';
+import { assertStateAllows, type StateCheckedOperation } from './key-state';
+import { PARTITION, parseKeyReference } from './key-id';
+
+export interface ResolvedKey {
+  key: KeyRecord;
+  arn: string;
+  /** The alias name the request used, if any (for kms:RequestAlias later). */
+  viaAlias?: string;
+}
+
+export function arnOf(key: KeyRecord): string {
+  return keyArn(PARTITION, key, key.keyId);
+}
+
+async function loadComplete(deps: CoreDeps, scope: KeyScope, keyId: string): Promise<ResolvedKey> {
+  const key = await deps.store.getKey(scope, keyId);
+  // Precondition: a key whose creation has not completed does not exist for any API.
+  if (!key || key.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(keyArn(PARTITION, scope, keyId)));
+  return { key, arn: arnOf(key) };
+}
+
+/**
+ * Resolves a KeyId parameter. `aliases` says whether the operation accepts alias names and
+ * alias ARNs (cryptographic operations, DescribeKey, GetPublicKey) or only key ids and ARNs.
+ */
+export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference: string, options: { aliases: boolean }): Promise<ResolvedKey> {
+  const ref = parseKeyReference(reference);
+  const scope = callerScope(ctx);
+  switch (ref.kind) {
+    case 'keyId':
+      return loadComplete(deps, scope, ref.keyId);
+    case 'keyArn':
+      // Precondition: an ARN in another region than the request's is not found.
+      if (ref.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${ref.region}`);
+      return loadComplete(deps, { accountId: ref.accountId, region: ref.region }, ref.keyId);
+    case 'aliasName':
+    case 'aliasArn': {
+      if (!options.aliases) throw new KmsError('NotFoundException', messages.invalidKeyId(reference));
+      if (ref.kind === 'aliasArn' && ref.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${ref.region}`);
+      const aliasScope = ref.kind === 'aliasArn' ? { accountId: ref.accountId, region: ref.region } : scope;
+      const alias = await deps.store.getAlias(aliasScope, ref.aliasName);
+      if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArn(PARTITION, aliasScope, ref.aliasName)));
+      return { ...(await loadComplete(deps, aliasScope, alias.targetKeyId)), viaAlias: ref.aliasName };
+    }
+    case 'invalid':
+      throw new KmsError('NotFoundException', messages.invalidKeyId(reference));
+  }
+}
+
+/** Resolve, authorise and check the key state: the common opening of every key operation. */
+export async function keyForOperation(
+  deps: CoreDeps,
+  ctx: RequestContext,
+  operation: StateCheckedOperation,
+  reference: string,
+  options: { aliases: boolean; action?: string },
+): Promise<ResolvedKey> {
+  const resolved = await resolveKey(deps, ctx, reference, options);
+  authorize(ctx.principal, options.action ?? operation, resolved.arn, resolved.key.accountId);
+  assertStateAllows(operation, resolved.key.state, resolved.arn);
+  return resolved;
+}
+
+// Precondition: a key is used only for operations its KeyUsage allows.
+export function assertUsage(resolved: ResolvedKey, usage: KeyUsage, operation: string): void {
+  if (resolved.key.keyUsage !== usage) {
+    throw new KmsError('InvalidKeyUsageException', messages.wrongUsage(resolved.arn, resolved.key.keyUsage, operation));
+  }
+}
+
+export function throwIfDryRun(dryRun: boolean | undefined): void {
+  if (dryRun) throw new KmsError('DryRunOperationException', messages.dryRun);
+}

@@ -1,0 +1,25 @@
+// Decrypt: the key comes from the ciphertext header; KeyId, if given, must match it.
+import { openCiphertext } from '../decryption';
+import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
+import { throwIfDryRun } from '../keys';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const decrypt = defineOperation({
+  name: 'Decrypt',
+  input: schema({
+    CiphertextBlob: s.required(s.blob({ min: 1, max: 6144 })),
+    EncryptionContext: encryptionContextField(),
+    GrantTokens: grantTokensField(),
+    KeyId: keyIdField(),
+    EncryptionAlgorithm: encryptionAlgorithmField(),
+    DryRun: dryRunField(),
+  }),
+  async run(deps, ctx, input) {
+    const opened = await openCiphertext(deps, ctx, {
+      blob: input.CiphertextBlob, keyId: input.KeyId, context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm, dryRun: input.DryRun,
+    }, 'Decrypt');
+    throwIfDryRun(input.DryRun);
+    return { KeyId: opened.source.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' as const, KeyMaterialId: opened.keyMaterialId };
+  },
+});

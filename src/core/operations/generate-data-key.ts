@@ -1,0 +1,9 @@
+// GenerateDataKey: a data key in plaintext and sealed under the KMS key.
+import { dataKeyInput, generateDataKey as makeDataKey } from '../data-key';
+import { defineOperation } from '../operation';
+
+export const generateDataKey = defineOperation({
+  name: 'GenerateDataKey',
+  input: dataKeyInput,
+  run: (deps, ctx, input) => makeDataKey(deps, ctx, 'GenerateDataKey', input),
+});

@@ -1,0 +1,19 @@
+// GenerateRandom: bytes from the token's RNG.
+import { authorize } from '../authorize';
+import { KmsError } from '../errors';
+import { numberOfBytesField } from '../fields';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const generateRandom = defineOperation({
+  name: 'GenerateRandom',
+  input: schema({
+    NumberOfBytes: s.required(numberOfBytesField(), 'NumberOfBytes is required.'),
+    CustomKeyStoreId: s.string({ min: 1, max: 64 }),
+  }),
+  async run(deps, ctx, input) {
+    authorize(ctx.principal, 'GenerateRandom', '*');
+    if (input.CustomKeyStoreId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
+    return { Plaintext: await deps.tokens.defaultToken.randomBytes(input.NumberOfBytes) };
+  },
+});

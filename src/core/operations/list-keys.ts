@@ -1,0 +1,21 @@
+// ListKeys: the caller's keys in the request's region, paginated.
+import { authorize } from '../authorize';
+import { callerScope } from '../context';
+import { limitField, markerField } from '../fields';
+import { arnOf } from '../keys';
+import { defineOperation } from '../operation';
+import { schema } from '../schema';
+
+export const listKeys = defineOperation({
+  name: 'ListKeys',
+  input: schema({ Limit: limitField(), Marker: markerField() }),
+  async run(deps, ctx, input) {
+    authorize(ctx.principal, 'ListKeys', '*');
+    const page = await deps.store.listKeys(callerScope(ctx), { limit: input.Limit ?? 100, marker: input.Marker });
+    return {
+      Keys: page.items.map((key) => ({ KeyId: key.keyId, KeyArn: arnOf(key) })),
+      ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
+      Truncated: page.nextMarker !== undefined,
+    };
+  },
+});

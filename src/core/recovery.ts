@@ -1,0 +1,25 @@
+// Crash recovery for CreateKey: a record still marked incomplete after the grace period
+// belongs to a creation that died between the token and the store. Its token objects
+// (if any were made) are destroyed, then the record, so neither half outlives the other.
+import type { CoreDeps } from './deps';
+
+/** Long enough that a creation still in flight on another instance is never touched. */
+export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
+
+export async function recoverIncompleteKeys(deps: CoreDeps, graceMs = INCOMPLETE_GRACE_MS): Promise<number> {
+  const before = new Date(deps.clock.now().getTime() - graceMs);
+  const leftovers = await deps.store.listIncompleteKeys(before);
+  for (const key of leftovers) {
+    for (const version of key.versions) {
+      if (version.backing.kind !== 'pkcs11') continue;
+      const token = deps.tokens.get(version.backing.tokenId);
+      // A token that is not configured now keeps the record, to be retried when it is.
+      if (!token) continue;
+      await token.destroyKey(version.backing.objectId);
+    }
+    if (key.versions.every((v) => v.backing.kind !== 'pkcs11' || deps.tokens.get(v.backing.tokenId))) {
+      await deps.store.deleteKey(key, key.keyId);
+    }
+  }
+  return leftovers.length;
+}

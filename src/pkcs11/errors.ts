@@ -1,0 +1,36 @@
+// CKR return codes, mapped to core's closed set of errors. The raw code goes into the
+// error's log-only detail; callers see AWS's generic wording.
+import * as pkcs11js from 'pkcs11js';
+import { KmsError, messages } from '../core/errors';
+
+const ckrNames = new Map<number, string>(
+  Object.entries(pkcs11js)
+    .filter(([name, value]) => name.startsWith('CKR_') && typeof value === 'number')
+    .map(([name, value]) => [value as number, name]),
+);
+
+export function ckrName(error: unknown): string | undefined {
+  if (error instanceof pkcs11js.Pkcs11Error) return ckrNames.get(error.code) ?? `CKR_0x${error.code.toString(16)}`;
+  return undefined;
+}
+
+/** Codes after which the connection to the token is suspect and must be rebuilt. */
+const connectionLost = new Set([
+  'CKR_DEVICE_ERROR', 'CKR_DEVICE_REMOVED', 'CKR_DEVICE_MEMORY', 'CKR_TOKEN_NOT_PRESENT', 'CKR_TOKEN_NOT_RECOGNIZED',
+  'CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_USER_NOT_LOGGED_IN', 'CKR_CRYPTOKI_NOT_INITIALIZED',
+  'CKR_SESSION_COUNT',
+]);
+
+export function isConnectionLost(error: unknown): boolean {
+  const name = ckrName(error);
+  return name !== undefined && connectionLost.has(name);
+}
+
+export function toKmsError(error: unknown, operation: string): KmsError {
+  if (error instanceof KmsError) return error;
+  const name = ckrName(error) ?? (error instanceof Error ? error.message : String(error));
+  if (name === 'CKR_OBJECT_HANDLE_INVALID' || name === 'CKR_KEY_HANDLE_INVALID') {
+    return new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `${operation}: ${name}`);
+  }
+  return new KmsError('KMSInternalException', messages.internal, `${operation}: ${name}`);
+}

@@ -1,0 +1,240 @@
+// A connection to one token: the module loaded by absolute path, the token found by label,
+// one login, and a bounded pool of sessions lent out through withSession(). A device or
+// session error rebuilds the connection with backoff.
+import { isAbsolute } from 'node:path';
+import * as pkcs11js from 'pkcs11js';
+import { KmsError } from '../core/errors';
+import { ckrName, isConnectionLost } from './errors';
+
+export interface ConnectionOptions {
+  modulePath: string;
+  tokenLabel: string;
+  pin: string;
+  poolSize: number;
+  /** How long a request waits for a session (or for a reconnect) before failing. */
+  acquireTimeoutMs: number;
+  reconnectDelayMs: { initial: number; max: number };
+}
+
+export interface TokenInfo {
+  label: string;
+  manufacturerId: string;
+  model: string;
+  serialNumber: string;
+}
+
+type Session = pkcs11js.Handle;
+
+// One PKCS11 instance per module path: C_Initialize is process-wide for a library.
+const modules = new Map<string, pkcs11js.PKCS11>();
+
+function loadModule(modulePath: string): pkcs11js.PKCS11 {
+  // Precondition: the PKCS#11 module is loaded by absolute path only.
+  if (!isAbsolute(modulePath)) throw new Error(`PKCS#11 module path must be absolute: ${modulePath}`);
+  let lib = modules.get(modulePath);
+  if (!lib) {
+    lib = new pkcs11js.PKCS11();
+    lib.load(modulePath);
+    // Requests run on libuv threads concurrently, so the library must do its own locking.
+    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    modules.set(modulePath, lib);
+  }
+  return lib;
+}
+
+function reinitializeModule(lib: pkcs11js.PKCS11): void {
+  try { lib.C_Finalize(); } catch { /* already finalized */ }
+  lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+}
+
+const trim = (s: string) => s.replace(/[\s\0]+$/, '');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+export class TokenConnection {
+  private slot!: pkcs11js.Handle;
+  private loginSession?: Session;
+  private idle: Session[] = [];
+  /** Lent sessions and the connection generation they were opened in. */
+  private lent = new Map<Session, number>();
+  private idleGeneration = new Map<Session, number>();
+  private waiters: Array<{ resolve: (s: Session) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private reconnecting?: Promise<void>;
+  private closed = false;
+  /** Bumped on every reconnect; object handles from an older generation are stale. */
+  generation = 0;
+  info!: TokenInfo;
+
+  private constructor(readonly lib: pkcs11js.PKCS11, private readonly options: ConnectionOptions) {}
+
+  static open(options: ConnectionOptions): TokenConnection {
+    const connection = new TokenConnection(loadModule(options.modulePath), options);
+    connection.connect();
+    return connection;
+  }
+
+  private connect(): void {
+    const slot = this.lib.C_GetSlotList(true).find((s) => trim(this.lib.C_GetTokenInfo(s).label) === this.options.tokenLabel);
+    if (slot === undefined) throw new Error(`no PKCS#11 token labelled '${this.options.tokenLabel}' in ${this.options.modulePath}`);
+    const info = this.lib.C_GetTokenInfo(slot);
+    this.slot = slot;
+    this.info = { label: trim(info.label), manufacturerId: trim(info.manufacturerID), model: trim(info.model), serialNumber: trim(info.serialNumber) };
+    const session = this.lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    try {
+      this.lib.C_Login(session, pkcs11js.CKU_USER, this.options.pin);
+    } catch (e) {
+      if (ckrName(e) !== 'CKR_USER_ALREADY_LOGGED_IN') {
+        this.lib.C_CloseSession(session);
+        // Never include the PIN; the CKR name says enough (e.g. CKR_PIN_INCORRECT).
+        throw new Error(`login to token '${this.options.tokenLabel}' failed: ${ckrName(e) ?? String(e)}`);
+      }
+    }
+    // The login session stays open: closing the last session would log the token out.
+    this.loginSession = session;
+    this.generation += 1;
+  }
+
+  /**
+   * Lends a session to `fn` and always takes it back. If `fn` fails because the connection
+   * was lost, the connection is rebuilt; with `retryAfterReconnect` the call is tried once more
+   * (only for operations that are safe to repeat).
+   */
+  async withSession<T>(fn: (session: Session) => Promise<T>, retryAfterReconnect = false): Promise<T> {
+    try {
+      return await this.runOnce(fn);
+    } catch (e) {
+      if (!isConnectionLost(e) || !retryAfterReconnect) throw e;
+      await this.whenReady();
+      return this.runOnce(fn);
+    }
+  }
+
+  private async runOnce<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    const session = await this.acquire();
+    let broken = false;
+    try {
+      return await fn(session);
+    } catch (e) {
+      broken = isConnectionLost(e);
+      if (broken) void this.reconnect();
+      throw e;
+    } finally {
+      this.release(session, broken);
+    }
+  }
+
+  private async whenReady(): Promise<void> {
+    if (!this.reconnecting) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KmsError('KMSInternalException', 'The token is not available. Retry the request.', 'reconnect still in progress')), this.options.acquireTimeoutMs);
+    });
+    try {
+      await Promise.race([this.reconnecting, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async acquire(): Promise<Session> {
+    if (this.closed) throw new KmsError('KMSInternalException', 'The token is not available.', 'connection closed');
+    await this.whenReady();
+    const idle = this.idle.pop();
+    if (idle !== undefined) return this.lend(idle, this.idleGeneration.get(idle));
+    if (this.lent.size < this.options.poolSize) {
+      return this.lend(this.lib.C_OpenSession(this.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
+    }
+    return new Promise<Session>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        // AWS answers KMSInternalException when no PKCS#11 session is available.
+        reject(new KmsError('KMSInternalException', 'No PKCS#11 sessions are available. Retry the request.', 'session pool exhausted'));
+      }, this.options.acquireTimeoutMs);
+      this.waiters.push({ resolve, reject, timer });
+    });
+  }
+
+  private lend(session: Session, generation = this.generation): Session {
+    this.lent.set(session, generation);
+    return session;
+  }
+
+  private release(session: Session, broken: boolean): void {
+    const generation = this.lent.get(session);
+    this.lent.delete(session);
+    this.idleGeneration.delete(session);
+    // A session from before a reconnect is dead even if this call did not notice.
+    if (broken || this.closed || this.reconnecting || generation !== this.generation) {
+      try { this.lib.C_CloseSession(session); } catch { /* already gone */ }
+      this.drainWaitersIfPossible();
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(this.lend(session, generation));
+    } else {
+      this.idle.push(session);
+      this.idleGeneration.set(session, generation);
+    }
+  }
+
+  private drainWaitersIfPossible(): void {
+    while (this.waiters.length > 0 && this.lent.size < this.options.poolSize && !this.reconnecting && !this.closed) {
+      const waiter = this.waiters.shift()!;
+      clearTimeout(waiter.timer);
+      this.acquire().then(waiter.resolve, waiter.reject);
+    }
+  }
+
+  /** Single-flight reconnect with exponential backoff; resolves once the token is usable again. */
+  reconnect(): Promise<void> {
+    if (this.reconnecting) return this.reconnecting;
+    this.reconnecting = (async () => {
+      let delay = this.options.reconnectDelayMs.initial;
+      for (;;) {
+        if (this.closed) return;
+        this.dropSessions();
+        try {
+          try {
+            this.connect();
+          } catch (e) {
+            if (ckrName(e) !== 'CKR_CRYPTOKI_NOT_INITIALIZED') throw e;
+            reinitializeModule(this.lib);
+            this.connect();
+          }
+          return;
+        } catch {
+          await sleep(delay);
+          delay = Math.min(delay * 2, this.options.reconnectDelayMs.max);
+        }
+      }
+    })().finally(() => {
+      this.reconnecting = undefined;
+      this.drainWaitersIfPossible();
+    });
+    return this.reconnecting;
+  }
+
+  private dropSessions(): void {
+    for (const s of [...this.idle, ...(this.loginSession !== undefined ? [this.loginSession] : [])]) {
+      try { this.lib.C_CloseSession(s); } catch { /* stale */ }
+    }
+    this.idle = [];
+    this.idleGeneration.clear();
+    this.loginSession = undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new KmsError('KMSInternalException', 'The token is not available.', 'connection closed'));
+    }
+    this.waiters = [];
+    this.dropSessions();
+    for (const s of this.lent.keys()) {
+      try { this.lib.C_CloseSession(s); } catch { /* stale */ }
+    }
+    this.lent.clear();
+  }
+}
