@@ -16,7 +16,8 @@
 # Environment: KMS_DATA_DIR (default <repo>/data), KMS_PKCS11_MODULE,
 # KMS_TOKEN_LABEL, KMS_PIN / KMS_PIN_FILE / SOFTHSM2_CONF (any of them means
 # the token is configured explicitly: step c is skipped), KMS_ROOT_ACCESS_KEY_ID
-# (set: step d is skipped), KMS_ACCOUNT_ID, KMS_SKIP_NPM=1 (skip step a).
+# (set: step d is skipped), KMS_ACCOUNT_ID, KMS_REGION (only for the example
+# printed with the credentials), KMS_SKIP_NPM=1 (skip step a).
 #
 # POSIX sh: it has to run before node_modules exists, with no npm package.
 
@@ -312,7 +313,7 @@ and will not be printed again. Example, with the service running:
 
   AWS_ACCESS_KEY_ID=$akid \\
   AWS_SECRET_ACCESS_KEY='$secret' \\
-  AWS_REGION=us-east-1 \\
+  AWS_REGION=${KMS_REGION:-us-east-1} \\
   aws --endpoint-url http://127.0.0.1:8080 kms list-keys
 ===============================================================================
 
