@@ -14,6 +14,8 @@ export interface ConnectionOptions {
   /** How long a request waits for a session (or for a reconnect) before failing. */
   acquireTimeoutMs: number;
   reconnectDelayMs: { initial: number; max: number };
+  /** Environment the module reads at C_Initialize (SoftHSM: SOFTHSM2_CONF). */
+  moduleEnvironment?: Record<string, string>;
 }
 
 export interface TokenInfo {
@@ -28,11 +30,12 @@ type Session = pkcs11js.Handle;
 // One PKCS11 instance per module path: C_Initialize is process-wide for a library.
 const modules = new Map<string, pkcs11js.PKCS11>();
 
-function loadModule(modulePath: string): pkcs11js.PKCS11 {
+function loadModule(modulePath: string, environment: Record<string, string> = {}): pkcs11js.PKCS11 {
   // Precondition: the PKCS#11 module is loaded by absolute path only.
   if (!isAbsolute(modulePath)) throw new Error(`PKCS#11 module path must be absolute: ${modulePath}`);
   let lib = modules.get(modulePath);
   if (!lib) {
+    Object.assign(process.env, environment);
     lib = new pkcs11js.PKCS11();
     lib.load(modulePath);
     // Requests run on libuv threads concurrently, so the library must do its own locking.
@@ -67,7 +70,7 @@ export class TokenConnection {
   private constructor(readonly lib: pkcs11js.PKCS11, private readonly options: ConnectionOptions) {}
 
   static open(options: ConnectionOptions): TokenConnection {
-    const connection = new TokenConnection(loadModule(options.modulePath), options);
+    const connection = new TokenConnection(loadModule(options.modulePath, options.moduleEnvironment), options);
     connection.connect();
     return connection;
   }

@@ -1,0 +1,43 @@
+// The Express application, without listen(): tests drive it with supertest, main.ts serves it.
+import express from 'express';
+import type { CoreDeps } from '../core/deps';
+import type { Clock } from '../core/ports';
+import type { Logger } from '../log/logger';
+import type { PrincipalDirectory } from './auth/principals';
+import { kmsRouter } from './kms/router';
+
+export interface AppOptions {
+  deps: CoreDeps;
+  principals: () => PrincipalDirectory;
+  logger: Logger;
+  clock: Clock;
+  maxBodyBytes: number;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', async (_req, res) => {
+    const [tokenOk, storeOk] = await Promise.all([
+      options.deps.tokens.defaultToken.isHealthy(),
+      options.deps.store.ping().then(() => true, () => false),
+    ]);
+    const healthy = tokenOk && storeOk;
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', token: tokenOk ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unavailable' });
+  });
+
+  app.use(kmsRouter(options));
+
+  app.use((_req, res) => {
+    res.status(404).type('application/x-amz-json-1.1').send(JSON.stringify({ __type: 'UnknownOperationException', message: '' }));
+  });
+
+  // Last resort: never leak an internal error's detail to the caller.
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    options.logger.error('unhandled', { requestId: res.locals.requestId, detail: error instanceof Error ? error.message : String(error) });
+    if (!res.headersSent) res.status(500).type('application/x-amz-json-1.1').send(JSON.stringify({ __type: 'KMSInternalException', message: 'An internal error occurred.' }));
+  });
+  return app;
+}

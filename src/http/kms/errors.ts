@@ -1,0 +1,32 @@
+// HTTP status for each core error code, as AWS KMS answers them.
+import type { ErrorCode } from '../../core/errors';
+
+export const httpStatusFor: Record<ErrorCode, number> = {
+  AccessDeniedException: 400,
+  AlreadyExistsException: 400,
+  DependencyTimeoutException: 503,
+  DisabledException: 400,
+  DryRunOperationException: 400,
+  IncorrectKeyException: 400,
+  InvalidAliasNameException: 400,
+  InvalidArnException: 400,
+  InvalidCiphertextException: 400,
+  InvalidGrantTokenException: 400,
+  InvalidKeyUsageException: 400,
+  InvalidMarkerException: 400,
+  KMSInternalException: 500,
+  KMSInvalidStateException: 400,
+  KeyUnavailableException: 500,
+  LimitExceededException: 400,
+  NotFoundException: 400,
+  TagException: 400,
+  UnsupportedOperationException: 400,
+  ValidationException: 400,
+  SerializationException: 400,
+  UnknownOperationException: 400,
+  MissingAuthenticationTokenException: 403,
+  UnrecognizedClientException: 400,
+  InvalidSignatureException: 400,
+  IncompleteSignatureException: 400,
+  RequestEntityTooLargeException: 413,
+};

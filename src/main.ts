@@ -1,0 +1,90 @@
+// Composition root: config → pkcs11 → store → core → http → listen. Nothing imports this file.
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig, redactedConfig, type Config } from './config';
+import type { CoreDeps } from './core/deps';
+import { systemClock } from './core/ports';
+import { recoverIncompleteKeys } from './core/recovery';
+import { createApp } from './http/app';
+import { PrincipalDirectory, readCredentialsFile } from './http/auth/principals';
+import { createLogger, type Logger } from './log/logger';
+import { Pkcs11TokenDirectory } from './pkcs11';
+import { openMetadataStore } from './store';
+
+const RECOVERY_INTERVAL_MS = 60_000;
+
+function principalsFrom(config: Config): PrincipalDirectory {
+  const entries = config.credentialsFile ? readCredentialsFile(config.credentialsFile) : [];
+  return new PrincipalDirectory({ ...config.root, accountId: config.accountId }, entries);
+}
+
+async function start(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
+  const tokens = Pkcs11TokenDirectory.open({
+    modulePath: config.pkcs11Module,
+    tokenLabel: config.tokenLabel,
+    pin: config.pin,
+    poolSize: config.sessionPoolSize,
+    acquireTimeoutMs: 10_000,
+    reconnectDelayMs: { initial: 100, max: 10_000 },
+    profileVendor: config.hsmProfile,
+    moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
+  });
+  logger.info('token ready', { token: config.tokenLabel, profile: tokens.defaultToken.profile.vendor });
+  const store = openMetadataStore(config.metadataUri, config.dataDir);
+  await store.init();
+  const deps: CoreDeps = { store, tokens, clock: systemClock };
+
+  const recovered = await recoverIncompleteKeys(deps, 0);
+  if (recovered > 0) logger.warn('recovered incomplete key creations', { count: recovered });
+  const sweep = setInterval(() => {
+    recoverIncompleteKeys(deps).catch((e: unknown) => logger.error('recovery sweep failed', { detail: String(e) }));
+  }, RECOVERY_INTERVAL_MS);
+  sweep.unref();
+
+  const principals = principalsFrom(config);
+  const app = createApp({ deps, principals: () => principals, logger, clock: systemClock, maxBodyBytes: config.maxBodyBytes });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+  });
+  const address = server.address();
+  logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
+
+  return async () => {
+    clearInterval(sweep);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await store.close();
+    tokens.close();
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`configuration error: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  logger.info('starting', { config: redactedConfig(config) });
+  const stop = await start(config, logger);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    stop().then(() => process.exit(0), (e: unknown) => {
+      logger.error('shutdown failed', { detail: String(e) });
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  console.error(`hsm-kms failed to start: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
