@@ -29,6 +29,7 @@ type Session = pkcs11js.Handle;
 
 // One PKCS11 instance per module path: C_Initialize is process-wide for a library.
 const modules = new Map<string, pkcs11js.PKCS11>();
+const openConnections = new Map<pkcs11js.PKCS11, number>();
 
 function loadModule(modulePath: string, environment: Record<string, string> = {}): pkcs11js.PKCS11 {
   // Precondition: the PKCS#11 module is loaded by absolute path only.
@@ -38,8 +39,15 @@ function loadModule(modulePath: string, environment: Record<string, string> = {}
     Object.assign(process.env, environment);
     lib = new pkcs11js.PKCS11();
     lib.load(modulePath);
-    // Requests run on libuv threads concurrently, so the library must do its own locking.
-    lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    try {
+      // Requests run on libuv threads concurrently, so the library must do its own locking.
+      lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (e) {
+      // Initialised by an earlier, now discarded, instance in this process (test runners
+      // reload modules): start afresh so the library rescans its tokens.
+      if (ckrName(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw e;
+      reinitializeModule(lib);
+    }
     modules.set(modulePath, lib);
   }
   return lib;
@@ -72,11 +80,22 @@ export class TokenConnection {
   static open(options: ConnectionOptions): TokenConnection {
     const connection = new TokenConnection(loadModule(options.modulePath, options.moduleEnvironment), options);
     connection.connect();
+    openConnections.set(connection.lib, (openConnections.get(connection.lib) ?? 0) + 1);
     return connection;
   }
 
+  private findSlot(): pkcs11js.Handle | undefined {
+    return this.lib.C_GetSlotList(true).find((s) => trim(this.lib.C_GetTokenInfo(s).label) === this.options.tokenLabel);
+  }
+
   private connect(): void {
-    const slot = this.lib.C_GetSlotList(true).find((s) => trim(this.lib.C_GetTokenInfo(s).label) === this.options.tokenLabel);
+    let slot = this.findSlot();
+    if (slot === undefined && (openConnections.get(this.lib) ?? 0) === 0) {
+      // Some modules (SoftHSM) list only the tokens present at C_Initialize; with nothing
+      // else using the module, re-initialising it picks up tokens created since.
+      reinitializeModule(this.lib);
+      slot = this.findSlot();
+    }
     if (slot === undefined) throw new Error(`no PKCS#11 token labelled '${this.options.tokenLabel}' in ${this.options.modulePath}`);
     const info = this.lib.C_GetTokenInfo(slot);
     this.slot = slot;
@@ -228,7 +247,9 @@ export class TokenConnection {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    openConnections.set(this.lib, Math.max(0, (openConnections.get(this.lib) ?? 1) - 1));
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new KmsError('KMSInternalException', 'The token is not available.', 'connection closed'));

@@ -1,0 +1,81 @@
+// A service wired like main.ts, on a throwaway token and a temporary embedded store.
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { CoreDeps } from '../../src/core/deps';
+import type { Clock, MetadataStore } from '../../src/core/ports';
+import { systemClock } from '../../src/core/ports';
+import { createApp } from '../../src/http/app';
+import { PrincipalDirectory, type CredentialsFileEntry } from '../../src/http/auth/principals';
+import { createLogger } from '../../src/log/logger';
+import type { Pkcs11TokenDirectory } from '../../src/pkcs11';
+import { EmbeddedStore } from '../../src/store/embedded';
+import { createTestToken, openTestTokens, type TestToken } from './softhsm';
+
+export const ACCOUNT = '111122223333';
+export const REGION = 'us-east-1';
+export const ROOT = { accessKeyId: 'AKIAROOTTEST00000001', secretAccessKey: 'root-secret-key-for-tests-only-0000000001' };
+export const ALICE: CredentialsFileEntry = {
+  accessKeyId: 'AKIAALICETEST0000001', secretAccessKey: 'alice-secret-key-for-tests-only-00000001', principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`,
+};
+export const OTHER_ROOT: CredentialsFileEntry = {
+  accessKeyId: 'AKIAOTHERROOT0000001', secretAccessKey: 'other-root-secret-for-tests-only-0000001', principalArn: 'arn:aws:iam::444455556666:root',
+};
+
+export interface TestService {
+  app: ReturnType<typeof createApp>;
+  deps: CoreDeps;
+  store: MetadataStore;
+  tokens: Pkcs11TokenDirectory;
+  token: TestToken;
+  dir: string;
+  logFile: string;
+  url?: string;
+  close(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  listen?: boolean;
+  clock?: Clock;
+  /** Wraps the real store, e.g. to inject failures. */
+  wrapStore?: (store: MetadataStore) => MetadataStore;
+  maxBodyBytes?: number;
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
+  const token = createTestToken();
+  const tokens = openTestTokens(token);
+  const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
+  await realStore.init();
+  const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
+  const clock = options.clock ?? systemClock;
+  const deps: CoreDeps = { store, tokens, clock };
+  const logFile = path.join(dir, 'service.log');
+  const logger = createLogger({ level: 'info', file: logFile, silent: true });
+  const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, OTHER_ROOT]);
+  const app = createApp({ deps, principals: () => principals, logger, clock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024 });
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (options.listen) {
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+  return {
+    app, deps, store: realStore, tokens, token, dir, logFile, url,
+    async close() {
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+      }
+      await new Promise<void>((resolve) => logger.on('finish', resolve).end());
+      await realStore.close();
+      tokens.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
