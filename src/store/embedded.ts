@@ -1,0 +1,322 @@
+// The embedded metadata store: one SQLite file, for a single machine. Each key is one row whose
+// `doc` column holds the whole KeyRecord as JSON; the other columns exist only to be queried.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { DuplicateRecordError, KmsError, RevisionConflictError } from '../core/errors';
+import type { AliasRecord, KeyRecord, KeyScope, KeyVersion } from '../core/model';
+import type { MetadataStore, Page, PageRequest } from '../core/ports';
+
+/**
+ * Schema migrations, applied in order. The row in schema_version counts how many have run.
+ * Append new steps; never edit one that has shipped.
+ */
+const migrations: readonly string[] = [
+  `CREATE TABLE keys (
+     account_id  TEXT    NOT NULL,
+     region      TEXT    NOT NULL,
+     key_id      TEXT    NOT NULL,
+     incomplete  INTEGER NOT NULL CHECK (incomplete IN (0, 1)),
+     revision    INTEGER NOT NULL,
+     updated_at  INTEGER NOT NULL, -- epoch milliseconds, so comparisons are numeric
+     doc         TEXT    NOT NULL,
+     PRIMARY KEY (account_id, region, key_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX keys_incomplete_by_update ON keys (updated_at) WHERE incomplete = 1;
+   CREATE TABLE aliases (
+     account_id     TEXT    NOT NULL,
+     region         TEXT    NOT NULL,
+     alias_name     TEXT    NOT NULL,
+     target_key_id  TEXT    NOT NULL,
+     created_at     INTEGER NOT NULL,
+     updated_at     INTEGER NOT NULL,
+     PRIMARY KEY (account_id, region, alias_name)
+   ) WITHOUT ROWID;
+   CREATE INDEX aliases_by_target ON aliases (account_id, region, target_key_id);`,
+];
+
+interface KeyRow {
+  doc: string;
+}
+
+interface AliasRow {
+  account_id: string;
+  region: string;
+  alias_name: string;
+  target_key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A KeyRecord as it sits in the `doc` column: JSON turns every Date into an ISO string. */
+type SerializedVersion = Omit<KeyVersion, 'createdAt'> & { createdAt: string };
+type SerializedKey = Omit<KeyRecord, 'createdAt' | 'updatedAt' | 'deletionDate' | 'versions'> & {
+  createdAt: string;
+  updatedAt: string;
+  deletionDate?: string;
+  versions: SerializedVersion[];
+};
+
+interface ScopeParams {
+  accountId: string;
+  region: string;
+}
+type KeyParams = ScopeParams & { keyId: string };
+type AliasParams = ScopeParams & { aliasName: string };
+/** Everything the keys table holds for one record. */
+type KeyRowParams = KeyParams & { incomplete: 0 | 1; revision: number; updatedAt: number; doc: string };
+
+export class EmbeddedStore implements MetadataStore {
+  private db: Database.Database | undefined;
+  /** Prepared once per connection: preparing costs more than running most of these statements. */
+  private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
+
+  constructor(private readonly filePath: string) {}
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    if (this.filePath !== ':memory:') mkdirSync(dirname(this.filePath), { recursive: true });
+    const db = new Database(this.filePath, { timeout: 5000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL: a commit has reached the disk before it returns, so an acknowledged change survives power loss.
+      db.pragma('synchronous = FULL');
+      migrate(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    this.db = db;
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  async ping(): Promise<void> {
+    this.statement('SELECT 1').get();
+  }
+
+  async insertKey(key: KeyRecord): Promise<void> {
+    try {
+      this.statement<[KeyRowParams]>(
+        `INSERT INTO keys (account_id, region, key_id, incomplete, revision, updated_at, doc)
+         VALUES (@accountId, @region, @keyId, @incomplete, @revision, @updatedAt, @doc)`,
+      ).run(keyRowParams(key, JSON.stringify(key)));
+    } catch (e) {
+      throw isUniqueViolation(e) ? new DuplicateRecordError(`key ${key.keyId}`) : e;
+    }
+  }
+
+  async getKey(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
+    const row = this.statement<[KeyParams], KeyRow>(
+      'SELECT doc FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    ).get(keyParams(scope, keyId));
+    return row && parseKey(row.doc);
+  }
+
+  async listKeys(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('key', page.marker);
+    // One row more than asked tells whether another page follows.
+    const rows = this.statement<[ScopeParams & { after: string; limit: number }], KeyRow>(
+      `SELECT doc FROM keys
+       WHERE account_id = @accountId AND region = @region AND incomplete = 0 AND key_id > @after
+       ORDER BY key_id LIMIT @limit`,
+    ).all({ ...scopeParams(scope), after, limit: page.limit + 1 });
+    const items = rows.slice(0, page.limit).map((row) => parseKey(row.doc));
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, nextMarker: encodeMarker('key', last.keyId) } : { items };
+  }
+
+  async replaceKey(key: KeyRecord): Promise<KeyRecord> {
+    const doc = JSON.stringify({ ...key, revision: key.revision + 1 });
+    const stored = parseKey(doc);
+    // Compare-and-set: the WHERE clause matches only if nobody has replaced the row since `key` was read.
+    const result = this.statement<[KeyRowParams & { expectedRevision: number }]>(
+      `UPDATE keys SET incomplete = @incomplete, revision = @revision, updated_at = @updatedAt, doc = @doc
+       WHERE account_id = @accountId AND region = @region AND key_id = @keyId AND revision = @expectedRevision`,
+    ).run({ ...keyRowParams(stored, doc), expectedRevision: key.revision });
+    if (result.changes === 0) throw new RevisionConflictError(`key ${key.keyId}`);
+    return stored;
+  }
+
+  async deleteKey(scope: KeyScope, keyId: string): Promise<void> {
+    const params = keyParams(scope, keyId);
+    const deleteAliases = this.statement<[KeyParams]>(
+      'DELETE FROM aliases WHERE account_id = @accountId AND region = @region AND target_key_id = @keyId',
+    );
+    const deleteKey = this.statement<[KeyParams]>(
+      'DELETE FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    );
+    this.connection().transaction(() => {
+      deleteAliases.run(params);
+      deleteKey.run(params);
+    })();
+  }
+
+  async listIncompleteKeys(before: Date): Promise<KeyRecord[]> {
+    return this.statement<[{ before: number }], KeyRow>(
+      `SELECT doc FROM keys WHERE incomplete = 1 AND updated_at < @before
+       ORDER BY updated_at, account_id, region, key_id`,
+    ).all({ before: before.getTime() }).map((row) => parseKey(row.doc));
+  }
+
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    try {
+      this.statement<[AliasRow]>(
+        `INSERT INTO aliases (account_id, region, alias_name, target_key_id, created_at, updated_at)
+         VALUES (@account_id, @region, @alias_name, @target_key_id, @created_at, @updated_at)`,
+      ).run(aliasToRow(alias));
+    } catch (e) {
+      throw isUniqueViolation(e) ? new DuplicateRecordError(`alias ${alias.aliasName}`) : e;
+    }
+  }
+
+  async getAlias(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
+    const row = this.statement<[AliasParams], AliasRow>(
+      'SELECT * FROM aliases WHERE account_id = @accountId AND region = @region AND alias_name = @aliasName',
+    ).get({ ...scopeParams(scope), aliasName });
+    return row && aliasFromRow(row);
+  }
+
+  async listAliases(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('alias', page.marker);
+    // A NULL @keyId turns the key filter off, so one statement serves both cases.
+    const rows = this.statement<[ScopeParams & { after: string; limit: number; keyId: string | null }], AliasRow>(
+      `SELECT * FROM aliases
+       WHERE account_id = @accountId AND region = @region AND alias_name > @after
+         AND (@keyId IS NULL OR target_key_id = @keyId)
+       ORDER BY alias_name LIMIT @limit`,
+    ).all({ ...scopeParams(scope), after, limit: page.limit + 1, keyId: filter.keyId ?? null });
+    const items = rows.slice(0, page.limit).map(aliasFromRow);
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, nextMarker: encodeMarker('alias', last.aliasName) } : { items };
+  }
+
+  async updateAlias(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean> {
+    const result = this.statement<[AliasParams & { targetKeyId: string; updatedAt: number }]>(
+      `UPDATE aliases SET target_key_id = @targetKeyId, updated_at = @updatedAt
+       WHERE account_id = @accountId AND region = @region AND alias_name = @aliasName`,
+    ).run({ ...scopeParams(scope), aliasName, targetKeyId, updatedAt: now.getTime() });
+    return result.changes > 0;
+  }
+
+  async deleteAlias(scope: KeyScope, aliasName: string): Promise<boolean> {
+    const result = this.statement<[AliasParams]>(
+      'DELETE FROM aliases WHERE account_id = @accountId AND region = @region AND alias_name = @aliasName',
+    ).run({ ...scopeParams(scope), aliasName });
+    return result.changes > 0;
+  }
+
+  async countAliasesForKey(scope: KeyScope, keyId: string): Promise<number> {
+    const row = this.statement<[KeyParams], { count: number }>(
+      'SELECT COUNT(*) AS count FROM aliases WHERE account_id = @accountId AND region = @region AND target_key_id = @keyId',
+    ).get(keyParams(scope, keyId));
+    return row?.count ?? 0;
+  }
+
+  private connection(): Database.Database {
+    if (!this.db) throw new Error('EmbeddedStore is not open: call init() first');
+    return this.db;
+  }
+
+  private statement<Params extends unknown[] = [], Row = unknown>(source: string): Database.Statement<Params, Row> {
+    let statement = this.statements.get(source);
+    if (!statement) {
+      statement = this.connection().prepare(source);
+      this.statements.set(source, statement);
+    }
+    // The cache erases parameter and row types; each call site states them next to its SQL.
+    return statement as unknown as Database.Statement<Params, Row>;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock up front, so two processes opening a new file cannot both migrate it.
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+    const applied = row?.version ?? 0;
+    if (applied > migrations.length) {
+      throw new Error(`metadata schema version ${applied} is newer than this build understands (${migrations.length})`);
+    }
+    for (const step of migrations.slice(applied)) db.exec(step);
+    if (row) db.prepare('UPDATE schema_version SET version = ?').run(migrations.length);
+    else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migrations.length);
+  }).immediate();
+}
+
+function scopeParams(scope: KeyScope): ScopeParams {
+  return { accountId: scope.accountId, region: scope.region };
+}
+
+function keyParams(scope: KeyScope, keyId: string): KeyParams {
+  return { ...scopeParams(scope), keyId };
+}
+
+function keyRowParams(key: KeyRecord, doc: string): KeyRowParams {
+  return {
+    ...keyParams(key, key.keyId),
+    incomplete: key.incomplete ? 1 : 0,
+    revision: key.revision,
+    updatedAt: key.updatedAt.getTime(),
+    doc,
+  };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof Database.SqliteError
+    && (e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE');
+}
+
+function parseKey(doc: string): KeyRecord {
+  const { createdAt, updatedAt, deletionDate, versions, ...rest } = JSON.parse(doc) as SerializedKey;
+  return {
+    ...rest,
+    createdAt: new Date(createdAt),
+    updatedAt: new Date(updatedAt),
+    ...(deletionDate === undefined ? {} : { deletionDate: new Date(deletionDate) }),
+    versions: versions.map((version) => ({ ...version, createdAt: new Date(version.createdAt) })),
+  };
+}
+
+function aliasToRow(alias: AliasRecord): AliasRow {
+  return {
+    account_id: alias.accountId,
+    region: alias.region,
+    alias_name: alias.aliasName,
+    target_key_id: alias.targetKeyId,
+    created_at: alias.createdAt.getTime(),
+    updated_at: alias.updatedAt.getTime(),
+  };
+}
+
+function aliasFromRow(row: AliasRow): AliasRecord {
+  return {
+    accountId: row.account_id,
+    region: row.region,
+    aliasName: row.alias_name,
+    targetKeyId: row.target_key_id,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+type MarkerKind = 'key' | 'alias';
+
+/** Markers are opaque to callers: base64url of "<kind>:<sort key of the last item returned>". */
+function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
+  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
+}
+
+function decodeMarker(kind: MarkerKind, marker: string): string {
+  const text = Buffer.from(marker, 'base64url').toString('utf8');
+  const lastSortKey = text.slice(kind.length + 1);
+  // Re-encoding catches what Buffer.from silently skips: characters outside base64url, and garbage.
+  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
+    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+  }
+  return lastSortKey;
+}

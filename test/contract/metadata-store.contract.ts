@@ -1,0 +1,554 @@
+// The behaviour every MetadataStore must share. Each implementation runs this one suite from its
+// own *.test.ts file, so the in-memory fake used by unit tests cannot drift from the real stores.
+import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
+import type { AliasRecord, KeyRecord, KeyScope } from '../../src/core/model';
+import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
+
+export interface MetadataStoreContractOptions {
+  /**
+   * Persistent stores only: a new, uninitialised instance over the storage of the most recent
+   * factory() call. The suite closes that instance first. When given, the suite checks that data
+   * survives a restart; memory-only stores leave it out and that test is not registered.
+   */
+  reopen?: () => Promise<MetadataStore>;
+  /** Runs after each test, once the suite has closed its store: discard what factory() created. */
+  cleanup?: () => Promise<void>;
+}
+
+const scope: KeyScope = { accountId: '111122223333', region: 'us-east-1' };
+const otherAccount: KeyScope = { accountId: '444455556666', region: 'us-east-1' };
+const otherRegion: KeyScope = { accountId: '111122223333', region: 'eu-west-1' };
+
+// Never mutate these: the factories below hand out copies, which tests may mutate.
+const createdAt = new Date('2024-05-06T07:08:09.123Z');
+const updatedAt = new Date('2024-05-07T10:11:12.456Z');
+
+/** A valid key id whose order follows `n`, so expected orderings read plainly. */
+function keyIdFor(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+/** A key with no optional fields. */
+function makeKey(keyId: string, overrides: Partial<KeyRecord> = {}): KeyRecord {
+  return {
+    ...scope,
+    keyId,
+    createdAt: new Date(createdAt),
+    description: '',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    origin: 'AWS_KMS',
+    keyManager: 'CUSTOMER',
+    multiRegion: false,
+    state: 'Enabled',
+    versions: [],
+    tags: [],
+    revision: 0,
+    updatedAt: new Date(updatedAt),
+    ...overrides,
+  };
+}
+
+/** A key with every optional field set, and versions of both backing kinds. */
+function makeFullKey(keyId: string): KeyRecord {
+  return makeKey(keyId, {
+    description: 'every field — with non-ASCII: 키 관리',
+    state: 'PendingDeletion',
+    deletionDate: new Date('2024-06-01T00:00:00.789Z'),
+    pendingWindowInDays: 7,
+    customKeyStoreId: 'cks-1234567890abcdef0',
+    multiRegion: true,
+    versions: [
+      {
+        id: 'a'.repeat(64),
+        backing: { kind: 'pkcs11', tokenId: 'default', objectId: '0a1b2c3d' },
+        createdAt: new Date('2024-05-06T07:08:09.001Z'),
+        status: 'ACTIVE',
+      },
+      {
+        id: 'b'.repeat(64),
+        backing: { kind: 'xks', keyStoreId: 'cks-1234567890abcdef0', xksKeyId: 'ext-key-1' },
+        createdAt: new Date('2024-05-06T08:00:00.002Z'),
+        status: 'PENDING',
+      },
+    ],
+    currentVersionId: 'a'.repeat(64),
+    tags: [{ TagKey: 'team', TagValue: 'payments' }, { TagKey: 'empty', TagValue: '' }],
+    policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*' }] }),
+    incomplete: false,
+    revision: 3,
+  });
+}
+
+function makeAlias(aliasName: string, targetKeyId: string, aliasScope: KeyScope = scope): AliasRecord {
+  return { ...aliasScope, aliasName, targetKeyId, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) };
+}
+
+/** Follows nextMarker to the end, returning each page's items. */
+async function collectPages<T>(fetch: (page: PageRequest) => Promise<Page<T>>, limit: number): Promise<T[][]> {
+  const pages: T[][] = [];
+  let marker: string | undefined;
+  do {
+    const page = await fetch(marker === undefined ? { limit } : { limit, marker });
+    pages.push(page.items);
+    marker = page.nextMarker;
+    if (pages.length > 100) throw new Error('pagination does not terminate');
+  } while (marker !== undefined);
+  return pages;
+}
+
+const invalidMarkers = ['not-a-marker', '%%%', 'AAAA', '{"keyId":"x"}'];
+
+/**
+ * Registers the contract suite. `factory` returns a new, not yet initialised store over empty
+ * storage; it is called before each test, and the suite calls init() and, afterwards, close().
+ */
+export function describeMetadataStoreContract(
+  name: string,
+  factory: () => Promise<MetadataStore>,
+  options: MetadataStoreContractOptions = {},
+): void {
+  describe(`MetadataStore contract: ${name}`, () => {
+    let store: MetadataStore;
+
+    beforeEach(async () => {
+      store = await factory();
+      await store.init();
+    });
+
+    afterEach(async () => {
+      // `store` is undefined when the factory failed before the first test; close() is idempotent.
+      await store?.close();
+      await options.cleanup?.();
+    });
+
+    test('ping resolves once initialised', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('keys', () => {
+      test('getKey returns what insertKey stored, every field included', async () => {
+        const full = makeFullKey(keyIdFor(1));
+        const minimal = makeKey(keyIdFor(2));
+        await store.insertKey(full);
+        await store.insertKey(minimal);
+
+        const gotFull = await store.getKey(scope, full.keyId);
+        expect(gotFull).toStrictEqual(full);
+        expect(gotFull?.createdAt).toBeInstanceOf(Date);
+        expect(gotFull?.updatedAt).toBeInstanceOf(Date);
+        expect(gotFull?.deletionDate).toBeInstanceOf(Date);
+        expect(gotFull?.versions[0]?.createdAt).toBeInstanceOf(Date);
+        // toStrictEqual also fails if absent optional fields come back as null or undefined.
+        expect(await store.getKey(scope, minimal.keyId)).toStrictEqual(minimal);
+      });
+
+      test('getKey returns undefined for an unknown key', async () => {
+        expect(await store.getKey(scope, keyIdFor(404))).toBeUndefined();
+      });
+
+      test('the store keeps its own copy: mutating the input or a result changes nothing', async () => {
+        const key = makeFullKey(keyIdFor(1));
+        const original = makeFullKey(keyIdFor(1));
+        await store.insertKey(key);
+        key.description = 'mutated input';
+        key.tags.push({ TagKey: 'x', TagValue: 'y' });
+        key.createdAt.setTime(0);
+
+        const first = await store.getKey(scope, key.keyId);
+        if (!first) throw new Error('key not found');
+        first.description = 'mutated result';
+        first.versions.pop();
+
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(original);
+      });
+
+      test('the same keyId in another account or region is a different key', async () => {
+        const keyId = keyIdFor(1);
+        await store.insertKey(makeKey(keyId, { description: 'home' }));
+        await store.insertKey(makeKey(keyId, { ...otherAccount, description: 'other account' }));
+        await store.insertKey(makeKey(keyId, { ...otherRegion, description: 'other region' }));
+
+        expect((await store.getKey(scope, keyId))?.description).toBe('home');
+        expect((await store.getKey(otherAccount, keyId))?.description).toBe('other account');
+        expect((await store.getKey(otherRegion, keyId))?.description).toBe('other region');
+        expect((await store.listKeys(otherRegion, { limit: 10 })).items.map((k) => k.description)).toEqual(['other region']);
+
+        await store.deleteKey(scope, keyId);
+        expect(await store.getKey(scope, keyId)).toBeUndefined();
+        expect(await store.getKey(otherAccount, keyId)).toBeDefined();
+        expect(await store.getKey(otherRegion, keyId)).toBeDefined();
+      });
+
+      test('insertKey rejects a duplicate keyId in the same scope and keeps the original', async () => {
+        const key = makeKey(keyIdFor(1), { description: 'original' });
+        await store.insertKey(key);
+        await expect(store.insertKey(makeKey(key.keyId, { description: 'impostor' })))
+          .rejects.toBeInstanceOf(DuplicateRecordError);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(key);
+      });
+    });
+
+    describe('listKeys', () => {
+      test('returns an empty last page for an empty scope', async () => {
+        expect(await store.listKeys(scope, { limit: 10 })).toStrictEqual({ items: [] });
+      });
+
+      test('orders keys by keyId, whatever the insertion order', async () => {
+        for (const n of [5, 1, 4, 2, 3]) await store.insertKey(makeKey(keyIdFor(n)));
+        const page = await store.listKeys(scope, { limit: 100 });
+        expect(page.items.map((k) => k.keyId)).toEqual([1, 2, 3, 4, 5].map(keyIdFor));
+        expect(page.nextMarker).toBeUndefined();
+      });
+
+      test('paginates with limit and marker across several pages', async () => {
+        for (const n of [7, 3, 1, 6, 2, 5, 4]) await store.insertKey(makeKey(keyIdFor(n)));
+        const pages = await collectPages((page) => store.listKeys(scope, page), 3);
+        expect(pages.map((items) => items.map((k) => k.keyId))).toEqual([
+          [1, 2, 3].map(keyIdFor),
+          [4, 5, 6].map(keyIdFor),
+          [7].map(keyIdFor),
+        ]);
+      });
+
+      test('gives no marker on a last page that is exactly full', async () => {
+        for (const n of [1, 2, 3, 4]) await store.insertKey(makeKey(keyIdFor(n)));
+        const pages = await collectPages((page) => store.listKeys(scope, page), 2);
+        expect(pages.map((items) => items.length)).toEqual([2, 2]);
+      });
+
+      test('returns full records', async () => {
+        const key = makeFullKey(keyIdFor(1));
+        await store.insertKey(key);
+        expect((await store.listKeys(scope, { limit: 10 })).items).toStrictEqual([key]);
+      });
+
+      test('a marker stays usable after the key it follows is deleted', async () => {
+        for (const n of [1, 2, 3, 4]) await store.insertKey(makeKey(keyIdFor(n)));
+        const first = await store.listKeys(scope, { limit: 2 });
+        await store.deleteKey(scope, keyIdFor(2));
+        const second = await store.listKeys(scope, { limit: 2, marker: first.nextMarker });
+        expect(second.items.map((k) => k.keyId)).toEqual([3, 4].map(keyIdFor));
+      });
+
+      test('excludes incomplete keys', async () => {
+        await store.insertKey(makeKey(keyIdFor(1)));
+        await store.insertKey(makeKey(keyIdFor(2), { incomplete: true }));
+        await store.insertKey(makeKey(keyIdFor(3), { incomplete: false }));
+        const page = await store.listKeys(scope, { limit: 10 });
+        expect(page.items.map((k) => k.keyId)).toEqual([1, 3].map(keyIdFor));
+      });
+
+      test.each(invalidMarkers)('rejects the invalid marker %j with InvalidMarkerException', async (marker) => {
+        await store.insertKey(makeKey(keyIdFor(1)));
+        const listing = store.listKeys(scope, { limit: 10, marker });
+        await expect(listing).rejects.toBeInstanceOf(KmsError);
+        await expect(listing).rejects.toMatchObject({ code: 'InvalidMarkerException' });
+      });
+    });
+
+    describe('replaceKey', () => {
+      test('stores the new record with the revision bumped and returns it, leaving the input alone', async () => {
+        const key = makeKey(keyIdFor(1), { revision: 4 });
+        await store.insertKey(key);
+        const change: KeyRecord = { ...makeFullKey(key.keyId), revision: 4 };
+
+        const stored = await store.replaceKey(change);
+
+        expect(stored).toStrictEqual({ ...change, revision: 5 });
+        expect(change.revision).toBe(4);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(stored);
+      });
+
+      test('successive replaces each bump the revision', async () => {
+        await store.insertKey(makeKey(keyIdFor(1)));
+        let key = await store.getKey(scope, keyIdFor(1));
+        for (const state of ['Disabled', 'Enabled', 'Disabled'] as const) {
+          if (!key) throw new Error('key not found');
+          key = await store.replaceKey({ ...key, state });
+        }
+        expect(await store.getKey(scope, keyIdFor(1))).toMatchObject({ state: 'Disabled', revision: 3 });
+      });
+
+      test('rejects a stale revision with RevisionConflictError and keeps the stored record', async () => {
+        const key = makeKey(keyIdFor(1));
+        await store.insertKey(key);
+        const current = await store.replaceKey({ ...key, description: 'first writer' });
+
+        await expect(store.replaceKey({ ...key, description: 'stale writer' }))
+          .rejects.toBeInstanceOf(RevisionConflictError);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(current);
+      });
+
+      test('rejects a replace of a key that does not exist with RevisionConflictError', async () => {
+        await expect(store.replaceKey(makeKey(keyIdFor(1)))).rejects.toBeInstanceOf(RevisionConflictError);
+        expect(await store.getKey(scope, keyIdFor(1))).toBeUndefined();
+      });
+
+      test('only touches the key in the record\'s own scope', async () => {
+        const keyId = keyIdFor(1);
+        await store.insertKey(makeKey(keyId, { description: 'home' }));
+        await store.insertKey(makeKey(keyId, { ...otherRegion, description: 'other region' }));
+        await store.replaceKey(makeKey(keyId, { description: 'home, changed' }));
+        expect((await store.getKey(otherRegion, keyId))?.description).toBe('other region');
+      });
+
+      test('of concurrent replaces from the same revision, exactly one succeeds', async () => {
+        const key = makeKey(keyIdFor(1));
+        await store.insertKey(key);
+
+        const writers = Array.from({ length: 5 }, (_, i) => ({ ...key, description: `writer ${i}` }));
+        const results = await Promise.allSettled(writers.map((writer) => store.replaceKey(writer)));
+
+        const winners = results.filter((r): r is PromiseFulfilledResult<KeyRecord> => r.status === 'fulfilled');
+        const losers = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        expect(winners).toHaveLength(1);
+        for (const loser of losers) expect(loser.reason).toBeInstanceOf(RevisionConflictError);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(winners[0]?.value);
+        expect(winners[0]?.value.revision).toBe(1);
+      });
+
+      test('completing an incomplete key makes it listed', async () => {
+        const key = makeKey(keyIdFor(1), { incomplete: true });
+        await store.insertKey(key);
+        expect((await store.listKeys(scope, { limit: 10 })).items).toEqual([]);
+
+        await store.replaceKey({ ...key, incomplete: false });
+
+        expect((await store.listKeys(scope, { limit: 10 })).items.map((k) => k.keyId)).toEqual([key.keyId]);
+        expect(await store.listIncompleteKeys(new Date('2100-01-01T00:00:00Z'))).toEqual([]);
+      });
+    });
+
+    describe('deleteKey', () => {
+      test('removes the key and every alias pointing at it, and nothing else', async () => {
+        const doomed = keyIdFor(1);
+        const kept = keyIdFor(2);
+        await store.insertKey(makeKey(doomed));
+        await store.insertKey(makeKey(kept));
+        await store.insertKey(makeKey(doomed, otherRegion));
+        await store.insertAlias(makeAlias('alias/doomed-1', doomed));
+        await store.insertAlias(makeAlias('alias/doomed-2', doomed));
+        await store.insertAlias(makeAlias('alias/kept', kept));
+        await store.insertAlias(makeAlias('alias/doomed-1', doomed, otherRegion));
+
+        await store.deleteKey(scope, doomed);
+
+        expect(await store.getKey(scope, doomed)).toBeUndefined();
+        expect(await store.getAlias(scope, 'alias/doomed-1')).toBeUndefined();
+        expect(await store.getAlias(scope, 'alias/doomed-2')).toBeUndefined();
+        expect(await store.countAliasesForKey(scope, doomed)).toBe(0);
+        expect(await store.getKey(scope, kept)).toBeDefined();
+        expect(await store.getAlias(scope, 'alias/kept')).toBeDefined();
+        expect(await store.getKey(otherRegion, doomed)).toBeDefined();
+        expect(await store.getAlias(otherRegion, 'alias/doomed-1')).toBeDefined();
+      });
+
+      test('is idempotent', async () => {
+        await store.insertKey(makeKey(keyIdFor(1)));
+        await store.deleteKey(scope, keyIdFor(1));
+        await expect(store.deleteKey(scope, keyIdFor(1))).resolves.toBeUndefined();
+        await expect(store.deleteKey(scope, keyIdFor(404))).resolves.toBeUndefined();
+      });
+    });
+
+    describe('listIncompleteKeys', () => {
+      test('returns incomplete keys last updated before the date, from every scope', async () => {
+        const before = new Date('2024-03-01T00:00:00.000Z');
+        const earlier = new Date('2024-02-01T00:00:00.000Z');
+        const stale = makeFullKey(keyIdFor(1));
+        Object.assign(stale, { incomplete: true, updatedAt: earlier });
+        await store.insertKey(stale);
+        await store.insertKey(makeKey(keyIdFor(2), { ...otherAccount, incomplete: true, updatedAt: earlier }));
+        await store.insertKey(makeKey(keyIdFor(3), { ...otherRegion, incomplete: true, updatedAt: earlier }));
+        // Not returned: complete, updated exactly at the cut-off, or updated after it.
+        await store.insertKey(makeKey(keyIdFor(4), { updatedAt: earlier }));
+        await store.insertKey(makeKey(keyIdFor(5), { incomplete: true, updatedAt: before }));
+        await store.insertKey(makeKey(keyIdFor(6), { incomplete: true, updatedAt: new Date('2024-04-01T00:00:00Z') }));
+
+        const found = await store.listIncompleteKeys(before);
+
+        const ids = found.map((k) => `${k.accountId}/${k.region}/${k.keyId}`).sort();
+        expect(ids).toEqual([
+          `${scope.accountId}/${scope.region}/${keyIdFor(1)}`,
+          `${otherRegion.accountId}/${otherRegion.region}/${keyIdFor(3)}`,
+          `${otherAccount.accountId}/${otherAccount.region}/${keyIdFor(2)}`,
+        ].sort());
+        expect(found.find((k) => k.keyId === stale.keyId)).toStrictEqual(stale);
+      });
+
+      test('returns nothing when there are no incomplete keys', async () => {
+        await store.insertKey(makeKey(keyIdFor(1)));
+        expect(await store.listIncompleteKeys(new Date('2100-01-01T00:00:00Z'))).toEqual([]);
+      });
+    });
+
+    describe('aliases', () => {
+      const keyA = keyIdFor(1);
+      const keyB = keyIdFor(2);
+
+      test('getAlias returns what insertAlias stored', async () => {
+        const alias = makeAlias('alias/app', keyA);
+        await store.insertAlias(alias);
+        const got = await store.getAlias(scope, 'alias/app');
+        expect(got).toStrictEqual(alias);
+        expect(got?.createdAt).toBeInstanceOf(Date);
+        expect(got?.updatedAt).toBeInstanceOf(Date);
+      });
+
+      test('getAlias returns undefined for an unknown alias', async () => {
+        expect(await store.getAlias(scope, 'alias/missing')).toBeUndefined();
+      });
+
+      test('the store keeps its own copy of an alias', async () => {
+        const alias = makeAlias('alias/app', keyA);
+        await store.insertAlias(alias);
+        alias.targetKeyId = keyB;
+        alias.createdAt.setTime(0);
+        expect(await store.getAlias(scope, 'alias/app')).toStrictEqual(makeAlias('alias/app', keyA));
+      });
+
+      test('insertAlias rejects a duplicate name in the same scope, whatever its target', async () => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        await expect(store.insertAlias(makeAlias('alias/app', keyB))).rejects.toBeInstanceOf(DuplicateRecordError);
+        expect((await store.getAlias(scope, 'alias/app'))?.targetKeyId).toBe(keyA);
+      });
+
+      test('the same name in another account or region is a different alias', async () => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        await store.insertAlias(makeAlias('alias/app', keyB, otherAccount));
+        await store.insertAlias(makeAlias('alias/app', keyB, otherRegion));
+        expect((await store.getAlias(scope, 'alias/app'))?.targetKeyId).toBe(keyA);
+        expect((await store.getAlias(otherAccount, 'alias/app'))?.targetKeyId).toBe(keyB);
+        expect(await store.countAliasesForKey(scope, keyB)).toBe(0);
+      });
+
+      test('alias names are case-sensitive', async () => {
+        await store.insertAlias(makeAlias('alias/App', keyA));
+        await store.insertAlias(makeAlias('alias/app', keyB));
+        expect((await store.getAlias(scope, 'alias/App'))?.targetKeyId).toBe(keyA);
+        expect((await store.getAlias(scope, 'alias/app'))?.targetKeyId).toBe(keyB);
+        expect(await store.getAlias(scope, 'alias/APP')).toBeUndefined();
+      });
+
+      test('listAliases orders by name in binary (code unit) order', async () => {
+        // Binary order is what SQLite and MongoDB give by default: uppercase before lowercase.
+        for (const name of ['alias/b', 'alias/a-1', 'alias/B', 'alias/a', 'alias/A']) {
+          await store.insertAlias(makeAlias(name, keyA));
+        }
+        const page = await store.listAliases(scope, {}, { limit: 100 });
+        expect(page.items.map((a) => a.aliasName)).toEqual(['alias/A', 'alias/B', 'alias/a', 'alias/a-1', 'alias/b']);
+        expect(page.nextMarker).toBeUndefined();
+      });
+
+      test('listAliases returns only the scope\'s aliases, as full records', async () => {
+        const alias = makeAlias('alias/app', keyA);
+        await store.insertAlias(alias);
+        await store.insertAlias(makeAlias('alias/elsewhere', keyA, otherRegion));
+        expect(await store.listAliases(scope, {}, { limit: 10 })).toStrictEqual({ items: [alias] });
+      });
+
+      test('listAliases filters by target key', async () => {
+        await store.insertAlias(makeAlias('alias/a1', keyA));
+        await store.insertAlias(makeAlias('alias/b1', keyB));
+        await store.insertAlias(makeAlias('alias/a2', keyA));
+        const page = await store.listAliases(scope, { keyId: keyA }, { limit: 10 });
+        expect(page.items.map((a) => a.aliasName)).toEqual(['alias/a1', 'alias/a2']);
+        expect((await store.listAliases(scope, { keyId: keyIdFor(404) }, { limit: 10 })).items).toEqual([]);
+      });
+
+      test('listAliases paginates with limit and marker, with and without a key filter', async () => {
+        for (let i = 1; i <= 8; i++) await store.insertAlias(makeAlias(`alias/n${i}`, i % 2 === 0 ? keyB : keyA));
+
+        const all = await collectPages((page) => store.listAliases(scope, {}, page), 3);
+        expect(all.map((items) => items.map((a) => a.aliasName))).toEqual([
+          ['alias/n1', 'alias/n2', 'alias/n3'],
+          ['alias/n4', 'alias/n5', 'alias/n6'],
+          ['alias/n7', 'alias/n8'],
+        ]);
+
+        const ofKeyA = await collectPages((page) => store.listAliases(scope, { keyId: keyA }, page), 2);
+        expect(ofKeyA.map((items) => items.map((a) => a.aliasName))).toEqual([
+          ['alias/n1', 'alias/n3'],
+          ['alias/n5', 'alias/n7'],
+        ]);
+      });
+
+      test.each(invalidMarkers)('listAliases rejects the invalid marker %j with InvalidMarkerException', async (marker) => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        const listing = store.listAliases(scope, {}, { limit: 10, marker });
+        await expect(listing).rejects.toBeInstanceOf(KmsError);
+        await expect(listing).rejects.toMatchObject({ code: 'InvalidMarkerException' });
+      });
+
+      test('updateAlias points an alias at another key and records when', async () => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        const now = new Date('2024-09-09T09:09:09.999Z');
+
+        expect(await store.updateAlias(scope, 'alias/app', keyB, now)).toBe(true);
+
+        expect(await store.getAlias(scope, 'alias/app')).toStrictEqual({
+          ...makeAlias('alias/app', keyB),
+          createdAt,
+          updatedAt: now,
+        });
+        expect(await store.countAliasesForKey(scope, keyA)).toBe(0);
+        expect(await store.countAliasesForKey(scope, keyB)).toBe(1);
+      });
+
+      test('updateAlias returns false for an unknown alias and creates nothing', async () => {
+        expect(await store.updateAlias(scope, 'alias/missing', keyA, updatedAt)).toBe(false);
+        expect(await store.getAlias(scope, 'alias/missing')).toBeUndefined();
+      });
+
+      test('updateAlias only touches the alias in its own scope', async () => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        await store.insertAlias(makeAlias('alias/app', keyA, otherRegion));
+        await store.updateAlias(scope, 'alias/app', keyB, updatedAt);
+        expect((await store.getAlias(otherRegion, 'alias/app'))?.targetKeyId).toBe(keyA);
+      });
+
+      test('deleteAlias removes the alias once and reports whether it existed', async () => {
+        await store.insertAlias(makeAlias('alias/app', keyA));
+        await store.insertAlias(makeAlias('alias/app', keyA, otherRegion));
+        expect(await store.deleteAlias(scope, 'alias/app')).toBe(true);
+        expect(await store.getAlias(scope, 'alias/app')).toBeUndefined();
+        expect(await store.deleteAlias(scope, 'alias/app')).toBe(false);
+        expect(await store.getAlias(otherRegion, 'alias/app')).toBeDefined();
+      });
+
+      test('countAliasesForKey counts only the key\'s aliases in the scope', async () => {
+        expect(await store.countAliasesForKey(scope, keyA)).toBe(0);
+        await store.insertAlias(makeAlias('alias/a1', keyA));
+        await store.insertAlias(makeAlias('alias/a2', keyA));
+        await store.insertAlias(makeAlias('alias/b1', keyB));
+        await store.insertAlias(makeAlias('alias/a1', keyA, otherAccount));
+        expect(await store.countAliasesForKey(scope, keyA)).toBe(2);
+        expect(await store.countAliasesForKey(scope, keyB)).toBe(1);
+      });
+    });
+
+    const { reopen } = options;
+    if (reopen) {
+      test('data survives close() and reopening the same storage', async () => {
+        const key = makeFullKey(keyIdFor(1));
+        await store.insertKey(key);
+        const replaced = await store.replaceKey({ ...key, description: 'replaced before restart' });
+        await store.insertKey(makeKey(keyIdFor(2), { incomplete: true, updatedAt: createdAt }));
+        const alias = makeAlias('alias/app', key.keyId);
+        await store.insertAlias(alias);
+        await store.close();
+
+        store = await reopen();
+        await store.init();
+
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(replaced);
+        expect(await store.getAlias(scope, 'alias/app')).toStrictEqual(alias);
+        expect((await store.listIncompleteKeys(updatedAt)).map((k) => k.keyId)).toEqual([keyIdFor(2)]);
+        // Uniqueness and revision checks still hold after a restart.
+        await expect(store.insertAlias(alias)).rejects.toBeInstanceOf(DuplicateRecordError);
+        await expect(store.replaceKey(key)).rejects.toBeInstanceOf(RevisionConflictError);
+      });
+    }
+  });
+}

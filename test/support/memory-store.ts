@@ -1,0 +1,146 @@
+// An in-memory MetadataStore for core unit tests. It passes the same contract suite as the real
+// stores, so tests written against it hold for them too. Records are cloned on the way in and out,
+// as a database would, so a test cannot pass by mutating stored state through a shared reference.
+import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
+import type { AliasRecord, KeyRecord, KeyScope } from '../../src/core/model';
+import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
+
+export class MemoryStore implements MetadataStore {
+  /** Keyed by scopedId(accountId, region, keyId / aliasName). */
+  private readonly keys = new Map<string, KeyRecord>();
+  private readonly aliases = new Map<string, AliasRecord>();
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async ping(): Promise<void> {}
+
+  async insertKey(key: KeyRecord): Promise<void> {
+    const id = scopedId(key, key.keyId);
+    if (this.keys.has(id)) throw new DuplicateRecordError(`key ${key.keyId}`);
+    this.keys.set(id, deepClone(key));
+  }
+
+  async getKey(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
+    const key = this.keys.get(scopedId(scope, keyId));
+    return key && deepClone(key);
+  }
+
+  async listKeys(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
+    const after = page.marker === undefined ? undefined : decodeMarker('key', page.marker);
+    const keys = [...this.keys.values()]
+      .filter((key) => inScope(key, scope) && !key.incomplete && (after === undefined || key.keyId > after))
+      .sort((a, b) => compareCodeUnits(a.keyId, b.keyId));
+    return paginate(keys, page.limit, (key) => encodeMarker('key', key.keyId));
+  }
+
+  async replaceKey(key: KeyRecord): Promise<KeyRecord> {
+    const id = scopedId(key, key.keyId);
+    if (this.keys.get(id)?.revision !== key.revision) throw new RevisionConflictError(`key ${key.keyId}`);
+    const stored = deepClone({ ...key, revision: key.revision + 1 });
+    this.keys.set(id, stored);
+    return deepClone(stored);
+  }
+
+  async deleteKey(scope: KeyScope, keyId: string): Promise<void> {
+    for (const [id, alias] of this.aliases) {
+      if (inScope(alias, scope) && alias.targetKeyId === keyId) this.aliases.delete(id);
+    }
+    this.keys.delete(scopedId(scope, keyId));
+  }
+
+  async listIncompleteKeys(before: Date): Promise<KeyRecord[]> {
+    return [...this.keys.values()]
+      .filter((key) => key.incomplete && key.updatedAt.getTime() < before.getTime())
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
+      .map((key) => deepClone(key));
+  }
+
+  async insertAlias(alias: AliasRecord): Promise<void> {
+    const id = scopedId(alias, alias.aliasName);
+    if (this.aliases.has(id)) throw new DuplicateRecordError(`alias ${alias.aliasName}`);
+    this.aliases.set(id, deepClone(alias));
+  }
+
+  async getAlias(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
+    const alias = this.aliases.get(scopedId(scope, aliasName));
+    return alias && deepClone(alias);
+  }
+
+  async listAliases(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>> {
+    const after = page.marker === undefined ? undefined : decodeMarker('alias', page.marker);
+    const aliases = [...this.aliases.values()]
+      .filter((alias) => inScope(alias, scope)
+        && (filter.keyId === undefined || alias.targetKeyId === filter.keyId)
+        && (after === undefined || alias.aliasName > after))
+      .sort((a, b) => compareCodeUnits(a.aliasName, b.aliasName));
+    return paginate(aliases, page.limit, (alias) => encodeMarker('alias', alias.aliasName));
+  }
+
+  async updateAlias(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean> {
+    const alias = this.aliases.get(scopedId(scope, aliasName));
+    if (!alias) return false;
+    alias.targetKeyId = targetKeyId;
+    alias.updatedAt = new Date(now);
+    return true;
+  }
+
+  async deleteAlias(scope: KeyScope, aliasName: string): Promise<boolean> {
+    return this.aliases.delete(scopedId(scope, aliasName));
+  }
+
+  async countAliasesForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return [...this.aliases.values()].filter((alias) => inScope(alias, scope) && alias.targetKeyId === keyId).length;
+  }
+}
+
+/**
+ * Copies plain objects, arrays and Dates. Not structuredClone: under jest that builds Dates from
+ * another realm, which then fail `instanceof Date` in the code under test.
+ */
+function deepClone<T>(value: T): T {
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => deepClone(item)) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([field, item]) => [field, deepClone(item)])) as T;
+  }
+  return value;
+}
+
+/** JSON encoding keeps ids unambiguous whatever characters the parts contain. */
+function scopedId(scope: KeyScope, id: string): string {
+  return JSON.stringify([scope.accountId, scope.region, id]);
+}
+
+function inScope(record: KeyScope, scope: KeyScope): boolean {
+  return record.accountId === scope.accountId && record.region === scope.region;
+}
+
+/** Binary order, as SQLite and MongoDB sort strings by default (not localeCompare). */
+function compareCodeUnits(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function paginate<T>(sorted: T[], limit: number, markerAfter: (last: T) => string): Page<T> {
+  const items = sorted.slice(0, limit).map((item) => deepClone(item));
+  const last = items[items.length - 1];
+  return sorted.length > limit && last ? { items, nextMarker: markerAfter(last) } : { items };
+}
+
+type MarkerKind = 'key' | 'alias';
+
+/** Same marker format as the real stores: base64url of "<kind>:<sort key of the last item returned>". */
+function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
+  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
+}
+
+function decodeMarker(kind: MarkerKind, marker: string): string {
+  const text = Buffer.from(marker, 'base64url').toString('utf8');
+  const lastSortKey = text.slice(kind.length + 1);
+  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
+    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+  }
+  return lastSortKey;
+}
