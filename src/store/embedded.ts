@@ -3,9 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DuplicateRecordError, KmsError, RevisionConflictError } from '../core/errors';
+import { DuplicateRecordError, RevisionConflictError } from '../core/errors';
 import type { AliasRecord, KeyRecord, KeyScope, KeyVersion } from '../core/model';
 import type { MetadataStore, Page, PageRequest } from '../core/ports';
+import { decodeMarker, encodeMarker } from '../core/page-marker';
 
 /**
  * Schema migrations, applied in order. The row in schema_version counts how many have run.
@@ -302,21 +303,4 @@ function aliasFromRow(row: AliasRow): AliasRecord {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
-}
-
-type MarkerKind = 'key' | 'alias';
-
-/** Markers are opaque to callers: base64url of "<kind>:<sort key of the last item returned>". */
-function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
-  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
-}
-
-function decodeMarker(kind: MarkerKind, marker: string): string {
-  const text = Buffer.from(marker, 'base64url').toString('utf8');
-  const lastSortKey = text.slice(kind.length + 1);
-  // Re-encoding catches what Buffer.from silently skips: characters outside base64url, and garbage.
-  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
-    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
-  }
-  return lastSortKey;
 }

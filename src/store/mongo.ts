@@ -2,9 +2,10 @@
 // every state change is one atomic document update guarded by the key's revision.
 import { MongoClient, MongoServerError } from 'mongodb';
 import type { Collection, Db, Filter, WithId } from 'mongodb';
-import { DuplicateRecordError, KmsError, RevisionConflictError } from '../core/errors';
+import { DuplicateRecordError, RevisionConflictError } from '../core/errors';
 import type { AliasRecord, KeyRecord, KeyScope } from '../core/model';
 import type { MetadataStore, Page, PageRequest } from '../core/ports';
+import { decodeMarker, encodeMarker } from '../core/page-marker';
 
 const DEFAULT_DB_NAME = 'hsm_kms';
 const DUPLICATE_KEY_ERROR = 11000;
@@ -201,21 +202,4 @@ function isDuplicateKeyError(e: unknown): boolean {
 function databaseInUri(uri: string): string | undefined {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(uri);
   return match?.[1] ? decodeURIComponent(match[1]) : undefined;
-}
-
-type MarkerKind = 'key' | 'alias';
-
-/** Markers are opaque to callers: base64url of "<kind>:<sort key of the last item returned>". */
-function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
-  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
-}
-
-function decodeMarker(kind: MarkerKind, marker: string): string {
-  const text = Buffer.from(marker, 'base64url').toString('utf8');
-  const lastSortKey = text.slice(kind.length + 1);
-  // Re-encoding catches what Buffer.from silently skips: characters outside base64url, and garbage.
-  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
-    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
-  }
-  return lastSortKey;
 }

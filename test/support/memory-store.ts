@@ -1,9 +1,10 @@
 // An in-memory MetadataStore for core unit tests. It passes the same contract suite as the real
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
-import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
+import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
 
 export class MemoryStore implements MetadataStore {
   /** Keyed by scopedId(accountId, region, keyId / aliasName). */
@@ -127,20 +128,4 @@ function paginate<T>(sorted: T[], limit: number, markerAfter: (last: T) => strin
   const items = sorted.slice(0, limit).map((item) => deepClone(item));
   const last = items[items.length - 1];
   return sorted.length > limit && last ? { items, nextMarker: markerAfter(last) } : { items };
-}
-
-type MarkerKind = 'key' | 'alias';
-
-/** Same marker format as the real stores: base64url of "<kind>:<sort key of the last item returned>". */
-function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
-  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
-}
-
-function decodeMarker(kind: MarkerKind, marker: string): string {
-  const text = Buffer.from(marker, 'base64url').toString('utf8');
-  const lastSortKey = text.slice(kind.length + 1);
-  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
-    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
-  }
-  return lastSortKey;
 }
