@@ -75,6 +75,23 @@ describe('PKCS#11 adapter on SoftHSM', () => {
     }
   });
 
+  it('a GCM tag that does not verify is reported as InvalidCiphertextException.', async () => {
+    const directory = openTestTokens(createTestToken('gcmtag'));
+    const token = directory.defaultToken;
+    try {
+      const id = Buffer.alloc(32, 3).toString('hex');
+      await token.generateAesKey(id, 'kms:gcm');
+      const sealed = await token.aesGcmEncrypt(id, Buffer.from('aad'), Buffer.from('data'));
+      const badTag = Buffer.from(sealed.tag);
+      badTag[15] = badTag[15]! ^ 0x80;
+      await expect(token.aesGcmDecrypt(id, Buffer.from('aad'), { ...sealed, tag: badTag })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
+      // The session survives the failed decrypt and serves the next call.
+      expect((await token.aesGcmDecrypt(id, Buffer.from('aad'), sealed)).toString()).toBe('data');
+    } finally {
+      directory.close();
+    }
+  });
+
   it('creates keys with CKA_TOKEN, CKA_SENSITIVE and no CKA_EXTRACTABLE', async () => {
     const directory = openTestTokens(createTestToken('attrs'));
     const token = directory.defaultToken;
@@ -96,7 +113,7 @@ describe('PKCS#11 adapter on SoftHSM', () => {
     }
   });
 
-  it('refuses a module given by relative path', () => {
+  it('the PKCS#11 module is loaded by absolute path only.', () => {
     expect(() => openTestTokensWithModule('libsofthsm2.so')).toThrow(/absolute/);
   });
 });
