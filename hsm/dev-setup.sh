@@ -72,7 +72,7 @@ random_hex() {
   od -An -N16 -tx1 /dev/urandom | tr -d ' \n'
 }
 
-# random_chars SET N: N characters drawn from the tr character set SET.
+# random_chars N SET: N characters drawn from the tr character set SET.
 random_chars() {
   LC_ALL=C tr -dc "$2" </dev/urandom | head -c "$1"
 }
