@@ -43,11 +43,7 @@ changed() { CHANGED=1; }
 
 # Temporary files that may hold a secret are removed on any exit.
 TMPFILE=
-NPMLOG=
-cleanup() {
-  if [ -n "$TMPFILE" ]; then rm -f -- "$TMPFILE"; fi
-  if [ -n "$NPMLOG" ]; then rm -f -- "$NPMLOG"; fi
-}
+cleanup() { if [ -n "$TMPFILE" ]; then rm -f -- "$TMPFILE"; fi; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -105,31 +101,9 @@ npm_deps() {
   log "installing npm dependencies (npm $npm_cmd; this takes a minute or two)"
   HSM_KMS_DEV_SETUP_NPM=1
   export HSM_KMS_DEV_SETUP_NPM
-  NPMLOG=$(mktemp "${TMPDIR:-/tmp}/hsm-kms-npm.XXXXXX")
-  if (cd "$ROOT" && npm "$npm_cmd" --no-audit --no-fund) 2>"$NPMLOG"; then
-    cat "$NPMLOG" >&2
-  elif [ "$npm_cmd" = ci ] && only_unavailable_optionals_missing "$NPMLOG"; then
-    # npm 11.16+ leaves optional dependencies that the registry does not have
-    # out of the lock file, then its own `npm ci` rejects that lock file
-    # ("Missing: <name>@ from lock file", with no version: npm/cli#9846).
-    # `npm install` honours the same lock file and installs the same tree.
-    log "npm ci rejected the lock file only for unpublished optional packages (npm bug); using npm install"
-    (cd "$ROOT" && npm install --no-audit --no-fund) ||
-      die "npm install failed (native addons pkcs11js and better-sqlite3 need python3, make and g++)"
-  else
-    cat "$NPMLOG" >&2
+  (cd "$ROOT" && npm "$npm_cmd" --no-audit --no-fund) ||
     die "npm $npm_cmd failed (native addons pkcs11js and better-sqlite3 need python3, make and g++)"
-  fi
-  rm -f -- "$NPMLOG"
-  NPMLOG=
   changed
-}
-
-# only_unavailable_optionals_missing LOG: did npm ci fail solely because the
-# lock file lacks entries with no version ("Missing: name@ from lock file")?
-only_unavailable_optionals_missing() {
-  grep -q 'Missing: .*@ from lock file' "$1" &&
-    ! grep 'Missing: ' "$1" | grep -qv '@ from lock file'
 }
 
 # ---------------------------------------------------------------------------
