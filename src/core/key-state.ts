@@ -29,6 +29,29 @@ const cryptographic: Row = {
 
 const anyState: Row = {};
 
+/** Management that only a key pending deletion refuses. */
+const notWhilePendingDeletion: Row = {
+  PendingDeletion: 'pendingDeletion',
+  PendingReplicaDeletion: 'pendingDeletion',
+};
+
+const enableOrDisable: Row = {
+  PendingDeletion: 'pendingDeletion',
+  PendingReplicaDeletion: 'pendingDeletion',
+  PendingImport: 'pendingImport',
+  Creating: 'creating',
+  Updating: 'updating',
+};
+
+const onlyWhilePendingDeletion: Row = {
+  Enabled: 'notPendingDeletion',
+  Disabled: 'notPendingDeletion',
+  PendingImport: 'notPendingDeletion',
+  Unavailable: 'notPendingDeletion',
+  Creating: 'notPendingDeletion',
+  Updating: 'notPendingDeletion',
+};
+
 export const keyStateTable = {
   Encrypt: cryptographic,
   Decrypt: cryptographic,
@@ -36,6 +59,18 @@ export const keyStateTable = {
   GenerateDataKey: cryptographic,
   GenerateDataKeyWithoutPlaintext: cryptographic,
   DescribeKey: anyState,
+  EnableKey: enableOrDisable,
+  DisableKey: enableOrDisable,
+  UpdateKeyDescription: notWhilePendingDeletion,
+  ScheduleKeyDeletion: { ...notWhilePendingDeletion, Updating: 'updating' },
+  CancelKeyDeletion: onlyWhilePendingDeletion,
+  CreateAlias: notWhilePendingDeletion,
+  /** Checked on the key the alias is moved to; the key it leaves may be in any state. */
+  UpdateAlias: notWhilePendingDeletion,
+  DeleteAlias: anyState,
+  TagResource: notWhilePendingDeletion,
+  UntagResource: notWhilePendingDeletion,
+  ListResourceTags: anyState,
 } satisfies Record<string, Row>;
 
 export type StateCheckedOperation = keyof typeof keyStateTable;

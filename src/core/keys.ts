@@ -2,7 +2,7 @@
 import { authorize } from './authorize';
 import { callerScope, type RequestContext } from './context';
 import type { CoreDeps } from './deps';
-import { KmsError, messages } from './errors';
+import { KmsError, messages, RevisionConflictError } from './errors';
 import { aliasArn, keyArn, type KeyRecord, type KeyScope, type KeyUsage } from './model';
 import { assertStateAllows, type StateCheckedOperation } from './key-state';
 import { PARTITION, parseKeyReference } from './key-id';
@@ -76,4 +76,30 @@ export function assertUsage(resolved: ResolvedKey, usage: KeyUsage, operation: s
 
 export function throwIfDryRun(dryRun: boolean | undefined): void {
   if (dryRun) throw new KmsError('DryRunOperationException', messages.dryRun);
+}
+
+/** How often a change is retried when another writer changed the key first. */
+const MAX_CONFLICT_RETRIES = 8;
+
+/**
+ * Applies `change` to the key atomically: read, change, compare-and-set on the revision,
+ * and on a conflict start again from a fresh read, so concurrent changes never lose an
+ * update. `change` runs on every attempt and must make its checks (state, limits) there.
+ */
+export async function changeKey(
+  deps: CoreDeps,
+  resolved: ResolvedKey,
+  change: (key: KeyRecord, arn: string) => KeyRecord,
+): Promise<KeyRecord> {
+  let key = resolved.key;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await deps.store.replaceKey({ ...change(key, resolved.arn), updatedAt: deps.clock.now() });
+    } catch (e) {
+      if (!(e instanceof RevisionConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      const fresh = await deps.store.getKey(key, key.keyId);
+      if (!fresh || fresh.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(resolved.arn));
+      key = fresh;
+    }
+  }
 }
