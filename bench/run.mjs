@@ -1,0 +1,397 @@
+// npm run bench: the service's throughput and latency for Encrypt, Decrypt and GenerateDataKey,
+// beside raw PKCS#11 AES-GCM encrypts on the same token, measured in the same run.
+//
+// It spawns the built server (node dist/main.js) on a throwaway SoftHSM token, replays SigV4-signed
+// requests over keep-alive connections with autocannon, then runs the raw loop in this process
+// with pkcs11js. Only ratios are meaningful on a shared machine: see bench/README.md.
+//
+// Environment: BENCH_SECONDS (default 10) per measurement, BENCH_CONNECTIONS (default 8, the
+// service's default session pool size) for both the HTTP connections and the raw loops,
+// KMS_PKCS11_MODULE (default SoftHSM's), BENCH_KEEP_TMP=1 to keep the temp dir for inspection,
+// BENCH_SERVER_NODE_ARGS for extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import autocannon from 'autocannon';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pkcs11js from 'pkcs11js';
+
+const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = path.join(ROOT_DIR, 'dist', 'main.js');
+const MODULE = process.env.KMS_PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so';
+const SECONDS = positiveInteger('BENCH_SECONDS', 10);
+const CONCURRENCY = positiveInteger('BENCH_CONNECTIONS', 8);
+const WARMUP_SECONDS = Math.min(2, SECONDS);
+const REGION = 'us-east-1';
+const PLAINTEXT = randomBytes(32);
+// The service authenticates its 51-byte ciphertext header as AAD (no encryption context): same here.
+const AAD = randomBytes(51);
+
+function positiveInteger(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+const log = (line) => process.stderr.write(`bench: ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Throwaway token and server
+// ---------------------------------------------------------------------------------------------
+
+function makeToken(dir) {
+  const tokens = path.join(dir, 'tokens');
+  mkdirSync(tokens, { mode: 0o700 });
+  const conf = path.join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
+  const label = `bench-${randomBytes(4).toString('hex')}`;
+  const pin = randomBytes(16).toString('hex');
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', randomBytes(16).toString('hex'), '--pin', pin], {
+    env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe',
+  });
+  return { conf, label, pin };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file, lines = 30) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no server output)';
+  }
+}
+
+function startServer({ dir, token, port, credentials }) {
+  // A clean KMS_* environment: a developer's settings (e.g. KMS_METADATA_URI) must not leak in.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KMS_') && k !== 'SOFTHSM2_CONF'));
+  Object.assign(env, {
+    KMS_DATA_DIR: dir, KMS_PORT: String(port), KMS_HOST: '127.0.0.1', KMS_PKCS11_MODULE: MODULE,
+    SOFTHSM2_CONF: token.conf, KMS_TOKEN_LABEL: token.label, KMS_PIN: token.pin,
+    KMS_ROOT_ACCESS_KEY_ID: credentials.accessKeyId, KMS_ROOT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    KMS_REGION: REGION,
+  });
+  // The server logs a line per request at info, as in production; a file keeps that cheap.
+  const logFile = path.join(dir, 'server.out');
+  const fd = openSync(logFile, 'a', 0o600);
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], { cwd: ROOT_DIR, env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, logFile };
+}
+
+async function stopServer(server) {
+  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
+  server.child.kill('SIGTERM');
+  const timeout = sleep(5000).then(() => 'timeout');
+  if ((await Promise.race([server.exited, timeout])) === 'timeout') {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+}
+
+/** One HTTP request on its own connection; resolves with status and body text. */
+function send(url, { method, path: p, headers, body }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(p, url), { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitHealthy(url, server) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`server exited with code ${server.child.exitCode}`);
+    try {
+      const res = await send(url, { method: 'GET', path: '/healthz', headers: {} });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error('server not healthy after 30 s');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signed requests
+// ---------------------------------------------------------------------------------------------
+
+function signer(credentials) {
+  const sigv4 = new SignatureV4({ service: 'kms', region: REGION, credentials, sha256: Sha256 });
+  /** A request signed now; valid for the server's 5-minute skew window, so sign once per run. */
+  return async (port, target, input) => {
+    const body = JSON.stringify(input);
+    const request = new HttpRequest({
+      method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: '/',
+      headers: { host: `127.0.0.1:${port}`, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${target}` },
+      body,
+    });
+    const signed = await sigv4.sign(request);
+    return { method: 'POST', path: '/', headers: signed.headers, body };
+  };
+}
+
+async function call(url, sign, port, target, input) {
+  const res = await send(url, await sign(port, target, input));
+  const parsed = res.text ? JSON.parse(res.text) : {};
+  if (res.status !== 200) throw new Error(`${target} answered ${res.status}: ${res.text}`);
+  return parsed;
+}
+
+async function loadTest(url, request, seconds) {
+  // The exact request about to be replayed must succeed once first.
+  const probe = await send(url, request);
+  if (probe.status !== 200) throw new Error(`${request.headers['x-amz-target']} probe answered ${probe.status}: ${probe.text}`);
+  const result = await autocannon({
+    url, connections: CONCURRENCY, pipelining: 1, duration: seconds,
+    method: request.method, headers: request.headers, body: request.body,
+  });
+  return {
+    perSecond: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw PKCS#11 baseline
+// ---------------------------------------------------------------------------------------------
+
+function openRaw(token) {
+  // SoftHSM reads SOFTHSM2_CONF at C_Initialize.
+  process.env.SOFTHSM2_CONF = token.conf;
+  const lib = new pkcs11js.PKCS11();
+  lib.load(MODULE);
+  lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  try {
+    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.replace(/[\s\0]+$/, '') === token.label);
+    if (slot === undefined) throw new Error(`token ${token.label} not found`);
+    const login = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    lib.C_Login(login, pkcs11js.CKU_USER, token.pin);
+    // A session key: in memory only, gone when the login session closes.
+    const key = lib.C_GenerateKey(login, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_ENCRYPT, value: true },
+      { type: pkcs11js.CKA_DECRYPT, value: true },
+    ]);
+    const sessions = Array.from({ length: CONCURRENCY }, () => lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
+    return {
+      lib, key, sessions,
+      close() {
+        for (const s of [...sessions, login]) {
+          try { lib.C_CloseSession(s); } catch { /* already closed */ }
+        }
+        lib.C_Finalize();
+      },
+    };
+  } catch (e) {
+    lib.C_Finalize();
+    throw e;
+  }
+}
+
+/** What the service does per Encrypt in the token: an IV from the token RNG, EncryptInit, EncryptAsync. */
+async function rawEncryptOnce(raw, session) {
+  const { lib } = raw;
+  const iv = lib.C_GenerateRandom(session, Buffer.alloc(12));
+  const mechanism = {
+    mechanism: pkcs11js.CKM_AES_GCM,
+    parameter: { type: pkcs11js.CK_PARAMS_AES_GCM_v240, iv, aad: AAD, ivBits: 96, tagBits: 128 },
+  };
+  lib.C_EncryptInit(session, mechanism, raw.key);
+  return lib.C_EncryptAsync(session, PLAINTEXT, Buffer.alloc(PLAINTEXT.length + 16));
+}
+
+async function rawBenchmark(raw, seconds) {
+  const latencies = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(raw.sessions.map(async (session) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await rawEncryptOnce(raw, session);
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), requests: latencies.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+const fixed = (n, digits) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+function table(rows) {
+  const header = ['operation', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'service/raw'];
+  const body = rows.map((r) => [r.name, fixed(r.perSecond, 0), fixed(r.p50, 2), fixed(r.p99, 2), r.non2xx ?? '-', r.errors ?? '-', r.ratio === undefined ? '-' : fixed(r.ratio, 3)].map(String));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function softhsmVersion() {
+  try {
+    return execFileSync('softhsm2-util', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run 'npm run build' first (npm run bench does)`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-bench-'));
+  let server;
+  let raw;
+  let interrupted = false;
+  // On a signal, raw loops may still be inside the token: skip C_Finalize, exit frees the module.
+  const cleanup = async (finalize = true) => {
+    await stopServer(server);
+    if (raw && finalize) {
+      try { raw.close(); } catch { /* best effort */ }
+      raw = undefined;
+    }
+    if (process.env.BENCH_KEEP_TMP === '1') log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: cleaning up`);
+    cleanup(false).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const token = makeToken(dir);
+    const credentials = { accessKeyId: `AKIABENCH${randomBytes(6).toString('hex').toUpperCase()}`.slice(0, 20), secretAccessKey: randomBytes(30).toString('base64') };
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    log(`token ${token.label}, server on ${url}, ${CONCURRENCY} connections, ${SECONDS} s per measurement`);
+    server = startServer({ dir, token, port, credentials });
+    await waitHealthy(url, server);
+
+    const sign = signer(credentials);
+    const { KeyMetadata: key } = await call(url, sign, port, 'CreateKey', { Description: 'bench' });
+    const encryptInput = { KeyId: key.Arn, Plaintext: PLAINTEXT.toString('base64') };
+    const { CiphertextBlob } = await call(url, sign, port, 'Encrypt', encryptInput);
+    const decryptInput = { CiphertextBlob };
+    const dataKeyInput = { KeyId: key.Arn, KeySpec: 'AES_256' };
+
+    // Each sample must succeed before anything is timed.
+    const decrypted = await call(url, sign, port, 'Decrypt', decryptInput);
+    if (Buffer.from(decrypted.Plaintext, 'base64').compare(PLAINTEXT) !== 0) throw new Error('Decrypt sample returned the wrong plaintext');
+    const dataKey = await call(url, sign, port, 'GenerateDataKey', dataKeyInput);
+    if (Buffer.from(dataKey.Plaintext, 'base64').length !== 32) throw new Error('GenerateDataKey sample returned the wrong length');
+
+    raw = openRaw(token);
+    await rawEncryptOnce(raw, raw.sessions[0]);
+
+    log(`warm-up (${WARMUP_SECONDS} s)`);
+    await loadTest(url, await sign(port, 'Encrypt', encryptInput), WARMUP_SECONDS);
+    await rawBenchmark(raw, WARMUP_SECONDS);
+
+    // Raw runs bracket every service run: each operation is divided by the mean of the raw runs
+    // just before and just after it, so slow drift of a shared machine cancels out.
+    const operations = [['Encrypt', encryptInput], ['Decrypt', decryptInput], ['GenerateDataKey', dataKeyInput]];
+    const raws = [];
+    const service = [];
+    const rawRun = async () => {
+      log(`raw pkcs11js AES-GCM encrypt (${raws.length + 1}/${operations.length + 1})`);
+      raws.push(await rawBenchmark(raw, SECONDS));
+    };
+    await rawRun();
+    for (const [name, input] of operations) {
+      log(name);
+      // Signed just before the run: a SigV4 signature is accepted for 5 minutes.
+      service.push({ name, ...(await loadTest(url, await sign(port, name, input), SECONDS)) });
+      await rawRun();
+    }
+
+    service.forEach((row, i) => {
+      row.rawPerSecond = (raws[i].perSecond + raws[i + 1].perSecond) / 2;
+      row.ratio = row.perSecond / row.rawPerSecond;
+    });
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rawRates = raws.map((r) => r.perSecond);
+    const rawRow = { name: 'raw AES-GCM encrypt (mean)', perSecond: mean(rawRates), p50: mean(raws.map((r) => r.p50)), p99: mean(raws.map((r) => r.p99)) };
+    const spread = (100 * (Math.max(...rawRates) - Math.min(...rawRates))) / rawRow.perSecond;
+    const serverErrors = readFileSync(server.logFile, 'utf8').split('\n').filter((l) => l.includes('"level":"error"')).length;
+
+    console.log('');
+    console.log(`hsm-kms bench: ${SECONDS} s per run, ${CONCURRENCY} keep-alive connections (raw: ${CONCURRENCY} sessions), pipelining 1, 32-byte plaintext`);
+    console.log(`node ${process.version}, SoftHSM ${softhsmVersion()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+    console.log('');
+    console.log(table([...service, rawRow]));
+    console.log('');
+    console.log(`raw runs (ops/s, in order, around the service runs): ${rawRates.map((r) => fixed(r, 0)).join(', ')}; spread ${fixed(spread, 1)}% of the mean`);
+    console.log('service/raw = service req/s / mean of the raw runs just before and after it; server error log lines: ' + serverErrors);
+    const failed = service.filter((r) => r.non2xx > 0 || r.errors > 0);
+    if (failed.length > 0) console.log(`WARNING: non-2xx responses or errors in ${failed.map((r) => r.name).join(', ')}: figures are not valid`);
+    if (serverErrors > 0) console.log(`WARNING: the server logged ${serverErrors} error lines`);
+    const summary = {
+      bench: 'hsm-kms', date: new Date().toISOString(), seconds: SECONDS, connections: CONCURRENCY, node: process.version,
+      raw: { perSecond: Math.round(rawRow.perSecond), runs: rawRates.map(Math.round), p50: +rawRow.p50.toFixed(3), p99: +rawRow.p99.toFixed(3) },
+      service: Object.fromEntries(service.map((r) => [r.name, {
+        perSecond: Math.round(r.perSecond), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, rawPerSecond: Math.round(r.rawPerSecond), ratio: +r.ratio.toFixed(3),
+      }])),
+    };
+    console.log('');
+    console.log(JSON.stringify(summary));
+    if (failed.length > 0 || serverErrors > 0) process.exitCode = 1;
+  } catch (e) {
+    if (server) log(`server output (last lines):\n${tail(server.logFile)}`);
+    throw e;
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
