@@ -3,14 +3,15 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig, redactedConfig, type Config } from './config';
 import type { CoreDeps } from './core/deps';
 import { systemClock } from './core/ports';
-import { recoverIncompleteKeys } from './core/recovery';
+import { runMaintenance } from './core/maintenance';
 import { createApp } from './http/app';
 import { PrincipalDirectory, readCredentialsFile } from './http/auth/principals';
 import { createLogger, type Logger } from './log/logger';
 import { Pkcs11TokenDirectory } from './pkcs11';
 import { openMetadataStore } from './store';
 
-const RECOVERY_INTERVAL_MS = 60_000;
+/** How often the deletion worker and crash recovery run. */
+const MAINTENANCE_INTERVAL_MS = 60_000;
 
 function principalsFrom(config: Config): PrincipalDirectory {
   const entries = config.credentialsFile ? readCredentialsFile(config.credentialsFile) : [];
@@ -33,15 +34,18 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
   await store.init();
   const deps: CoreDeps = { store, tokens, clock: systemClock };
 
-  const recovered = await recoverIncompleteKeys(deps, 0);
-  if (recovered > 0) logger.warn('recovered incomplete key creations', { count: recovered });
+  const report = (r: { recovered: number; deleted: string[] }) => {
+    if (r.recovered > 0) logger.warn('recovered interrupted key changes', { count: r.recovered });
+    for (const keyId of r.deleted) logger.info('key deleted', { keyId, event: 'DeleteKey' });
+  };
+  report(await runMaintenance(deps, { atStartup: true }));
   const sweep = setInterval(() => {
-    recoverIncompleteKeys(deps).catch((e: unknown) => logger.error('recovery sweep failed', { detail: String(e) }));
-  }, RECOVERY_INTERVAL_MS);
+    runMaintenance(deps, { atStartup: false }).then(report, (e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
+  }, MAINTENANCE_INTERVAL_MS);
   sweep.unref();
 
   const principals = principalsFrom(config);
-  const app = createApp({ deps, principals: () => principals, logger, clock: systemClock, maxBodyBytes: config.maxBodyBytes });
+  const app = createApp({ deps, principals: () => principals, logger, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });

@@ -37,6 +37,8 @@ export interface MetadataStore {
   deleteKey(scope: KeyScope, keyId: string): Promise<void>;
   /** Keys in any scope still marked incomplete and last updated before `before` (crash recovery). */
   listIncompleteKeys(before: Date): Promise<KeyRecord[]>;
+  /** Complete keys in any scope, PendingDeletion with a deletionDate at or before `dueBy` (the deletion worker). */
+  listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]>;
 
   /** Throws DuplicateRecordError if the alias name exists in the scope. */
   insertAlias(alias: AliasRecord): Promise<void>;

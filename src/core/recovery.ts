@@ -6,8 +6,9 @@ import type { CoreDeps } from './deps';
 /** Long enough that a creation still in flight on another instance is never touched. */
 export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
 
-export async function recoverIncompleteKeys(deps: CoreDeps, graceMs = INCOMPLETE_GRACE_MS): Promise<number> {
-  const before = new Date(deps.clock.now().getTime() - graceMs);
+/** `graceMs: 'none'` takes every incomplete record: right at start-up, when nothing of ours is in flight. */
+export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'none' = INCOMPLETE_GRACE_MS): Promise<number> {
+  const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
   const leftovers = await deps.store.listIncompleteKeys(before);
   for (const key of leftovers) {
     for (const version of key.versions) {

@@ -10,7 +10,8 @@ export interface AppOptions {
   deps: CoreDeps;
   principals: () => PrincipalDirectory;
   logger: Logger;
-  clock: Clock;
+  /** Wall clock that request signatures are checked against (core keeps its own in deps). */
+  signatureClock: Clock;
   maxBodyBytes: number;
 }
 

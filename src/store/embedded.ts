@@ -164,6 +164,15 @@ export class EmbeddedStore implements MetadataStore {
     ).all({ before: before.getTime() }).map((row) => parseKey(row.doc));
   }
 
+  async listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
+    // Dates in the document are ISO-8601 UTC strings, which order like the instants they name.
+    return this.statement<[{ dueBy: string }], KeyRow>(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'PendingDeletion'
+         AND json_extract(doc, '$.deletionDate') <= @dueBy
+       ORDER BY json_extract(doc, '$.deletionDate'), account_id, region, key_id`,
+    ).all({ dueBy: dueBy.toISOString() }).map((row) => parseKey(row.doc));
+  }
+
   async insertAlias(alias: AliasRecord): Promise<void> {
     try {
       this.statement<[AliasRow]>(

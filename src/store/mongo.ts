@@ -129,6 +129,14 @@ export class MongoStore implements MetadataStore {
     return docs.map(withoutId);
   }
 
+  async listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
+    const docs = await this.open().keys
+      .find({ incomplete: { $ne: true }, state: 'PendingDeletion', deletionDate: { $lte: dueBy } })
+      .sort({ deletionDate: 1, accountId: 1, region: 1, keyId: 1 })
+      .toArray();
+    return docs.map(withoutId);
+  }
+
   async insertAlias(alias: AliasRecord): Promise<void> {
     try {
       await this.open().aliases.insertOne({ ...alias });

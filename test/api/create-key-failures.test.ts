@@ -8,38 +8,31 @@ import { ACCOUNT, REGION, startTestService, type TestService } from '../support/
 
 const scope: KeyScope = { accountId: ACCOUNT, region: REGION };
 
-/** Delegates to the real store, failing the calls a test arms. */
-class FaultyStore implements MetadataStore {
+/** The real store, except that the calls a test arms fail once. */
+class FaultyStore {
   failNextReplace = false;
   failNextDelete = false;
-  constructor(private readonly inner: MetadataStore) {}
-  init() { return this.inner.init(); }
-  close() { return this.inner.close(); }
-  ping() { return this.inner.ping(); }
-  insertKey(key: KeyRecord) { return this.inner.insertKey(key); }
-  getKey(s: KeyScope, id: string) { return this.inner.getKey(s, id); }
-  listKeys(s: KeyScope, p: { limit: number; marker?: string }) { return this.inner.listKeys(s, p); }
-  async replaceKey(key: KeyRecord) {
-    if (this.failNextReplace) { this.failNextReplace = false; throw new Error('injected store failure'); }
-    return this.inner.replaceKey(key);
+  readonly store: MetadataStore;
+  constructor(inner: MetadataStore) {
+    this.store = new Proxy(inner, {
+      get: (target, property, receiver) => {
+        const fail = (property === 'replaceKey' && this.failNextReplace) || (property === 'deleteKey' && this.failNextDelete);
+        if (fail) {
+          if (property === 'replaceKey') this.failNextReplace = false;
+          else this.failNextDelete = false;
+          return async () => { throw new Error('injected store failure'); };
+        }
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
   }
-  async deleteKey(s: KeyScope, id: string) {
-    if (this.failNextDelete) { this.failNextDelete = false; throw new Error('injected store failure'); }
-    return this.inner.deleteKey(s, id);
-  }
-  listIncompleteKeys(before: Date) { return this.inner.listIncompleteKeys(before); }
-  insertAlias(...a: Parameters<MetadataStore['insertAlias']>) { return this.inner.insertAlias(...a); }
-  getAlias(...a: Parameters<MetadataStore['getAlias']>) { return this.inner.getAlias(...a); }
-  listAliases(...a: Parameters<MetadataStore['listAliases']>) { return this.inner.listAliases(...a); }
-  updateAlias(...a: Parameters<MetadataStore['updateAlias']>) { return this.inner.updateAlias(...a); }
-  deleteAlias(...a: Parameters<MetadataStore['deleteAlias']>) { return this.inner.deleteAlias(...a); }
-  countAliasesForKey(...a: Parameters<MetadataStore['countAliasesForKey']>) { return this.inner.countAliasesForKey(...a); }
 }
 
 let svc: TestService;
 let faulty: FaultyStore;
 beforeAll(async () => {
-  svc = await startTestService({ wrapStore: (store) => (faulty = new FaultyStore(store)) });
+  svc = await startTestService({ wrapStore: (store) => (faulty = new FaultyStore(store)).store });
 });
 afterAll(async () => { await svc.close(); });
 
@@ -103,7 +96,7 @@ describe('CreateKey failure between the token and the store', () => {
     expect((await kmsCall(svc.app, 'ListKeys', {})).body.Keys.map((k: { KeyId: string }) => k.KeyId)).not.toContain(leftover.keyId);
 
     // Next start: recovery with no grace period (main.ts does this at start-up).
-    expect(await recoverIncompleteKeys(svc.deps, 0)).toBeGreaterThanOrEqual(1);
+    expect(await recoverIncompleteKeys(svc.deps, 'none')).toBeGreaterThanOrEqual(1);
     expect(await svc.tokens.defaultToken.hasKey(objectId!)).toBe(false);
     expect(await svc.store.listIncompleteKeys(new Date(Date.now() + 1000))).toHaveLength(0);
   });
@@ -121,14 +114,14 @@ describe('CreateKey failure between the token and the store', () => {
     await kmsCall(svc.app, 'CreateKey', {});
     expect(await recoverIncompleteKeys(svc.deps)).toBe(0);
     expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(true);
-    await recoverIncompleteKeys(svc.deps, 0);
+    await recoverIncompleteKeys(svc.deps, 'none');
     expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(false);
   });
 
   it('successful creations are untouched by recovery', async () => {
     const res = await kmsCall(svc.app, 'CreateKey', {});
     const objectId = res.body.KeyMetadata.CurrentKeyMaterialId as string;
-    await recoverIncompleteKeys(svc.deps, 0);
+    await recoverIncompleteKeys(svc.deps, 'none');
     expect(await svc.tokens.defaultToken.hasKey(objectId)).toBe(true);
     expect((await kmsCall(svc.app, 'Encrypt', { KeyId: res.body.KeyMetadata.KeyId, Plaintext: 'aGk=' })).status).toBe(200);
   });

@@ -383,6 +383,25 @@ export function describeMetadataStoreContract(
       });
     });
 
+    describe('listKeysDueForDeletion', () => {
+      test('returns complete PendingDeletion keys due at or before the date, from every scope, soonest first', async () => {
+        const due = new Date('2024-03-01T00:00:00.000Z');
+        const pending = (deletionDate: Date) => ({ state: 'PendingDeletion' as const, deletionDate, pendingWindowInDays: 7 });
+        await store.insertKey(makeKey(keyIdFor(1), pending(new Date('2024-02-20T00:00:00Z'))));
+        await store.insertKey(makeKey(keyIdFor(2), { ...otherAccount, ...pending(due) }));
+        await store.insertKey(makeKey(keyIdFor(3), { ...otherRegion, ...pending(new Date('2024-01-01T00:00:00Z')) }));
+        // Not returned: due later, not pending deletion, or incomplete.
+        await store.insertKey(makeKey(keyIdFor(4), pending(new Date('2024-03-01T00:00:00.001Z'))));
+        await store.insertKey(makeKey(keyIdFor(5), { state: 'Disabled', deletionDate: new Date('2024-01-01T00:00:00Z') }));
+        await store.insertKey(makeKey(keyIdFor(6), { incomplete: true, ...pending(new Date('2024-01-01T00:00:00Z')) }));
+
+        const found = await store.listKeysDueForDeletion(due);
+
+        expect(found.map((k) => k.keyId)).toEqual([keyIdFor(3), keyIdFor(1), keyIdFor(2)]);
+        expect(found[0]!.deletionDate).toEqual(new Date('2024-01-01T00:00:00Z'));
+      });
+    });
+
     describe('aliases', () => {
       const keyA = keyIdFor(1);
       const keyB = keyIdFor(2);

@@ -58,6 +58,13 @@ export class MemoryStore implements MetadataStore {
       .map((key) => deepClone(key));
   }
 
+  async listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
+    return [...this.keys.values()]
+      .filter((key) => !key.incomplete && key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate.getTime() <= dueBy.getTime())
+      .sort((a, b) => a.deletionDate!.getTime() - b.deletionDate!.getTime())
+      .map((key) => deepClone(key));
+  }
+
   async insertAlias(alias: AliasRecord): Promise<void> {
     const id = scopedId(alias, alias.aliasName);
     if (this.aliases.has(id)) throw new DuplicateRecordError(`alias ${alias.aliasName}`);

@@ -32,7 +32,8 @@ export interface TestService {
   dir: string;
   logFile: string;
   url?: string;
-  close(): Promise<void>;
+  /** Stops the service; with `keepData`, the token and directory survive for a restart. */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 export interface TestServiceOptions {
@@ -41,11 +42,13 @@ export interface TestServiceOptions {
   /** Wraps the real store, e.g. to inject failures. */
   wrapStore?: (store: MetadataStore) => MetadataStore;
   maxBodyBytes?: number;
+  /** Reuse a token and a data directory, as a restarted service would. */
+  restartOf?: { token: TestToken; dir: string };
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
-  const token = createTestToken();
+  const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
+  const token = options.restartOf?.token ?? createTestToken();
   const tokens = openTestTokens(token);
   const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
   await realStore.init();
@@ -55,7 +58,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, OTHER_ROOT]);
-  const app = createApp({ deps, principals: () => principals, logger, clock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024 });
+  const app = createApp({ deps, principals: () => principals, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024 });
   let server: Server | undefined;
   let url: string | undefined;
   if (options.listen) {
@@ -67,7 +70,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   }
   return {
     app, deps, store: realStore, tokens, token, dir, logFile, url,
-    async close() {
+    async close(closeOptions = {}) {
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -75,7 +78,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       await new Promise<void>((resolve) => logger.on('finish', resolve).end());
       await realStore.close();
       tokens.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!closeOptions.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,6 +1,6 @@
 // Throwaway SoftHSM tokens for tests, and a raw PKCS#11 view for custody checks.
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
 import { Pkcs11TokenDirectory } from '../../src/pkcs11';
@@ -10,12 +10,23 @@ export interface TestToken {
   pin: string;
 }
 
-export function createTestToken(prefix = 't'): TestToken {
-  if (!process.env.SOFTHSM2_CONF?.includes('hsm-kms-test-')) throw new Error('tests must run under jest global setup (throwaway SOFTHSM2_CONF)');
-  const label = `${prefix}-${randomBytes(4).toString('hex')}`.slice(0, 32);
-  const pin = randomBytes(8).toString('hex');
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', randomBytes(8).toString('hex'), '--pin', pin], { stdio: 'pipe' });
-  return { label, pin };
+/**
+ * A fresh token of this run's pool (see global-setup.ts), claimed atomically so no two test
+ * files ever share one. `_purpose` only documents the call site.
+ */
+export function createTestToken(_purpose = 'test'): TestToken {
+  const root = process.env.KMS_TEST_ROOT;
+  if (!root || !process.env.SOFTHSM2_CONF?.includes('hsm-kms-test-')) throw new Error('tests must run under jest global setup (throwaway SOFTHSM2_CONF)');
+  const pool = JSON.parse(readFileSync(path.join(root, 'tokens.json'), 'utf8')) as TestToken[];
+  for (const token of pool) {
+    try {
+      mkdirSync(path.join(root, 'claimed', token.label));
+      return token;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`the test token pool (${pool.length}) is used up: raise TOKEN_POOL_SIZE in test/support/global-setup.ts`);
 }
 
 export function openTestTokens(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number } = {}): Pkcs11TokenDirectory {

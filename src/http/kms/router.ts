@@ -32,7 +32,8 @@ export interface KmsRouterOptions {
   deps: CoreDeps;
   principals: () => PrincipalDirectory;
   logger: Logger;
-  clock: Clock;
+  /** Wall clock that request signatures are checked against (core keeps its own in deps). */
+  signatureClock: Clock;
   maxBodyBytes: number;
 }
 
@@ -84,7 +85,7 @@ async function handle(req: Request, res: Response, options: KmsRouterOptions): P
     const caller = await verifySigV4(
       { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers, body },
       (accessKeyId) => options.principals().find(accessKeyId),
-      options.clock.now(),
+      options.signatureClock.now(),
     );
     principalArn = caller.principal.arn;
     input = decodeInput(operation.input, parseRequestJson(body));

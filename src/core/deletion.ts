@@ -1,0 +1,37 @@
+// The deletion worker's step: keys whose waiting period has ended lose their token objects
+// (every version), then their metadata and aliases.
+import type { CoreDeps } from './deps';
+import { RevisionConflictError } from './errors';
+
+export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
+  const now = deps.clock.now();
+  const deleted: string[] = [];
+  for (const key of await deps.store.listKeysDueForDeletion(now)) {
+    // Precondition: a key is destroyed only once its deletion date has passed.
+    if (key.state !== 'PendingDeletion' || !key.deletionDate || key.deletionDate.getTime() > now.getTime()) continue;
+    // Claim the key first (compare-and-set): a CancelKeyDeletion that got in between wins,
+    // and once claimed the key is invisible to every API. A crash after this point leaves
+    // an incomplete record, which recovery finishes deleting.
+    try {
+      await deps.store.replaceKey({ ...key, incomplete: true, updatedAt: now });
+    } catch (e) {
+      if (e instanceof RevisionConflictError) continue;
+      throw e;
+    }
+    let allDestroyed = true;
+    for (const version of key.versions) {
+      if (version.backing.kind !== 'pkcs11') continue;
+      const token = deps.tokens.get(version.backing.tokenId);
+      if (!token) {
+        allDestroyed = false;
+        continue;
+      }
+      await token.destroyKey(version.backing.objectId);
+    }
+    // A version on a token that is not configured now stays recorded until it can be destroyed.
+    if (!allDestroyed) continue;
+    await deps.store.deleteKey(key, key.keyId);
+    deleted.push(key.keyId);
+  }
+  return deleted;
+}

@@ -1,0 +1,17 @@
+// Background upkeep, run at start-up (catching up on anything due while the service was
+// down) and then periodically: finish or undo interrupted work, delete keys whose time has come.
+import type { CoreDeps } from './deps';
+import { deleteDueKeys } from './deletion';
+import { recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
+
+export interface MaintenanceReport {
+  recovered: number;
+  deleted: string[];
+}
+
+export async function runMaintenance(deps: CoreDeps, options: { atStartup: boolean }): Promise<MaintenanceReport> {
+  // At start-up nothing of ours is in flight, so no grace period is needed.
+  const recovered = await recoverIncompleteKeys(deps, options.atStartup ? 'none' : INCOMPLETE_GRACE_MS);
+  const deleted = await deleteDueKeys(deps);
+  return { recovered, deleted };
+}

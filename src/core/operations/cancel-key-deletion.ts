@@ -1,0 +1,19 @@
+// CancelKeyDeletion: stops a scheduled deletion; the key comes back Disabled, as in AWS.
+import { keyIdField } from '../fields';
+import { assertStateAllows } from '../key-state';
+import { changeKey, keyForOperation } from '../keys';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const cancelKeyDeletion = defineOperation({
+  name: 'CancelKeyDeletion',
+  input: schema({ KeyId: s.required(keyIdField()) }),
+  async run(deps, ctx, input) {
+    const resolved = await keyForOperation(deps, ctx, 'CancelKeyDeletion', input.KeyId, { aliases: false });
+    await changeKey(deps, resolved, (key, arn) => {
+      assertStateAllows('CancelKeyDeletion', key.state, arn);
+      return { ...key, state: 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined };
+    });
+    return { KeyId: resolved.arn };
+  },
+});
