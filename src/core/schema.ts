@@ -35,6 +35,15 @@ function wrongType(value: unknown, expected: string, path: string): KmsError {
   return new KmsError('SerializationException', `${jsonKind(value)}_VALUE can not be converted to ${expected} at '${path}'`);
 }
 
+// In unicode mode \p{Cs} matches only unpaired surrogates: strings UTF-8 cannot represent,
+// which would otherwise collapse to U+FFFD and make distinct values encode alike.
+const loneSurrogate = /\p{Cs}/u;
+
+// Precondition: strings must be well-formed Unicode.
+function assertWellFormed(value: string, path: string): void {
+  if (loneSurrogate.test(value)) throw new KmsError('SerializationException', `Value at '${path}' is not a well-formed Unicode string`);
+}
+
 function shown(value: unknown): string {
   return typeof value === 'string' ? `'${value}'` : `'${String(value)}'`;
 }
@@ -59,6 +68,7 @@ export const s = {
       kind: 'string',
       decode(value, ctx) {
         if (typeof value !== 'string') throw wrongType(value, 'String', ctx.path);
+        assertWellFormed(value, ctx.path);
         lengthIssue(ctx, value, [...value].length, options.min, options.max);
         if (options.pattern && !options.pattern.test(value)) {
           ctx.issues.push(`Value ${shown(value)} at '${ctx.path}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${options.pattern.source}`);
@@ -145,6 +155,8 @@ export const s = {
         const out = Object.create(null) as Record<string, string>;
         for (const [k, v] of Object.entries(value as object)) {
           if (typeof v !== 'string') throw wrongType(v, 'String', `${ctx.path}.${k}`);
+          assertWellFormed(k, `${ctx.path}.key`);
+          assertWellFormed(v, `${ctx.path}.value`);
           lengthIssue({ path: `${ctx.path}.key`, issues: ctx.issues }, k, [...k].length, options.keyMin, options.keyMax);
           lengthIssue({ path: `${ctx.path}.value`, issues: ctx.issues }, v, [...v].length, options.valueMin, options.valueMax);
           out[k] = v;
@@ -211,13 +223,14 @@ export function decodeInput<F extends Record<string, Field<unknown>>>(descriptio
   if (jsonKind(body) !== 'MAP') throw new KmsError('SerializationException', 'Request body must be a JSON object');
   const ctx: Ctx = { path: '', issues: [] };
   const value = decodeMembers(description.fields, body as Record<string, unknown>, ctx);
-  for (const rule of description.exactlyOneOf ?? []) {
-    const present = rule.members.filter((m) => (value as Record<string, unknown>)[m] !== undefined).length;
-    if (present !== 1) throw new KmsError('ValidationException', rule.message);
-  }
   if (ctx.issues.length > 0) {
     const n = ctx.issues.length;
     throw new KmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${ctx.issues.join('; ')}`);
+  }
+  // Cross-member rules come after the members themselves are valid.
+  for (const rule of description.exactlyOneOf ?? []) {
+    const present = rule.members.filter((m) => (value as Record<string, unknown>)[m] !== undefined).length;
+    if (present !== 1) throw new KmsError('ValidationException', rule.message);
   }
   return value;
 }

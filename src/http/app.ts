@@ -1,4 +1,5 @@
 // The Express application, without listen(): tests drive it with supertest, main.ts serves it.
+import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { CoreDeps } from '../core/deps';
 import type { Clock } from '../core/ports';
@@ -20,6 +21,14 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  // Every response, whatever the route or outcome, carries a request id.
+  app.use((_req, res, next) => {
+    const requestId = randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('x-amzn-RequestId', requestId);
+    next();
+  });
+
   app.get('/healthz', async (_req, res) => {
     const [tokenOk, storeOk] = await Promise.all([
       options.deps.tokens.defaultToken.isHealthy(),
@@ -31,7 +40,8 @@ export function createApp(options: AppOptions): express.Express {
 
   app.use(kmsRouter(options));
 
-  app.use((_req, res) => {
+  app.use((req, res) => {
+    options.logger.info('request', { requestId: res.locals.requestId, method: req.method, path: req.path, outcome: 'UnknownOperationException', status: 404 });
     res.status(404).type('application/x-amz-json-1.1').send(JSON.stringify({ __type: 'UnknownOperationException', message: '' }));
   });
 

@@ -93,7 +93,8 @@ describe('ScheduleKeyDeletion and CancelKeyDeletion', () => {
 });
 
 describe('the deletion worker', () => {
-  it('destroys every token object, the metadata and the aliases once the window has passed, and not a moment before', async () => {
+  it('a key is destroyed only once its deletion date has passed.', async () => {
+    // Every token object (all versions), the metadata and the aliases go, and not a moment before.
     const key = await createKey();
     const stored = (await svc.store.getKey(scope, key.KeyId))!;
     // A second version, as rotation will add, must go too.

@@ -223,12 +223,12 @@ describe('the request log of a realistic session', () => {
 
     const tooLong = `${canary()}-`.repeat(200).slice(0, 4097);
     secrets.push({ label: 'oversized plaintext (base64)', value: b64(tooLong) });
-    // A request that fails validation is logged without its key: nothing of the input is trusted.
-    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: b64(tooLong) }, { expect: { keyId: undefined } }), 'ValidationException');
+    // A request that fails validation is still logged with the key id it named (only that is taken from the body).
+    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: b64(tooLong) }, { expect: { keyId: key.KeyId } }), 'ValidationException');
     expectFailure(await send('Encrypt', { Plaintext: b64(canary()) }, { expect: { keyId: undefined } }), 'ValidationException');
-    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: { text: canary() } }, { expect: { keyId: undefined } }), 'SerializationException');
+    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: { text: canary() } }, { expect: { keyId: key.KeyId } }), 'SerializationException');
     expectFailure(await send('Encrypt', `{"KeyId": "${key.KeyId}", "Plaintext": "${canary()}`, { expect: { keyId: undefined } }), 'SerializationException');
-    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: `${canary()}!` }, { expect: { keyId: undefined } }), 'SerializationException');
+    expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: `${canary()}!` }, { expect: { keyId: key.KeyId } }), 'SerializationException');
     expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: b64(canary()), DryRun: true }, { expect: { keyId: key.KeyId } }), 'DryRunOperationException');
     expectFailure(await send('Encrypt', { KeyId: key.KeyId, Plaintext: b64(canary()) }, { contentType: 'text/plain', expect: { principal: undefined, keyId: undefined } }), 'SerializationException');
     expectFailure(await send('Nope', { Plaintext: b64(canary()) }, { expect: { operation: undefined, principal: undefined } }), 'UnknownOperationException');

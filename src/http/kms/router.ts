@@ -1,6 +1,5 @@
 // AWS JSON 1.1 on POST /: X-Amz-Target picks the operation from a typed table, SigV4 says
 // who is calling, and core does the rest. Errors leave in AWS's shape.
-import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { RequestContext } from '../../core/context';
 import type { CoreDeps } from '../../core/deps';
@@ -20,12 +19,15 @@ const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x
 
 const operationTable: Record<OperationName, Operation> = operations as unknown as Record<OperationName, Operation>;
 
-function lookupOperation(target: string | undefined): Operation {
+function operationNameOf(target: string | undefined): OperationName | undefined {
   const name = target?.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined;
-  if (!name || !Object.prototype.hasOwnProperty.call(operationTable, name)) {
-    throw new KmsError('UnknownOperationException', '');
-  }
-  return operationTable[name as OperationName];
+  return name && Object.prototype.hasOwnProperty.call(operationTable, name) ? (name as OperationName) : undefined;
+}
+
+function lookupOperation(target: string | undefined): Operation {
+  const name = operationNameOf(target);
+  if (!name) throw new KmsError('UnknownOperationException', '');
+  return operationTable[name];
 }
 
 export interface KmsRouterOptions {
@@ -51,16 +53,14 @@ export function kmsRouter(options: KmsRouterOptions): express.Router {
   const readBody = express.raw({ type: () => true, limit: options.maxBodyBytes });
 
   router.post('/', (req, res, next) => {
-    const requestId = randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader('x-amzn-RequestId', requestId);
+    const requestId = res.locals.requestId as string;
     readBody(req, res, (err?: unknown) => {
       if (err) {
         const tooLarge = (err as { type?: string }).type === 'entity.too.large';
         const error = tooLarge
           ? new KmsError('RequestEntityTooLargeException', `Request body exceeds ${options.maxBodyBytes} bytes.`)
           : new KmsError('SerializationException', 'The request body could not be read.', String(err));
-        sendError(res, error, options.logger, { requestId, started: process.hrtime.bigint() });
+        sendError(res, error, options.logger, { requestId, started: process.hrtime.bigint(), operation: operationNameOf(req.header('x-amz-target')) });
         return;
       }
       handle(req, res, options).catch(next);
@@ -88,7 +88,10 @@ async function handle(req: Request, res: Response, options: KmsRouterOptions): P
       options.signatureClock.now(),
     );
     principalArn = caller.principal.arn;
-    input = decodeInput(operation.input, parseRequestJson(body));
+    const json = parseRequestJson(body);
+    // Logged even when validation fails; only the key id is ever taken from the body.
+    if (json !== null && typeof json === 'object' && !Array.isArray(json)) input = { KeyId: (json as { KeyId?: unknown }).KeyId };
+    input = decodeInput(operation.input, json);
     const ctx: RequestContext = { principal: caller.principal, region: caller.region, requestId };
     const output = await operation.run(options.deps, ctx, input as never);
     res.status(200).type('application/x-amz-json-1.1').send(JSON.stringify(toWire(output)));
