@@ -1,0 +1,41 @@
+// CreateAlias: a new alias name for a customer managed key.
+import { aliasArnOf, aliasMessages, checkAliasName, MAX_ALIASES_PER_KEY } from '../aliases';
+import { callerScope } from '../context';
+import { DuplicateRecordError, KmsError } from '../errors';
+import { aliasNameField, keyIdField } from '../fields';
+import { keyForOperation } from '../keys';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const createAlias = defineOperation({
+  name: 'CreateAlias',
+  input: schema({ AliasName: s.required(aliasNameField()), TargetKeyId: s.required(keyIdField()) }),
+  async run(deps, ctx, input) {
+    const name = input.AliasName;
+    checkAliasName(name);
+    // Precondition: an alias is created only for a key named by key id or key ARN, never for another alias.
+    const target = await keyForOperation(deps, ctx, 'CreateAlias', input.TargetKeyId, { aliases: false });
+    const scope = callerScope(ctx);
+    const keyId = target.key.keyId;
+    if (await deps.store.getAlias(scope, name)) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
+    // Precondition: a key has at most 50 aliases.
+    if (await deps.store.countAliasesForKey(scope, keyId) >= MAX_ALIASES_PER_KEY) {
+      throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
+    }
+
+    const now = deps.clock.now();
+    try {
+      await deps.store.insertAlias({ ...scope, aliasName: name, targetKeyId: keyId, createdAt: now, updatedAt: now });
+    } catch (e) {
+      if (e instanceof DuplicateRecordError) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
+      throw e;
+    }
+    // Concurrent CreateAlias calls can all pass the count above; whoever finds the key over
+    // the quota afterwards takes its own alias back, so the quota holds under any interleaving.
+    if (await deps.store.countAliasesForKey(scope, keyId) > MAX_ALIASES_PER_KEY) {
+      await deps.store.deleteAlias(scope, name);
+      throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
+    }
+    return {};
+  },
+});

@@ -1,0 +1,30 @@
+// DeleteAlias: removes one alias; its key is not affected.
+import { aliasArnOf, checkAliasName } from '../aliases';
+import { authorize } from '../authorize';
+import { callerScope } from '../context';
+import { KmsError, messages } from '../errors';
+import { aliasNameField } from '../fields';
+import { PARTITION } from '../key-id';
+import { assertStateAllows } from '../key-state';
+import { keyArn } from '../model';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const deleteAlias = defineOperation({
+  name: 'DeleteAlias',
+  input: schema({ AliasName: s.required(aliasNameField()) }),
+  async run(deps, ctx, input) {
+    const name = input.AliasName;
+    checkAliasName(name);
+    const scope = callerScope(ctx);
+    const alias = await deps.store.getAlias(scope, name);
+    if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+    // Authorised on the alias's key, which may be in any state or already gone.
+    const arn = keyArn(PARTITION, scope, alias.targetKeyId);
+    authorize(ctx.principal, 'DeleteAlias', arn, scope.accountId);
+    const key = await deps.store.getKey(scope, alias.targetKeyId);
+    if (key && !key.incomplete) assertStateAllows('DeleteAlias', key.state, arn);
+    if (!(await deps.store.deleteAlias(scope, name))) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+    return {};
+  },
+});

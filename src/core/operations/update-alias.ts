@@ -1,0 +1,47 @@
+// UpdateAlias: points an existing alias at another key of the same type and key usage.
+import { aliasArnOf, checkAliasName, keyTypeOf, sameKind } from '../aliases';
+import { authorize } from '../authorize';
+import { callerScope } from '../context';
+import { KmsError, messages } from '../errors';
+import { aliasNameField, keyIdField } from '../fields';
+import { PARTITION } from '../key-id';
+import { keyForOperation } from '../keys';
+import { keyArn, type KeyRecord } from '../model';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+function kindText(key: KeyRecord): string {
+  const type = keyTypeOf(key.keySpec);
+  return `${type === 'symmetric' ? 'a' : 'an'} ${type} key with key usage ${key.keyUsage}`;
+}
+
+export const updateAlias = defineOperation({
+  name: 'UpdateAlias',
+  input: schema({ AliasName: s.required(aliasNameField()), TargetKeyId: s.required(keyIdField()) }),
+  async run(deps, ctx, input) {
+    const name = input.AliasName;
+    checkAliasName(name);
+    // The new key: authorised, and its state checked (a key pending deletion is refused).
+    const next = await keyForOperation(deps, ctx, 'UpdateAlias', input.TargetKeyId, { aliases: false });
+    const scope = callerScope(ctx);
+    const alias = await deps.store.getAlias(scope, name);
+    if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+
+    // The key the alias leaves: authorised too, in any state, even if it no longer exists.
+    const currentArn = keyArn(PARTITION, scope, alias.targetKeyId);
+    authorize(ctx.principal, 'UpdateAlias', currentArn, scope.accountId);
+    const current = await deps.store.getKey(scope, alias.targetKeyId);
+    // Precondition: UpdateAlias moves an alias only to a key of the same key type and key usage.
+    if (current && !current.incomplete && !sameKind(current, next.key)) {
+      throw new KmsError(
+        'ValidationException',
+        `${name} cannot be moved to ${next.arn}, which is ${kindText(next.key)}: its current key ${currentArn} is ${kindText(current)}, and the new key must have the same key type and key usage.`,
+      );
+    }
+
+    if (!(await deps.store.updateAlias(scope, name, next.key.keyId, deps.clock.now()))) {
+      throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+    }
+    return {};
+  },
+});
