@@ -10,6 +10,8 @@ export const encryptionAlgorithmField = () => s.enum(encryptionAlgorithms);
 export const dataKeySpecField = () => s.enum(dataKeySpecs);
 export const numberOfBytesField = () => s.integer({ min: 1, max: 1024 });
 export const limitField = () => s.integer({ min: 1, max: 1000 });
-export const markerField = () => s.string({ min: 1, max: 320, pattern: /^[\u0020-\u00FF]*$/ });
+export const markerField = () => s.string({ min: 1, max: 1024, pattern: /^[\u0020-\u00FF]*$/ });
+/** AliasNameType in the AWS model: the pattern admits ':', which the alias operations then refuse. */
+export const aliasNameField = () => s.string({ min: 1, max: 256, pattern: /^[a-zA-Z0-9:/_-]+$/ });
 export const tagsField = () =>
   s.list(s.structure({ TagKey: s.required(s.string({ min: 1, max: 128 })), TagValue: s.required(s.string({ min: 0, max: 256 })) }));

@@ -79,7 +79,9 @@ export function throwIfDryRun(dryRun: boolean | undefined): void {
 }
 
 /** How often a change is retried when another writer changed the key first. */
-const MAX_CONFLICT_RETRIES = 8;
+const MAX_CONFLICT_RETRIES = 32;
+/** Upper bound of the random pause before a retry, in ms: 1, 2, 4 ... 64. */
+const backoffCeilingMs = (attempt: number) => 2 ** Math.min(attempt, 6);
 
 /**
  * Applies `change` to the key atomically: read, change, compare-and-set on the revision,
@@ -97,6 +99,8 @@ export async function changeKey(
       return await deps.store.replaceKey({ ...change(key, resolved.arn), updatedAt: deps.clock.now() });
     } catch (e) {
       if (!(e instanceof RevisionConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      // Random pauses spread the losers out, so they do not collide again in lockstep.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffCeilingMs(attempt)));
       const fresh = await deps.store.getKey(key, key.keyId);
       if (!fresh || fresh.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(resolved.arn));
       key = fresh;

@@ -3,7 +3,7 @@ import { aliasListEntry } from '../aliases';
 import { authorize } from '../authorize';
 import { callerScope } from '../context';
 import { KmsError, messages } from '../errors';
-import { keyIdField } from '../fields';
+import { keyIdField, markerField } from '../fields';
 import { resolveKey } from '../keys';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
@@ -17,8 +17,7 @@ export const listAliases = defineOperation({
     KeyId: keyIdField(),
     // "It must be between 1 and 100, inclusive" (API reference), unlike ListKeys' 1000.
     Limit: s.integer({ min: 1, max: 100 }),
-    // MarkerType allows 1024 characters; markers of long alias names exceed ListKeys' 320.
-    Marker: s.string({ min: 1, max: 1024, pattern: /^[\u0020-\u00FF]*$/ }),
+    Marker: markerField(),
   }),
   async run(deps, ctx, input) {
     authorize(ctx.principal, 'ListAliases', '*');

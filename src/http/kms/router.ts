@@ -40,7 +40,8 @@ export interface KmsRouterOptions {
 }
 
 function keyIdForLog(input: unknown, output: unknown): string | undefined {
-  const fromInput = (input as { KeyId?: unknown } | undefined)?.KeyId;
+  const named = input as { KeyId?: unknown; TargetKeyId?: unknown } | undefined;
+  const fromInput = named?.KeyId ?? named?.TargetKeyId;
   if (typeof fromInput === 'string') return fromInput;
   const out = output as { KeyId?: unknown; KeyMetadata?: { Arn?: unknown } } | undefined;
   if (typeof out?.KeyId === 'string') return out.KeyId;
@@ -90,7 +91,10 @@ async function handle(req: Request, res: Response, options: KmsRouterOptions): P
     principalArn = caller.principal.arn;
     const json = parseRequestJson(body);
     // Logged even when validation fails; only the key id is ever taken from the body.
-    if (json !== null && typeof json === 'object' && !Array.isArray(json)) input = { KeyId: (json as { KeyId?: unknown }).KeyId };
+    if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+      const { KeyId, TargetKeyId } = json as { KeyId?: unknown; TargetKeyId?: unknown };
+      input = { KeyId, TargetKeyId };
+    }
     input = decodeInput(operation.input, json);
     const ctx: RequestContext = { principal: caller.principal, region: caller.region, requestId };
     const output = await operation.run(options.deps, ctx, input as never);
