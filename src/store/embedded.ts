@@ -276,9 +276,11 @@ function keyRowParams(key: KeyRecord, doc: string): KeyRowParams {
   };
 }
 
+// By code rather than instanceof: the error class differs when the driver module is loaded
+// more than once (test runners, symlinked installs).
 function isUniqueViolation(e: unknown): boolean {
-  return e instanceof Database.SqliteError
-    && (e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE');
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function parseKey(doc: string): KeyRecord {
