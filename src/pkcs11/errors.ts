@@ -26,6 +26,18 @@ export function isConnectionLost(error: unknown): boolean {
   return name !== undefined && connectionLost.has(name);
 }
 
+/**
+ * Codes after which the session may still hold an active operation (PKCS#11 keeps it on
+ * CKR_BUFFER_TOO_SMALL; SoftHSM also on CKR_ARGUMENTS_BAD). Such a session is closed rather than
+ * lent again, or the next borrower would meet CKR_OPERATION_ACTIVE.
+ */
+const sessionSuspect = new Set(['CKR_OPERATION_ACTIVE', 'CKR_ARGUMENTS_BAD', 'CKR_BUFFER_TOO_SMALL']);
+
+export function isSessionSuspect(error: unknown): boolean {
+  const name = ckrName(error);
+  return name !== undefined && sessionSuspect.has(name);
+}
+
 export function toKmsError(error: unknown, operation: string): KmsError {
   if (error instanceof KmsError) return error;
   const name = ckrName(error) ?? (error instanceof Error ? error.message : String(error));

@@ -1,5 +1,7 @@
-// Mechanism parameters, built from the token profile.
+// Mechanisms and their parameters, built from the token profile; the tables that name hashes,
+// curves and key specs in PKCS#11 terms.
 import * as pkcs11js from 'pkcs11js';
+import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from '../core/ports';
 import type { TokenProfile } from './profile';
 
 export const GCM_IV_BYTES = 12;
@@ -19,3 +21,98 @@ export function aesGcm(profile: TokenProfile, iv: Buffer, aad: Buffer): pkcs11js
 }
 
 export const aesKeyGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_GEN };
+export const genericSecretKeyGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN };
+export const rsaKeyPairGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };
+export const ecKeyPairGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN };
+/** The bare RSA primitive: input and output are modulus-length blocks. */
+export const rsaX509: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_X_509 };
+
+interface HashInfo {
+  bytes: number;
+  ckm: number;
+  mgf: number;
+  hmac: number;
+}
+
+export const hashes: Record<HashAlgorithm, HashInfo> = {
+  SHA_1: { bytes: 20, ckm: pkcs11js.CKM_SHA_1, mgf: pkcs11js.CKG_MGF1_SHA1, hmac: pkcs11js.CKM_SHA_1_HMAC },
+  SHA_224: { bytes: 28, ckm: pkcs11js.CKM_SHA224, mgf: pkcs11js.CKG_MGF1_SHA224, hmac: pkcs11js.CKM_SHA224_HMAC },
+  SHA_256: { bytes: 32, ckm: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, hmac: pkcs11js.CKM_SHA256_HMAC },
+  SHA_384: { bytes: 48, ckm: pkcs11js.CKM_SHA384, mgf: pkcs11js.CKG_MGF1_SHA384, hmac: pkcs11js.CKM_SHA384_HMAC },
+  SHA_512: { bytes: 64, ckm: pkcs11js.CKM_SHA512, mgf: pkcs11js.CKG_MGF1_SHA512, hmac: pkcs11js.CKM_SHA512_HMAC },
+};
+
+export interface Curve {
+  /** The JWK "crv" node:crypto understands. */
+  jwk: 'P-256' | 'P-384' | 'P-521' | 'secp256k1';
+  /** CKA_EC_PARAMS: the DER OBJECT IDENTIFIER of the named curve. */
+  params: Buffer;
+  fieldBytes: number;
+}
+
+export const curves: Curve[] = [
+  { jwk: 'P-256', params: Buffer.from('06082a8648ce3d030107', 'hex'), fieldBytes: 32 },
+  { jwk: 'P-384', params: Buffer.from('06052b81040022', 'hex'), fieldBytes: 48 },
+  { jwk: 'P-521', params: Buffer.from('06052b81040023', 'hex'), fieldBytes: 66 },
+  { jwk: 'secp256k1', params: Buffer.from('06052b8104000a', 'hex'), fieldBytes: 32 },
+];
+
+export function curveByParams(params: Buffer): Curve | undefined {
+  return curves.find((c) => c.params.equals(params));
+}
+
+export type KeyPairAlgorithm = { kind: 'RSA'; bits: number } | { kind: 'EC'; curve: Curve };
+
+const curveOf = (jwk: Curve['jwk']): Curve => curves.find((c) => c.jwk === jwk)!;
+
+export const keyPairAlgorithms: Record<AsymmetricKeySpec, KeyPairAlgorithm> = {
+  RSA_2048: { kind: 'RSA', bits: 2048 },
+  RSA_3072: { kind: 'RSA', bits: 3072 },
+  RSA_4096: { kind: 'RSA', bits: 4096 },
+  ECC_NIST_P256: { kind: 'EC', curve: curveOf('P-256') },
+  ECC_NIST_P384: { kind: 'EC', curve: curveOf('P-384') },
+  ECC_NIST_P521: { kind: 'EC', curve: curveOf('P-521') },
+  ECC_SECG_P256K1: { kind: 'EC', curve: curveOf('secp256k1') },
+};
+
+export function keyPairGen(algorithm: KeyPairAlgorithm): pkcs11js.Mechanism {
+  return algorithm.kind === 'RSA' ? rsaKeyPairGen : ecKeyPairGen;
+}
+
+/** The mechanism for a signature over a host-computed digest (DigestInfo for PKCS#1 v1.5 is added by the caller). */
+export function signatureMechanism(scheme: SignatureScheme): pkcs11js.Mechanism {
+  switch (scheme.kind) {
+    case 'RSA_PKCS1_V1_5':
+      return { mechanism: pkcs11js.CKM_RSA_PKCS };
+    case 'RSA_PSS': {
+      const h = hashes[scheme.hash];
+      return {
+        mechanism: pkcs11js.CKM_RSA_PKCS_PSS,
+        parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: h.ckm, mgf: h.mgf, saltLen: h.bytes } as pkcs11js.RsaPSS,
+      };
+    }
+    case 'ECDSA':
+      return { mechanism: pkcs11js.CKM_ECDSA };
+  }
+}
+
+/** OAEP with MGF1 of the same hash and an empty label (no source data). */
+export function rsaOaep(hash: HashAlgorithm): pkcs11js.Mechanism {
+  const h = hashes[hash];
+  return {
+    mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
+    parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: h.ckm, mgf: h.mgf, source: 0 } as pkcs11js.RsaOAEP,
+  };
+}
+
+export function hmac(hash: HashAlgorithm): pkcs11js.Mechanism {
+  return { mechanism: hashes[hash].hmac };
+}
+
+/** ECDH without a KDF: the derived secret is the x-coordinate of the shared point. */
+export function ecdh1(peerPoint: Buffer): pkcs11js.Mechanism {
+  return {
+    mechanism: pkcs11js.CKM_ECDH1_DERIVE,
+    parameter: { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: peerPoint } as pkcs11js.ECDH1,
+  };
+}

@@ -2,6 +2,7 @@
 // and model, so supporting a new HSM means writing a profile rather than branching code.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { HashAlgorithm } from '../core/ports';
 
 export interface TokenProfile {
   vendor: string;
@@ -12,7 +13,30 @@ export interface TokenProfile {
   gcmParams: 'v240' | 'legacy';
   /** CKR names that mean "GCM tag did not verify" for this token. */
   gcmAuthFailureCodes: string[];
+  /** OAEP hashes (MGF1 with the same hash, empty label) the token decrypts natively; others run CKM_RSA_X_509 and decode on the host. */
+  rsaOaepHashes: HashAlgorithm[];
+  /** CKR names that mean "OAEP padding did not check" for this token. */
+  rsaOaepFailureCodes: string[];
+  /** CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA work (Ed25519). Informational: no key spec uses them yet. */
+  eddsa: boolean;
   notes?: string[];
+}
+
+const hashNames: readonly HashAlgorithm[] = ['SHA_1', 'SHA_224', 'SHA_256', 'SHA_384', 'SHA_512'];
+
+/** Fails loudly at start-up on a profile that lacks a field, rather than on the first request. */
+function checkProfile(file: string, p: TokenProfile): TokenProfile {
+  const problems: string[] = [];
+  if (typeof p.vendor !== 'string') problems.push('vendor');
+  if (typeof p.match !== 'object' || p.match === null) problems.push('match');
+  if (typeof p.generatesGcmIv !== 'boolean') problems.push('generatesGcmIv');
+  if (p.gcmParams !== 'v240' && p.gcmParams !== 'legacy') problems.push('gcmParams');
+  if (!Array.isArray(p.gcmAuthFailureCodes)) problems.push('gcmAuthFailureCodes');
+  if (!Array.isArray(p.rsaOaepHashes) || !p.rsaOaepHashes.every((h) => hashNames.includes(h))) problems.push('rsaOaepHashes');
+  if (!Array.isArray(p.rsaOaepFailureCodes)) problems.push('rsaOaepFailureCodes');
+  if (typeof p.eddsa !== 'boolean') problems.push('eddsa');
+  if (problems.length > 0) throw new Error(`token profile ${file}: missing or invalid ${problems.join(', ')}`);
+  return p;
 }
 
 export const defaultProfileDir = path.resolve(__dirname, '..', '..', 'hsm', 'profiles');
@@ -21,7 +45,7 @@ export function loadProfiles(dir = defaultProfileDir): TokenProfile[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TokenProfile);
+    .map((f) => checkProfile(f, JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TokenProfile));
 }
 
 /** The most specific profile whose match fields all equal the token's; `generic` otherwise. */

@@ -4,7 +4,7 @@
 import { isAbsolute } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError } from '../core/errors';
-import { ckrName, isConnectionLost } from './errors';
+import { ckrName, isConnectionLost, isSessionSuspect } from './errors';
 
 export interface ConnectionOptions {
   modulePath: string;
@@ -136,8 +136,10 @@ export class TokenConnection {
     try {
       return await fn(session);
     } catch (e) {
-      broken = isConnectionLost(e);
-      if (broken) void this.reconnect();
+      const lost = isConnectionLost(e);
+      // A suspect session is closed, not pooled; only a lost connection is rebuilt.
+      broken = lost || isSessionSuspect(e);
+      if (lost) void this.reconnect();
       throw e;
     } finally {
       this.release(session, broken);

@@ -1,10 +1,47 @@
 // The KeyToken port's contract: every token implementation (SoftHSM here, a real HSM when
-// configured) must behave like this.
-import { randomBytes } from 'node:crypto';
+// configured, and the node:crypto FakeToken core unit tests use) must behave like this. Crypto
+// results are checked independently with node:crypto wherever the public half allows it.
+import {
+  constants, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes,
+  sign as nodeSign, verify as nodeVerify, type KeyObject,
+} from 'node:crypto';
 import { KmsError } from '../../src/core/errors';
-import type { KeyToken } from '../../src/core/ports';
+import { decodeOaep } from '../../src/core/oaep';
+import type { AsymmetricKeySpec, HashAlgorithm, KeyToken, SignatureScheme } from '../../src/core/ports';
 
 const newObjectId = () => randomBytes(32).toString('hex');
+
+const nodeHash: Record<HashAlgorithm, string> = { SHA_1: 'sha1', SHA_224: 'sha224', SHA_256: 'sha256', SHA_384: 'sha384', SHA_512: 'sha512' };
+const hashBytes: Record<HashAlgorithm, number> = { SHA_1: 20, SHA_224: 28, SHA_256: 32, SHA_384: 48, SHA_512: 64 };
+const digestOf = (hash: HashAlgorithm, message: Buffer) => createHash(nodeHash[hash]).update(message).digest();
+
+const rsaSpecs = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
+const ecSpecs = ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1'] as const;
+const curveOf: Record<(typeof ecSpecs)[number], { name: string; jwk: string; fieldBytes: number; hash: HashAlgorithm }> = {
+  ECC_NIST_P256: { name: 'prime256v1', jwk: 'P-256', fieldBytes: 32, hash: 'SHA_256' },
+  ECC_NIST_P384: { name: 'secp384r1', jwk: 'P-384', fieldBytes: 48, hash: 'SHA_384' },
+  ECC_NIST_P521: { name: 'secp521r1', jwk: 'P-521', fieldBytes: 66, hash: 'SHA_512' },
+  ECC_SECG_P256K1: { name: 'secp256k1', jwk: 'secp256k1', fieldBytes: 32, hash: 'SHA_256' },
+};
+const bitsOf = (spec: (typeof rsaSpecs)[number]) => Number(spec.slice(4));
+
+/** The uncompressed point 04‖x‖y of an EC public key. */
+function uncompressedPoint(key: KeyObject): Buffer {
+  const jwk = key.export({ format: 'jwk' });
+  return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<KmsError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(KmsError);
+  return error as KmsError;
+}
+
+const flip = (b: Buffer, index: number, bit = 0x01) => {
+  const copy = Buffer.from(b);
+  copy[index]! ^= bit;
+  return copy;
+};
 
 export function describeKeyTokenContract(name: string, open: () => Promise<{ token: KeyToken; close: () => Promise<void> }>): void {
   describe(`KeyToken contract: ${name}`, () => {
@@ -46,6 +83,20 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       expect((error as KmsError).code).toBe('KeyUnavailableException');
     });
 
+    it('reports a missing key as KeyUnavailableException for every asymmetric and HMAC operation', async () => {
+      const id = newObjectId();
+      const digest = Buffer.alloc(32, 1);
+      const missing = [
+        token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest),
+        token.verifyDigest(id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest, Buffer.alloc(256)),
+        token.rsaDecrypt(id, 'RAW', Buffer.alloc(256, 1)),
+        token.hmac(id, 'SHA_256', Buffer.from('m')),
+        token.verifyHmac(id, 'SHA_256', Buffer.from('m'), Buffer.alloc(32)),
+        token.deriveSharedSecret(id, Buffer.alloc(65, 4)),
+      ];
+      for (const call of missing) expect((await rejection(call)).code).toBe('KeyUnavailableException');
+    });
+
     it('draws random bytes', async () => {
       const a = await token.randomBytes(32);
       const b = await token.randomBytes(32);
@@ -55,6 +106,342 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
 
     it('is healthy', async () => {
       expect(await token.isHealthy()).toBe(true);
+    });
+
+    describe('signing keys', () => {
+      const signers = new Map<AsymmetricKeySpec, { id: string; publicKey: KeyObject }>();
+      beforeAll(async () => {
+        await Promise.all([...rsaSpecs, ...ecSpecs].map(async (spec) => {
+          const id = newObjectId();
+          const spki = await token.generateKeyPair(id, `kms:sign:${spec}`, spec, 'SIGN_VERIFY');
+          signers.set(spec, { id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) });
+        }));
+      }, 120_000);
+      afterAll(async () => {
+        for (const { id } of signers.values()) await token.destroyKey(id);
+      });
+
+      it('returns each public key as DER SubjectPublicKeyInfo of the requested spec', () => {
+        for (const spec of rsaSpecs) {
+          const details = signers.get(spec)!.publicKey.asymmetricKeyDetails!;
+          expect(signers.get(spec)!.publicKey.asymmetricKeyType).toBe('rsa');
+          expect(details.modulusLength).toBe(bitsOf(spec));
+          expect(details.publicExponent).toBe(65537n);
+        }
+        for (const spec of ecSpecs) {
+          expect(signers.get(spec)!.publicKey.asymmetricKeyType).toBe('ec');
+          expect(signers.get(spec)!.publicKey.asymmetricKeyDetails!.namedCurve).toBe(curveOf[spec].name);
+        }
+      });
+
+      const rsaSchemes: SignatureScheme[] = (['RSA_PKCS1_V1_5', 'RSA_PSS'] as const).flatMap((kind) =>
+        (['SHA_256', 'SHA_384', 'SHA_512'] as const).map((hash) => ({ kind, hash })));
+
+      for (const spec of rsaSpecs) {
+        for (const scheme of rsaSchemes) {
+          it(`${spec} ${scheme.kind} ${scheme.hash}: node:crypto verifies the signature; verifyDigest accepts it and refuses tampering`, async () => {
+            const { id, publicKey } = signers.get(spec)!;
+            const message = randomBytes(100);
+            const digest = digestOf(scheme.hash, message);
+            const signature = await token.signDigest(id, scheme, digest);
+            expect(signature).toHaveLength(bitsOf(spec) / 8);
+            const pss = scheme.kind === 'RSA_PSS';
+            const nodeKey = pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashBytes[scheme.hash] } : publicKey;
+            expect(nodeVerify(nodeHash[scheme.hash], message, nodeKey, signature)).toBe(true);
+            // PSS is randomised; PKCS#1 v1.5 is deterministic.
+            expect((await token.signDigest(id, scheme, digest)).equals(signature)).toBe(!pss);
+            expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
+            expect(await token.verifyDigest(id, scheme, flip(digest, 0), signature)).toBe(false);
+            expect(await token.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
+            expect(await token.verifyDigest(id, scheme, digest, signature.subarray(1))).toBe(false);
+            expect(await token.verifyDigest(id, scheme, digest, Buffer.alloc(0))).toBe(false);
+            const other: SignatureScheme = { kind: pss ? 'RSA_PKCS1_V1_5' : 'RSA_PSS', hash: scheme.hash };
+            expect(await token.verifyDigest(id, other, digest, signature)).toBe(false);
+          });
+        }
+      }
+
+      for (const spec of ecSpecs) {
+        it(`${spec} ECDSA ${curveOf[spec].hash}: a DER signature node:crypto verifies; verifyDigest accepts it and refuses tampering`, async () => {
+          const { id, publicKey } = signers.get(spec)!;
+          const { hash, fieldBytes } = curveOf[spec];
+          const scheme: SignatureScheme = { kind: 'ECDSA', hash };
+          const message = randomBytes(100);
+          const digest = digestOf(hash, message);
+          const signature = await token.signDigest(id, scheme, digest);
+          expect(signature[0]).toBe(0x30);
+          expect(nodeVerify(nodeHash[hash], message, { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
+          expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
+          expect(await token.verifyDigest(id, scheme, flip(digest, 3), signature)).toBe(false);
+          expect(await token.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
+          // Randomised: a second signature differs and verifies too.
+          const again = await token.signDigest(id, scheme, digest);
+          expect(again.equals(signature)).toBe(false);
+          expect(await token.verifyDigest(id, scheme, digest, again)).toBe(true);
+          // A DER signature node:crypto made with another key does not verify.
+          const stranger = generateKeyPairSync('ec', { namedCurve: curveOf[spec].name });
+          expect(await token.verifyDigest(id, scheme, digest, nodeSign(nodeHash[hash], message, { key: stranger.privateKey, dsaEncoding: 'der' }))).toBe(false);
+          // The same signature as r‖s (what PKCS#11 speaks) is not DER, so it does not verify.
+          const raw = nodeSign(nodeHash[hash], message, { key: stranger.privateKey, dsaEncoding: 'ieee-p1363' });
+          expect(raw).toHaveLength(2 * fieldBytes);
+          expect(await token.verifyDigest(id, scheme, digest, raw)).toBe(false);
+        });
+      }
+
+      it('verifyDigest answers false, never throws, for malformed DER ECDSA signatures', async () => {
+        const { id } = signers.get('ECC_NIST_P256')!;
+        const scheme: SignatureScheme = { kind: 'ECDSA', hash: 'SHA_256' };
+        const digest = digestOf('SHA_256', Buffer.from('m'));
+        const good = await token.signDigest(id, scheme, digest);
+        const r = Buffer.alloc(32, 0x11);
+        const int = (content: Buffer) => Buffer.concat([Buffer.from([0x02, content.length]), content]);
+        const seq = (...parts: Buffer[]) => { const body = Buffer.concat(parts); return Buffer.concat([Buffer.from([0x30, body.length]), body]); };
+        const malformed = [
+          Buffer.alloc(0),
+          Buffer.from([0x30]),
+          Buffer.from('3000', 'hex'),
+          Buffer.concat([good, Buffer.from([0])]), // trailing data
+          good.subarray(0, good.length - 1), // truncated
+          Buffer.concat([Buffer.from([0x31]), good.subarray(1)]), // SET, not SEQUENCE
+          seq(int(r)), // one integer
+          seq(int(r), int(r), int(r)), // three
+          seq(int(Buffer.concat([Buffer.from([0]), r])), int(r)), // non-minimal integer
+          seq(int(Buffer.from([0x80, ...r])), int(r)), // negative r
+          seq(int(Buffer.alloc(0)), int(r)), // empty integer
+          seq(int(Buffer.alloc(33, 0x7f)), int(r)), // r wider than the field
+          seq(int(Buffer.from([0])), int(Buffer.from([0]))), // zero r and s
+          Buffer.concat([Buffer.from([0x30, 0x81, 0x44]), good.subarray(2)]), // long-form length under 128
+          randomBytes(72),
+        ];
+        for (const signature of malformed) expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(false);
+      });
+
+      it('a digest must be as long as the hash of the signing algorithm.', async () => {
+        const { id } = signers.get('RSA_2048')!;
+        const { id: ecId } = signers.get('ECC_NIST_P256')!;
+        const short = Buffer.alloc(31, 1);
+        for (const scheme of [{ kind: 'RSA_PKCS1_V1_5', hash: 'SHA_256' }, { kind: 'RSA_PSS', hash: 'SHA_256' }] as SignatureScheme[]) {
+          expect((await rejection(token.signDigest(id, scheme, short))).code).toBe('ValidationException');
+          expect((await rejection(token.verifyDigest(id, scheme, short, Buffer.alloc(256)))).code).toBe('ValidationException');
+        }
+        expect((await rejection(token.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_384' }, Buffer.alloc(32, 1)))).code).toBe('ValidationException');
+        expect((await rejection(token.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_256' }, Buffer.alloc(0)))).code).toBe('ValidationException');
+      });
+
+      it('refuses a scheme that does not fit the key type', async () => {
+        const digest = Buffer.alloc(32, 1);
+        await rejection(token.signDigest(signers.get('RSA_2048')!.id, { kind: 'ECDSA', hash: 'SHA_256' }, digest));
+        await rejection(token.signDigest(signers.get('ECC_NIST_P256')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest));
+      });
+
+      it('refuses to decrypt or agree keys with a signing key', async () => {
+        await rejection(token.rsaDecrypt(signers.get('RSA_2048')!.id, { oaep: 'SHA_1' }, Buffer.alloc(256, 1)));
+        await rejection(token.rsaDecrypt(signers.get('RSA_2048')!.id, 'RAW', Buffer.alloc(256, 1)));
+        const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        await rejection(token.deriveSharedSecret(signers.get('ECC_NIST_P256')!.id, uncompressedPoint(peer.publicKey)));
+      });
+    });
+
+    describe('RSA decryption keys', () => {
+      const decrypters = new Map<AsymmetricKeySpec, { id: string; publicKey: KeyObject }>();
+      beforeAll(async () => {
+        await Promise.all(rsaSpecs.map(async (spec) => {
+          const id = newObjectId();
+          const spki = await token.generateKeyPair(id, `kms:decrypt:${spec}`, spec, 'ENCRYPT_DECRYPT');
+          decrypters.set(spec, { id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) });
+        }));
+      }, 120_000);
+      afterAll(async () => {
+        for (const { id } of decrypters.values()) await token.destroyKey(id);
+      });
+      const encrypt = (publicKey: KeyObject, hash: HashAlgorithm, message: Buffer) =>
+        publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHash[hash] }, message);
+
+      it('offers native OAEP with SHA-1 at least', () => {
+        expect(token.capabilities.rsaOaepHashes).toContain('SHA_1');
+      });
+
+      for (const spec of rsaSpecs) {
+        it(`${spec}: decrypts node:crypto OAEP ciphertexts natively for each hash the capabilities list, and via RAW + decodeOaep for SHA-256`, async () => {
+          const { id, publicKey } = decrypters.get(spec)!;
+          const k = bitsOf(spec) / 8;
+          for (const hash of token.capabilities.rsaOaepHashes) {
+            for (const length of [1, 32, k - 2 * hashBytes[hash] - 2]) {
+              const message = randomBytes(length);
+              expect((await token.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, hash, message))).equals(message)).toBe(true);
+            }
+          }
+          for (const hash of ['SHA_1', 'SHA_256'] as const) {
+            const message = randomBytes(k - 2 * hashBytes[hash] - 2);
+            const block = await token.rsaDecrypt(id, 'RAW', encrypt(publicKey, hash, message));
+            expect(block).toHaveLength(k);
+            expect(decodeOaep(block, hash, k).equals(message)).toBe(true);
+          }
+        });
+      }
+
+      it('an OAEP padding that does not check is reported as InvalidCiphertextException.', async () => {
+        const { id, publicKey } = decrypters.get('RSA_2048')!;
+        const ciphertext = encrypt(publicKey, 'SHA_1', Buffer.from('secret'));
+        // A label, the wrong hash, a flipped bit: each leaves a block whose padding fails.
+        const labelled = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', oaepLabel: Buffer.from('L') }, Buffer.from('secret'));
+        const sha256 = encrypt(publicKey, 'SHA_256', Buffer.from('secret'));
+        for (const bad of [labelled, sha256, flip(ciphertext, 128), flip(ciphertext, 255)]) {
+          const error = await rejection(token.rsaDecrypt(id, { oaep: 'SHA_1' }, bad));
+          expect(error.code).toBe('InvalidCiphertextException');
+          expect(error.message).toBe('');
+        }
+        // The key still serves afterwards.
+        expect((await token.rsaDecrypt(id, { oaep: 'SHA_1' }, ciphertext)).toString()).toBe('secret');
+      });
+
+      it('an RSA ciphertext must be modulus-length and below the modulus.', async () => {
+        const { id, publicKey } = decrypters.get('RSA_2048')!;
+        const ciphertext = encrypt(publicKey, 'SHA_1', Buffer.from('secret'));
+        const modulus = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
+        for (const padding of [{ oaep: 'SHA_1' }, 'RAW'] as const) {
+          for (const bad of [ciphertext.subarray(1), Buffer.concat([Buffer.from([0]), ciphertext]), Buffer.alloc(0), modulus, Buffer.alloc(256, 0xff)]) {
+            expect((await rejection(token.rsaDecrypt(id, padding, bad))).code).toBe('InvalidCiphertextException');
+          }
+        }
+      });
+
+      it('OAEP runs natively only with a hash the token profile lists.', async () => {
+        const { id, publicKey } = decrypters.get('RSA_2048')!;
+        const all: HashAlgorithm[] = ['SHA_1', 'SHA_224', 'SHA_256', 'SHA_384', 'SHA_512'];
+        for (const hash of all.filter((h) => !token.capabilities.rsaOaepHashes.includes(h))) {
+          const error = await rejection(token.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, 'SHA_256', Buffer.from('x'))));
+          expect(error.code).not.toBe('InvalidCiphertextException');
+        }
+      });
+
+      it('refuses to sign with a decryption key', async () => {
+        await rejection(token.signDigest(decrypters.get('RSA_2048')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, Buffer.alloc(32, 1)));
+      });
+    });
+
+    it("a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.", async () => {
+      const id = newObjectId();
+      await rejection(token.generateKeyPair(id, 'kms:bad', 'ECC_NIST_P256', 'ENCRYPT_DECRYPT'));
+      await rejection(token.generateKeyPair(id, 'kms:bad', 'RSA_2048', 'KEY_AGREEMENT'));
+      expect(await token.hasKey(id)).toBe(false);
+    });
+
+    it('destroyKey removes both halves of a key pair', async () => {
+      const id = newObjectId();
+      await token.generateKeyPair(id, 'kms:destroy', 'ECC_NIST_P256', 'SIGN_VERIFY');
+      const scheme: SignatureScheme = { kind: 'ECDSA', hash: 'SHA_256' };
+      const digest = Buffer.alloc(32, 5);
+      const signature = await token.signDigest(id, scheme, digest);
+      expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
+      expect(await token.hasKey(id)).toBe(true);
+      expect(await token.destroyKey(id)).toBe(true);
+      expect(await token.hasKey(id)).toBe(false);
+      expect((await rejection(token.signDigest(id, scheme, digest))).code).toBe('KeyUnavailableException');
+      expect((await rejection(token.verifyDigest(id, scheme, digest, signature))).code).toBe('KeyUnavailableException');
+      expect(await token.destroyKey(id)).toBe(false);
+    });
+
+    describe('HMAC keys', () => {
+      const specs: Array<[HashAlgorithm, number]> = [['SHA_224', 28], ['SHA_256', 32], ['SHA_384', 48], ['SHA_512', 64]];
+      for (const [hash, length] of specs) {
+        it(`HMAC ${hash} with a ${length}-byte key: deterministic, ${hashBytes[hash]} bytes, key-bound, and verifyHmac agrees`, async () => {
+          const id = newObjectId();
+          const other = newObjectId();
+          await token.generateHmacKey(id, 'kms:hmac', length);
+          await token.generateHmacKey(other, 'kms:hmac', length);
+          expect(await token.hasKey(id)).toBe(true);
+          const message = Buffer.from('the message');
+          const mac = await token.hmac(id, hash, message);
+          expect(mac).toHaveLength(hashBytes[hash]);
+          expect((await token.hmac(id, hash, message)).equals(mac)).toBe(true);
+          expect((await token.hmac(id, hash, Buffer.from('the messagE'))).equals(mac)).toBe(false);
+          expect((await token.hmac(other, hash, message)).equals(mac)).toBe(false);
+          expect(await token.verifyHmac(id, hash, message, mac)).toBe(true);
+          expect(await token.verifyHmac(id, hash, Buffer.from('other'), mac)).toBe(false);
+          expect(await token.verifyHmac(id, hash, message, flip(mac, mac.length - 1))).toBe(false);
+          expect(await token.verifyHmac(id, hash, message, mac.subarray(1))).toBe(false);
+          expect(await token.verifyHmac(id, hash, message, Buffer.concat([mac, Buffer.from([0])]))).toBe(false);
+          expect(await token.verifyHmac(id, hash, message, Buffer.alloc(0))).toBe(false);
+          expect(await token.verifyHmac(other, hash, message, mac)).toBe(false);
+          const big = randomBytes(4096);
+          expect(await token.verifyHmac(id, hash, big, await token.hmac(id, hash, big))).toBe(true);
+          expect(await token.destroyKey(id)).toBe(true);
+          await token.destroyKey(other);
+          expect((await rejection(token.hmac(id, hash, message))).code).toBe('KeyUnavailableException');
+        });
+      }
+
+      it('a MAC message must not be empty.', async () => {
+        const id = newObjectId();
+        await token.generateHmacKey(id, 'kms:hmac', 32);
+        expect((await rejection(token.hmac(id, 'SHA_256', Buffer.alloc(0)))).code).toBe('ValidationException');
+        expect((await rejection(token.verifyHmac(id, 'SHA_256', Buffer.alloc(0), Buffer.alloc(32)))).code).toBe('ValidationException');
+        // The key still serves afterwards.
+        expect(await token.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
+        await token.destroyKey(id);
+      });
+    });
+
+    describe('key agreement', () => {
+      for (const spec of ecSpecs) {
+        it(`${spec}: the ECDH secret equals node:crypto's, computed from a local key pair and the returned public key`, async () => {
+          const id = newObjectId();
+          const spki = await token.generateKeyPair(id, 'kms:ecdh', spec, 'KEY_AGREEMENT');
+          const tokenPublic = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+          expect(tokenPublic.asymmetricKeyDetails!.namedCurve).toBe(curveOf[spec].name);
+          for (let i = 0; i < 2; i++) {
+            const local = generateKeyPairSync('ec', { namedCurve: curveOf[spec].name });
+            const expected = diffieHellman({ privateKey: local.privateKey, publicKey: tokenPublic });
+            const secret = await token.deriveSharedSecret(id, uncompressedPoint(local.publicKey));
+            expect(secret).toHaveLength(curveOf[spec].fieldBytes);
+            expect(secret.equals(expected)).toBe(true);
+          }
+          await rejection(token.signDigest(id, { kind: 'ECDSA', hash: curveOf[spec].hash }, Buffer.alloc(hashBytes[curveOf[spec].hash], 1)));
+          await token.destroyKey(id);
+        });
+      }
+
+      it('the peer public key must be an uncompressed point on the curve of the key.', async () => {
+        const id = newObjectId();
+        await token.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P256', 'KEY_AGREEMENT');
+        const good = uncompressedPoint(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
+        const offCurve = Buffer.from(good);
+        offCurve[64]! ^= 1;
+        const otherCurve = uncompressedPoint(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey);
+        const compressed = Buffer.concat([Buffer.from([2 + (good[64]! & 1)]), good.subarray(1, 33)]);
+        for (const bad of [offCurve, otherCurve, compressed, good.subarray(1), Buffer.alloc(0), Buffer.concat([Buffer.from([4]), Buffer.alloc(64)])]) {
+          expect((await rejection(token.deriveSharedSecret(id, bad))).code).toBe('ValidationException');
+        }
+        expect(await token.deriveSharedSecret(id, good)).toHaveLength(32);
+        await token.destroyKey(id);
+      });
+    });
+
+    describe('data key pairs', () => {
+      for (const spec of [...rsaSpecs, ...ecSpecs]) {
+        it(`${spec}: a PKCS#8 private key and the SPKI of its public key; node:crypto signs with one and verifies with the other`, async () => {
+          const pair = await token.generateDataKeyPair(spec);
+          const privateKey = createPrivateKey({ key: pair.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
+          const publicKey = createPublicKey({ key: pair.publicKeySpki, format: 'der', type: 'spki' });
+          if (spec.startsWith('RSA')) {
+            expect(privateKey.asymmetricKeyType).toBe('rsa');
+            expect(publicKey.asymmetricKeyDetails!.modulusLength).toBe(bitsOf(spec as (typeof rsaSpecs)[number]));
+            expect(publicKey.asymmetricKeyDetails!.publicExponent).toBe(65537n);
+          } else {
+            expect(privateKey.asymmetricKeyDetails!.namedCurve).toBe(curveOf[spec as (typeof ecSpecs)[number]].name);
+          }
+          expect(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).equals(pair.publicKeySpki)).toBe(true);
+          const message = Buffer.from('data key pair');
+          expect(nodeVerify('sha256', message, publicKey, nodeSign('sha256', message, privateKey))).toBe(true);
+          if (spec.startsWith('RSA')) {
+            const ciphertext = publicEncrypt({ key: publicKey, oaepHash: 'sha256' }, message);
+            expect(ciphertext).toHaveLength(bitsOf(spec as (typeof rsaSpecs)[number]) / 8);
+          }
+          const again = await token.generateDataKeyPair(spec);
+          expect(again.privateKeyPkcs8.equals(pair.privateKeyPkcs8)).toBe(false);
+        });
+      }
     });
   });
 }

@@ -1,6 +1,8 @@
 // The KeyToken contract on SoftHSM, plus the adapter's own promises: a bounded session
 // pool, reconnection after the sessions vanish underneath it, and custody attributes.
+import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
+import type { Pkcs11Token } from '../../src/pkcs11';
 import { createTestToken, openTestTokens } from '../support/softhsm';
 import { describeKeyTokenContract } from './key-token.contract';
 
@@ -115,6 +117,229 @@ describe('PKCS#11 adapter on SoftHSM', () => {
 
   it('the PKCS#11 module is loaded by absolute path only.', () => {
     expect(() => openTestTokensWithModule('libsofthsm2.so')).toThrow(/absolute/);
+  });
+});
+
+/** One object's class, label and flags; `secretReadError` is what reading its secret gave. */
+interface RawObject {
+  cls: string;
+  label: string;
+  secretReadError?: string;
+  [flag: string]: string | boolean | undefined;
+}
+
+/** The token's objects under a CKA_ID, looked at with raw PKCS#11 calls. */
+async function rawObjects(token: Pkcs11Token, objectId: string): Promise<RawObject[]> {
+  const lib = token.connection.lib;
+  return token.connection.withSession(async (session) => {
+    lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(objectId, 'hex') }]);
+    const handles = lib.C_FindObjects(session, 10);
+    lib.C_FindObjectsFinal(session);
+    return handles.map((handle): RawObject => {
+      const flag = (type: number) => (lib.C_GetAttributeValue(session, handle, [{ type }])[0]!.value as Buffer)[0] === 1;
+      const num = (type: number) => (lib.C_GetAttributeValue(session, handle, [{ type }])[0]!.value as Buffer).readUInt32LE(0);
+      const readError = (type: number) => {
+        try {
+          lib.C_GetAttributeValue(session, handle, [{ type }]);
+          return undefined;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      const cls = num(pkcs11js.CKA_CLASS);
+      const common = {
+        cls: cls === pkcs11js.CKO_PRIVATE_KEY ? 'private' : cls === pkcs11js.CKO_PUBLIC_KEY ? 'public' : 'secret',
+        label: (lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }])[0]!.value as Buffer).toString(),
+        token: flag(pkcs11js.CKA_TOKEN),
+        private: flag(pkcs11js.CKA_PRIVATE),
+        modifiable: flag(pkcs11js.CKA_MODIFIABLE),
+      };
+      if (cls === pkcs11js.CKO_PUBLIC_KEY) {
+        return { ...common, encrypt: flag(pkcs11js.CKA_ENCRYPT), verify: flag(pkcs11js.CKA_VERIFY), wrap: flag(pkcs11js.CKA_WRAP), verifyRecover: flag(pkcs11js.CKA_VERIFY_RECOVER) };
+      }
+      const keyType = num(pkcs11js.CKA_KEY_TYPE);
+      const secretAttribute = keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE;
+      return {
+        ...common,
+        sensitive: flag(pkcs11js.CKA_SENSITIVE),
+        extractable: flag(pkcs11js.CKA_EXTRACTABLE),
+        alwaysSensitive: flag(pkcs11js.CKA_ALWAYS_SENSITIVE),
+        neverExtractable: flag(pkcs11js.CKA_NEVER_EXTRACTABLE),
+        sign: flag(pkcs11js.CKA_SIGN),
+        decrypt: flag(pkcs11js.CKA_DECRYPT),
+        derive: flag(pkcs11js.CKA_DERIVE),
+        unwrap: flag(pkcs11js.CKA_UNWRAP),
+        ...(cls === pkcs11js.CKO_PRIVATE_KEY ? { signRecover: flag(pkcs11js.CKA_SIGN_RECOVER) } : { encrypt: flag(pkcs11js.CKA_ENCRYPT), verify: flag(pkcs11js.CKA_VERIFY) }),
+        secretReadError: readError(secretAttribute),
+      };
+    });
+  });
+}
+
+/** Session objects (CKA_TOKEN false) visible to the adapter's sessions. */
+async function sessionObjectCount(token: Pkcs11Token): Promise<number> {
+  const lib = token.connection.lib;
+  return token.connection.withSession(async (session) => {
+    lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_TOKEN, value: false }]);
+    const handles = lib.C_FindObjects(session, 100);
+    lib.C_FindObjectsFinal(session);
+    return handles.length;
+  });
+}
+
+describe('asymmetric and HMAC keys on SoftHSM', () => {
+  let directory: ReturnType<typeof openTestTokens>;
+  let token: Pkcs11Token;
+  beforeAll(() => {
+    directory = openTestTokens(createTestToken('asymmetric'));
+    token = directory.defaultToken;
+  });
+  afterAll(() => directory.close());
+  const newId = () => randomBytes(32).toString('hex');
+
+  it('exposes the profile: native OAEP with SHA-1 only, EdDSA present', () => {
+    expect(token.capabilities.rsaOaepHashes).toEqual(['SHA_1']);
+    expect(token.profile.rsaOaepHashes).toEqual(['SHA_1']);
+    expect(token.profile.eddsa).toBe(true);
+  });
+
+  it('SoftHSM really lacks native OAEP-SHA256 and really has EdDSA, as the profile records', async () => {
+    const lib = token.connection.lib;
+    await token.connection.withSession(async (session) => {
+      const rsa = lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_MODULUS_BITS, value: 2048 }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }],
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_DECRYPT, value: true }]);
+      try {
+        const oaep256 = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, source: 0 } as pkcs11js.RsaOAEP };
+        // If this starts to pass, a newer SoftHSM supports it: add SHA_256 to hsm/profiles/softhsm2.json.
+        expect(() => lib.C_DecryptInit(session, oaep256, rsa.privateKey)).toThrow(/CKR_ARGUMENTS_BAD|CKR_MECHANISM_PARAM_INVALID/);
+      } finally {
+        lib.C_DestroyObject(session, rsa.privateKey);
+        lib.C_DestroyObject(session, rsa.publicKey);
+      }
+      const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+      const CKM_EDDSA = 0x1057;
+      const ed = lib.C_GenerateKeyPair(session, { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN },
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06032b6570', 'hex') }, { type: pkcs11js.CKA_VERIFY, value: true }],
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_SIGN, value: true }]);
+      try {
+        lib.C_SignInit(session, { mechanism: CKM_EDDSA }, ed.privateKey);
+        expect(lib.C_Sign(session, Buffer.from('m'), Buffer.alloc(64))).toHaveLength(64);
+      } finally {
+        lib.C_DestroyObject(session, ed.privateKey);
+        lib.C_DestroyObject(session, ed.publicKey);
+      }
+    });
+  });
+
+  it('key pairs: both halves on the token under one CKA_ID and label; the private half private, sensitive, never extractable, its secret unreadable', async () => {
+    for (const [spec, purpose] of [['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['ECC_NIST_P256', 'SIGN_VERIFY'], ['ECC_SECG_P256K1', 'KEY_AGREEMENT']] as const) {
+      const id = newId();
+      await token.generateKeyPair(id, `kms:${spec}:${purpose}`, spec, purpose);
+      const objects = await rawObjects(token, id);
+      expect(objects.map((o) => o.cls).sort()).toEqual(['private', 'public']);
+      const priv = objects.find((o) => o.cls === 'private')!;
+      const pub = objects.find((o) => o.cls === 'public')!;
+      for (const o of objects) {
+        expect(o).toMatchObject({ label: `kms:${spec}:${purpose}`, token: true, private: true, modifiable: false });
+      }
+      expect(priv).toMatchObject({ sensitive: true, extractable: false, alwaysSensitive: true, neverExtractable: true, unwrap: false, signRecover: false });
+      expect(priv.secretReadError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+      expect(pub).toMatchObject({ wrap: false, verifyRecover: false });
+      // Usage from the purpose, and nothing else.
+      expect({ sign: priv.sign, decrypt: priv.decrypt, derive: priv.derive }).toEqual({ sign: purpose === 'SIGN_VERIFY', decrypt: purpose === 'ENCRYPT_DECRYPT', derive: purpose === 'KEY_AGREEMENT' });
+      expect({ verify: pub.verify, encrypt: pub.encrypt }).toEqual({ verify: purpose === 'SIGN_VERIFY', encrypt: purpose === 'ENCRYPT_DECRYPT' });
+      expect(await token.destroyKey(id)).toBe(true);
+      expect(await rawObjects(token, id)).toEqual([]);
+    }
+  });
+
+  it('HMAC keys: a generic secret on the token, sensitive, never extractable, CKA_VALUE unreadable, sign/verify only', async () => {
+    const id = newId();
+    await token.generateHmacKey(id, 'kms:hmac', 64);
+    const [key, ...rest] = await rawObjects(token, id);
+    expect(rest).toEqual([]);
+    expect(key).toMatchObject({
+      cls: 'secret', label: 'kms:hmac', token: true, private: true, modifiable: false, sensitive: true, extractable: false,
+      alwaysSensitive: true, neverExtractable: true, sign: true, verify: true, encrypt: false, decrypt: false, derive: false, unwrap: false,
+    });
+    expect(key!.secretReadError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+    const lib = token.connection.lib;
+    const valueLen = await token.connection.withSession(async (session) => {
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }]);
+      const [handle] = lib.C_FindObjects(session, 1);
+      lib.C_FindObjectsFinal(session);
+      return (lib.C_GetAttributeValue(session, handle!, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readUInt32LE(0);
+    });
+    expect(valueLen).toBe(64);
+    await token.destroyKey(id);
+  });
+
+  it('data key pairs and ECDH secrets leave no object behind in the token', async () => {
+    const before = await sessionObjectCount(token);
+    await Promise.all([token.generateDataKeyPair('RSA_2048'), token.generateDataKeyPair('ECC_NIST_P521'), token.generateDataKeyPair('ECC_SECG_P256K1')]);
+    const id = newId();
+    const spki = await token.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P384', 'KEY_AGREEMENT');
+    const jwk = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' });
+    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+    expect(await token.deriveSharedSecret(id, point)).toHaveLength(48);
+    expect(await sessionObjectCount(token)).toBe(before);
+    expect((await rawObjects(token, id)).length).toBe(2);
+    await token.destroyKey(id);
+  });
+
+  it('key pairs keep serving after the sessions vanish underneath (handles re-found after reconnect)', async () => {
+    const id = newId();
+    const spki = await token.generateKeyPair(id, 'kms:reconnect', 'ECC_NIST_P256', 'SIGN_VERIFY');
+    const digest = createHash('sha256').update('m').digest();
+    await token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
+    const lib = token.connection.lib;
+    const generation = token.connection.generation;
+    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token.connection.info.label)!;
+    lib.C_CloseAllSessions(slot);
+    const signature = await token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
+    expect(token.connection.generation).toBeGreaterThan(generation);
+    expect(nodeVerify('sha256', Buffer.from('m'), { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), dsaEncoding: 'der' }, signature)).toBe(true);
+    expect(await token.verifyDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest, signature)).toBe(true);
+    await token.destroyKey(id);
+  });
+
+  it('a key destroyed behind the adapter\'s back is KeyUnavailableException, not a stale handle', async () => {
+    const id = newId();
+    await token.generateHmacKey(id, 'kms:stale', 32);
+    await token.hmac(id, 'SHA_256', Buffer.from('m'));
+    const lib = token.connection.lib;
+    await token.connection.withSession(async (session) => {
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }]);
+      for (const handle of lib.C_FindObjects(session, 10)) lib.C_DestroyObject(session, handle);
+      lib.C_FindObjectsFinal(session);
+    });
+    await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
+    await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
+  });
+});
+
+describe('session hygiene', () => {
+  it('a session left with an active operation is closed, not lent again', async () => {
+    const directory = openTestTokens(createTestToken('suspect'), { poolSize: 1 });
+    const token = directory.defaultToken;
+    try {
+      const id = randomBytes(32).toString('hex');
+      await token.generateHmacKey(id, 'kms:suspect', 32);
+      const lib = token.connection.lib;
+      // SoftHSM leaves the sign operation active after CKR_ARGUMENTS_BAD on empty input.
+      await expect(token.connection.withSession(async (session) => {
+        lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }]);
+        const [handle] = lib.C_FindObjects(session, 1);
+        lib.C_FindObjectsFinal(session);
+        lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, handle!);
+        lib.C_SignUpdate(session, Buffer.alloc(0));
+      })).rejects.toThrow(/CKR_ARGUMENTS_BAD/);
+      // With one session in the pool, the next call would meet CKR_OPERATION_ACTIVE had it been kept.
+      expect(await token.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
+    } finally {
+      directory.close();
+    }
   });
 });
 

@@ -1,0 +1,6 @@
+// The KeyToken contract on the node:crypto FakeToken, so core unit tests run against a fake
+// that behaves like the real adapter.
+import { FakeToken } from '../support/fake-token';
+import { describeKeyTokenContract } from './key-token.contract';
+
+describeKeyTokenContract('FakeToken on node:crypto', async () => ({ token: new FakeToken(), close: async () => undefined }));
