@@ -1,0 +1,28 @@
+// EnableKeyRotation: automatic rotation every RotationPeriodInDays (90–2560, default 365). The
+// first rotation comes one period after this call; calling it again, for instance to change
+// the period, restarts the clock from the new call.
+import { keyIdField } from '../fields';
+import { assertStateAllows } from '../key-state';
+import { changeKey, keyForOperation } from '../keys';
+import { defineOperation } from '../operation';
+import { addDays, assertRotatable, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, MIN_ROTATION_PERIOD_DAYS, rotationOf } from '../rotation';
+import { s, schema } from '../schema';
+
+export const enableKeyRotation = defineOperation({
+  name: 'EnableKeyRotation',
+  input: schema({
+    KeyId: s.required(keyIdField()),
+    RotationPeriodInDays: s.integer({ min: MIN_ROTATION_PERIOD_DAYS, max: MAX_ROTATION_PERIOD_DAYS }),
+  }),
+  async run(deps, ctx, input) {
+    const resolved = await keyForOperation(deps, ctx, 'EnableKeyRotation', input.KeyId, { aliases: false });
+    assertRotatable(resolved.key, resolved.arn);
+    const periodInDays = input.RotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
+    const nextRotationDate = addDays(deps.clock.now(), periodInDays);
+    await changeKey(deps, resolved, (key, arn) => {
+      assertStateAllows('EnableKeyRotation', key.state, arn);
+      return { ...key, rotation: { ...rotationOf(key), enabled: true, periodInDays, nextRotationDate } };
+    });
+    return {};
+  },
+});
