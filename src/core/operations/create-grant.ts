@@ -1,0 +1,86 @@
+// CreateGrant: lets a principal use a key for some of the operations the key supports,
+// optionally only with a given encryption context, until the grant is retired or revoked.
+import { DuplicateRecordError, KmsError } from '../errors';
+import { dryRunField, grantTokensField, keyIdField } from '../fields';
+import {
+  assertConstraintsAllowed, assertOperationsGrantable, assertPrincipalArn, checkConstraintLimits, constraintsFromRequest,
+  distinctOperations, grantConstraintsField, grantMessages, grantNameField, grantOperationsField, grantsForTokens,
+  MAX_GRANTS_PER_KEY, namedGrantId, newGrantToken, principalIdField, randomGrantId,
+} from '../grants';
+import { keyForOperation, throwIfDryRun } from '../keys';
+import type { GrantRecord } from '../model';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const createGrant = defineOperation({
+  name: 'CreateGrant',
+  input: schema({
+    KeyId: s.required(keyIdField()),
+    GranteePrincipal: s.required(principalIdField()),
+    RetiringPrincipal: principalIdField(),
+    Operations: s.required(grantOperationsField()),
+    Constraints: grantConstraintsField(),
+    GrantTokens: grantTokensField(),
+    Name: grantNameField(),
+    DryRun: dryRunField(),
+  }),
+  async run(deps, ctx, input) {
+    assertPrincipalArn(input.GranteePrincipal);
+    if (input.RetiringPrincipal !== undefined) assertPrincipalArn(input.RetiringPrincipal);
+    const operations = distinctOperations(input.Operations);
+    const constraints = constraintsFromRequest(input.Constraints);
+    checkConstraintLimits(constraints);
+    // Precondition: a grant is made only for a key named by key id or key ARN, never by an alias.
+    const { key, arn } = await keyForOperation(deps, ctx, 'CreateGrant', input.KeyId, { aliases: false });
+    assertOperationsGrantable(key, operations);
+    assertConstraintsAllowed(key, constraints);
+    await grantsForTokens(deps, input.GrantTokens);
+    throwIfDryRun(input.DryRun);
+
+    const scope = { accountId: key.accountId, region: key.region };
+    const issuingAccount = ctx.principal.accountId;
+    const identity = {
+      scope, keyId: key.keyId, issuingAccount, granteePrincipal: input.GranteePrincipal,
+      retiringPrincipal: input.RetiringPrincipal, operations, constraints,
+    };
+    // A named grant's id follows from its parameters, so a retry finds the grant it made.
+    const grantId = input.Name === undefined ? randomGrantId() : namedGrantId({ ...identity, name: input.Name });
+    const existing = input.Name === undefined ? undefined : await deps.store.getGrant(scope, key.keyId, grantId);
+    if (existing) return { GrantToken: existing.grantToken, GrantId: existing.grantId };
+
+    // Precondition: a key has at most 50,000 grants.
+    if (await deps.store.countGrantsForKey(scope, key.keyId) >= MAX_GRANTS_PER_KEY) {
+      throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
+    }
+    const grant: GrantRecord = {
+      ...scope,
+      keyId: key.keyId,
+      grantId,
+      grantToken: newGrantToken(grantId),
+      ...(input.Name === undefined ? {} : { name: input.Name }),
+      granteePrincipal: input.GranteePrincipal,
+      ...(input.RetiringPrincipal === undefined ? {} : { retiringPrincipal: input.RetiringPrincipal }),
+      issuingAccount,
+      operations,
+      ...(constraints === undefined ? {} : { constraints }),
+      createdAt: deps.clock.now(),
+    };
+    try {
+      await deps.store.insertGrant(grant);
+    } catch (e) {
+      // The same named request, running concurrently, made the grant first.
+      const winner = e instanceof DuplicateRecordError && input.Name !== undefined
+        ? await deps.store.getGrant(scope, key.keyId, grantId)
+        : undefined;
+      if (winner) return { GrantToken: winner.grantToken, GrantId: winner.grantId };
+      throw e;
+    }
+    // Concurrent CreateGrant calls can all pass the count above; whoever finds the key over
+    // the quota afterwards takes its own grant back, so the quota holds under any interleaving.
+    if (await deps.store.countGrantsForKey(scope, key.keyId) > MAX_GRANTS_PER_KEY) {
+      await deps.store.deleteGrant(scope, key.keyId, grantId);
+      throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
+    }
+    return { GrantToken: grant.grantToken, GrantId: grant.grantId };
+  },
+});
