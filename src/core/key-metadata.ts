@@ -1,6 +1,7 @@
 // KeyMetadata as AWS returns it from CreateKey and DescribeKey.
+import { encryptionAlgorithmsOf, keyAgreementAlgorithmsOf, macAlgorithmsOf, signingAlgorithmsOf } from './key-specs';
 import { arnOf } from './keys';
-import { encryptionAlgorithmsFor, type KeyRecord } from './model';
+import type { KeyRecord } from './model';
 
 export function keyMetadata(key: KeyRecord) {
   const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion';
@@ -20,9 +21,14 @@ export function keyMetadata(key: KeyRecord) {
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
-    ...(encryptionAlgorithmsFor(key.keySpec, key.keyUsage) ? { EncryptionAlgorithms: encryptionAlgorithmsFor(key.keySpec, key.keyUsage) } : {}),
+    // Exactly one of the algorithm lists, by key usage, as AWS lists them.
+    EncryptionAlgorithms: encryptionAlgorithmsOf(key.keySpec, key.keyUsage),
+    SigningAlgorithms: signingAlgorithmsOf(key.keySpec, key.keyUsage),
+    KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
+    MacAlgorithms: macAlgorithmsOf(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,
-    ...(key.currentVersionId ? { CurrentKeyMaterialId: key.currentVersionId } : {}),
+    // AWS reports the key material id of symmetric encryption keys only.
+    ...(key.currentVersionId && key.keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: key.currentVersionId } : {}),
   };
 }
 

@@ -1,17 +1,20 @@
-// CreateKey: a new key whose material is generated inside the token.
+// CreateKey: a new key whose material is generated inside the token: an AES key, an RSA or
+// EC key pair, or an HMAC key, every one sensitive and non-extractable.
 import { authorize } from '../authorize';
 import { callerScope } from '../context';
 import { KmsError } from '../errors';
 import { tagsField } from '../fields';
 import { keyMetadata } from '../key-metadata';
+import { assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isHmacSpec, usagesBySpec } from '../key-specs';
 import { newKeyId, newKeyMaterialId } from '../key-id';
 import { keySpecs, keyUsages, origins, type KeyRecord } from '../model';
 import { defineOperation } from '../operation';
+import type { KeyPairPurpose } from '../ports';
 import { s, schema } from '../schema';
 import { validateTags } from '../tags';
 
 /** The order AWS lists KeySpec values in its enum message. */
-const keySpecsAsListed = ['RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096', 'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519'];
+const keySpecsAsListed = ['RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096', 'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'];
 
 export function defaultKeyPolicy(accountId: string): string {
   return JSON.stringify({
@@ -39,14 +42,20 @@ export const createKey = defineOperation({
   async run(deps, ctx, input) {
     authorize(ctx.principal, 'CreateKey', '*');
     const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
-    const keyUsage = input.KeyUsage ?? 'ENCRYPT_DECRYPT';
     if (input.KeySpec && input.CustomerMasterKeySpec) {
       throw new KmsError('ValidationException', 'You cannot specify both KeySpec and CustomerMasterKeySpec. CustomerMasterKeySpec is deprecated; use KeySpec.');
     }
-    if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage !== 'ENCRYPT_DECRYPT') {
+    // Precondition: every key spec but SYMMETRIC_DEFAULT needs an explicit KeyUsage.
+    if (keySpec !== 'SYMMETRIC_DEFAULT' && input.KeyUsage === undefined) {
+      throw new KmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
+    }
+    const keyUsage = input.KeyUsage ?? 'ENCRYPT_DECRYPT';
+    // Precondition: a key usage must be one the key spec allows.
+    if (!usagesBySpec[keySpec].includes(keyUsage)) {
       throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
     }
-    if (keySpec !== 'SYMMETRIC_DEFAULT') throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this service yet.`);
+    // Precondition: a key spec no standard PKCS#11 token can hold is refused.
+    assertTokenCanHold(keySpec, 'KeySpec');
     if ((input.Origin ?? 'AWS_KMS') !== 'AWS_KMS') throw new KmsError('UnsupportedOperationException', `Origin ${input.Origin} is not supported by this service yet.`);
     if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
     if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
@@ -76,12 +85,22 @@ export const createKey = defineOperation({
     };
 
     // Crash safety: the record is written first, marked incomplete, so a token object can
-    // never exist without a record naming it; recovery removes incomplete leftovers.
+    // never exist without a record naming it; recovery removes incomplete leftovers (both
+    // halves of a key pair share the CKA_ID, so they go together).
     await deps.store.insertKey(draft);
-    try {
-      await token.generateAesKey(versionId, `kms:${draft.keyId}`);
-    } catch (e) {
+    const discardDraft = async () => {
+      await token.destroyKey(versionId).catch(() => undefined);
       await deps.store.deleteKey(scope, draft.keyId).catch(() => undefined);
+    };
+    let publicKeySpki: Buffer | undefined;
+    try {
+      const label = `kms:${draft.keyId}`;
+      if (isAsymmetricSpec(keySpec)) publicKeySpki = await token.generateKeyPair(versionId, label, keySpec, keyUsage as KeyPairPurpose);
+      else if (isHmacSpec(keySpec)) await token.generateHmacKey(versionId, label, hmacSpecs[keySpec].keyBytes);
+      else await token.generateAesKey(versionId, label);
+    } catch (e) {
+      // The token may have made the object(s) before failing: destroy them with the record.
+      await discardDraft();
       throw e;
     }
     try {
@@ -89,12 +108,11 @@ export const createKey = defineOperation({
         ...draft,
         incomplete: false,
         currentVersionId: versionId,
-        versions: draft.versions.map((v) => ({ ...v, status: 'ACTIVE' as const })),
+        versions: draft.versions.map((v) => ({ ...v, status: 'ACTIVE' as const, ...(publicKeySpki ? { publicKeySpki: publicKeySpki.toString('base64') } : {}) })),
       });
       return { KeyMetadata: keyMetadata(complete) };
     } catch (e) {
-      await token.destroyKey(versionId).catch(() => undefined);
-      await deps.store.deleteKey(scope, draft.keyId).catch(() => undefined);
+      await discardDraft();
       throw e;
     }
   },

@@ -1,4 +1,5 @@
-// Decrypt: the key comes from the ciphertext header; KeyId, if given, must match it.
+// Decrypt: a symmetric ciphertext names its key (KeyId, if given, must match it); an RSA-OAEP
+// ciphertext needs KeyId and EncryptionAlgorithm, and is decrypted inside the token.
 import { openCiphertext } from '../decryption';
 import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
 import { throwIfDryRun } from '../keys';
@@ -20,6 +21,6 @@ export const decrypt = defineOperation({
       blob: input.CiphertextBlob, keyId: input.KeyId, context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm, dryRun: input.DryRun,
     }, 'Decrypt');
     throwIfDryRun(input.DryRun);
-    return { KeyId: opened.source.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' as const, KeyMaterialId: opened.keyMaterialId };
+    return { KeyId: opened.source.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: opened.algorithm, KeyMaterialId: opened.keyMaterialId };
   },
 });

@@ -1,10 +1,12 @@
-// Encrypt: up to 4096 bytes under a symmetric key, bound to the encryption context.
+// Encrypt: up to 4096 bytes under a symmetric key, bound to the encryption context; or, under
+// an RSA key, standard RSA-OAEP with the public key (up to what the modulus fits).
+import { assertNoEncryptionContext, assertOaepFits, rsaEncrypt } from '../asymmetric';
 import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
 import { keyForOperation, throwIfDryRun } from '../keys';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
 import { sealSymmetric } from '../symmetric';
-import { assertSymmetricEncryptionKey } from '../symmetric-checks';
+import { encryptionSchemeFor } from '../symmetric-checks';
 
 export const encrypt = defineOperation({
   name: 'Encrypt',
@@ -18,7 +20,13 @@ export const encrypt = defineOperation({
   }),
   async run(deps, ctx, input) {
     const resolved = await keyForOperation(deps, ctx, 'Encrypt', input.KeyId, { aliases: true });
-    assertSymmetricEncryptionKey(resolved, 'Encrypt', input.EncryptionAlgorithm);
+    const scheme = encryptionSchemeFor(resolved, 'Encrypt', input.EncryptionAlgorithm);
+    if (scheme.kind === 'rsa') {
+      assertNoEncryptionContext(input.EncryptionContext, scheme.key.keySpec);
+      assertOaepFits(scheme.key.keySpec, scheme.algorithm, input.Plaintext.length);
+      throwIfDryRun(input.DryRun);
+      return { CiphertextBlob: rsaEncrypt(scheme.key, scheme.algorithm, input.Plaintext), KeyId: resolved.arn, EncryptionAlgorithm: scheme.algorithm };
+    }
     throwIfDryRun(input.DryRun);
     const sealed = await sealSymmetric(deps, resolved.key, input.Plaintext, input.EncryptionContext);
     return { CiphertextBlob: sealed.ciphertextBlob, KeyId: resolved.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' as const };

@@ -1,0 +1,116 @@
+// Asymmetric keys: where a key version lives in its token, its public key, RSA-OAEP
+// encryption (a public-key operation, on the host) and decryption (always in the token),
+// and the peer public keys of key agreement.
+import { createPublicKey, publicEncrypt, constants, type KeyObject } from 'node:crypto';
+import type { CoreDeps } from './deps';
+import type { EncryptionContext } from './encryption-context';
+import { KmsError, messages } from './errors';
+import { curves, maxOaepPlaintext, nodeHashName, oaepHashOf, rsaModulusBits, type EccKeySpec, type RsaEncryptionAlgorithm, type RsaKeySpec } from './key-specs';
+import { currentVersion, type KeyRecord, type KeyVersion } from './model';
+import { decodeOaep } from './oaep';
+import type { KeyToken } from './ports';
+
+export interface TokenObject {
+  token: KeyToken;
+  objectId: string;
+  version: KeyVersion;
+}
+
+/** The token object behind a key's current version. */
+export function currentTokenObject(deps: CoreDeps, key: KeyRecord): TokenObject {
+  const version = currentVersion(key);
+  if (!version) throw new KmsError('KMSInternalException', 'The key has no usable key material.', `key ${key.keyId} has no current version`);
+  if (version.backing.kind !== 'pkcs11') throw new KmsError('KMSInternalException', 'Unsupported key backing.', `backing ${version.backing.kind}`);
+  const token = deps.tokens.get(version.backing.tokenId);
+  if (!token) throw new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `token ${version.backing.tokenId} not configured`);
+  return { token, objectId: version.backing.objectId, version };
+}
+
+/** The public key (DER SubjectPublicKeyInfo) recorded when the key pair was generated. */
+export function publicKeyDer(key: KeyRecord): Buffer {
+  const spki = currentVersion(key)?.publicKeySpki;
+  if (!spki) throw new KmsError('KMSInternalException', 'The key has no public key.', `key ${key.keyId} has no publicKeySpki`);
+  return Buffer.from(spki, 'base64');
+}
+
+function publicKeyObject(key: KeyRecord): KeyObject {
+  return createPublicKey({ key: publicKeyDer(key), format: 'der', type: 'spki' });
+}
+
+// Precondition: an RSA plaintext may not exceed what OAEP fits in the key's modulus.
+export function assertOaepFits(spec: RsaKeySpec, algorithm: RsaEncryptionAlgorithm, length: number): void {
+  const max = maxOaepPlaintext(spec, algorithm);
+  if (length > max) throw new KmsError('ValidationException', `Algorithm ${algorithm} and key spec ${spec} cannot encrypt data larger than ${max} bytes.`);
+}
+
+// Precondition: an encryption context is refused with an asymmetric key, which cannot bind it.
+export function assertNoEncryptionContext(context: EncryptionContext | undefined, spec: string): void {
+  if (context && Object.keys(context).length > 0) {
+    throw new KmsError('ValidationException', `EncryptionContext is not supported with key spec ${spec}: asymmetric encryption cannot bind an encryption context.`);
+  }
+}
+
+/** RSA-OAEP with the public key, on the host: the same ciphertext anyone holding the public key can make. */
+export function rsaEncrypt(key: KeyRecord & { keySpec: RsaKeySpec }, algorithm: RsaEncryptionAlgorithm, plaintext: Buffer): Buffer {
+  assertOaepFits(key.keySpec, algorithm, plaintext.length);
+  return publicEncrypt(
+    { key: publicKeyObject(key), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHashName[oaepHashOf[algorithm]] },
+    plaintext,
+  );
+}
+
+// Precondition: an RSA ciphertext must be exactly one modulus long and smaller than the modulus.
+function assertRsaCiphertextShape(key: KeyRecord & { keySpec: RsaKeySpec }, ciphertext: Buffer): void {
+  const modulusBytes = rsaModulusBits[key.keySpec] / 8;
+  const n = Buffer.from(publicKeyObject(key).export({ format: 'jwk' }).n!, 'base64url');
+  const modulus = Buffer.concat([Buffer.alloc(Math.max(0, modulusBytes - n.length)), n]);
+  if (ciphertext.length !== modulusBytes || Buffer.compare(ciphertext, modulus) >= 0) {
+    throw new KmsError('InvalidCiphertextException', '', `RSA ciphertext of ${ciphertext.length} bytes for a ${modulusBytes}-byte modulus, or not below it`);
+  }
+}
+
+/**
+ * RSA-OAEP decryption with the private key in the token: natively when the token's
+ * capability profile lists the hash, otherwise the raw RSA primitive in the token and OAEP
+ * decoding on the host, in constant time.
+ */
+export async function rsaDecrypt(deps: CoreDeps, key: KeyRecord & { keySpec: RsaKeySpec }, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+  assertRsaCiphertextShape(key, ciphertext);
+  const { token, objectId } = currentTokenObject(deps, key);
+  const hash = oaepHashOf[algorithm];
+  try {
+    if (token.capabilities.rsaOaepHashes.includes(hash)) return await token.rsaDecrypt(objectId, { oaep: hash }, ciphertext);
+    const block = await token.rsaDecrypt(objectId, 'RAW', ciphertext);
+    try {
+      return decodeOaep(block, hash, rsaModulusBits[key.keySpec] / 8);
+    } finally {
+      block.fill(0);
+    }
+  } catch (e) {
+    // OAEP cannot tell a ciphertext made under another key (or with the other hash) from a
+    // damaged one. AWS answers IncorrectKeyException here; one answer for every padding
+    // failure, whichever path decoded it, also leaves no padding oracle.
+    if (e instanceof KmsError && e.code === 'InvalidCiphertextException') throw new KmsError('IncorrectKeyException', messages.incorrectKey, e.detail);
+    throw e;
+  }
+}
+
+// Precondition: a peer public key must be a DER SubjectPublicKeyInfo on the KMS key's curve.
+export function peerPublicPoint(spec: EccKeySpec, der: Buffer): Buffer {
+  let peer: KeyObject;
+  try {
+    peer = createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new KmsError('ValidationException', '', `peer public key does not parse: ${(e as Error).message}`);
+  }
+  const curve = peer.asymmetricKeyType === 'ec' ? peer.asymmetricKeyDetails?.namedCurve : undefined;
+  if (curve !== curves[spec].nodeName) {
+    throw new KmsError('ValidationException', '', `peer public key is ${peer.asymmetricKeyType}/${curve ?? '-'}, the KMS key is ${spec}`);
+  }
+  const jwk = peer.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x!, 'base64url');
+  const y = Buffer.from(jwk.y!, 'base64url');
+  const size = Math.max(x.length, y.length);
+  const pad = (b: Buffer) => Buffer.concat([Buffer.alloc(size - b.length), b]);
+  return Buffer.concat([Buffer.from([0x04]), pad(x), pad(y)]);
+}

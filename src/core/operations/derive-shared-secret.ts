@@ -1,0 +1,31 @@
+// DeriveSharedSecret: ECDH between the KMS key's private key (inside the token) and a peer's
+// public key on the same curve. Returns the raw shared secret (Z), as AWS does.
+import { currentTokenObject, peerPublicPoint } from '../asymmetric';
+import { KmsError, messages } from '../errors';
+import { dryRunField, grantTokensField, keyAgreementAlgorithmField, keyIdField, publicKeyField } from '../fields';
+import { isEccSpec } from '../key-specs';
+import { assertUsage, keyForOperation, throwIfDryRun } from '../keys';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const deriveSharedSecret = defineOperation({
+  name: 'DeriveSharedSecret',
+  input: schema({
+    KeyId: s.required(keyIdField()),
+    KeyAgreementAlgorithm: s.required(keyAgreementAlgorithmField()),
+    PublicKey: s.required(publicKeyField()),
+    GrantTokens: grantTokensField(),
+    DryRun: dryRunField(),
+  }),
+  async run(deps, ctx, input) {
+    const resolved = await keyForOperation(deps, ctx, 'DeriveSharedSecret', input.KeyId, { aliases: true });
+    assertUsage(resolved, 'KEY_AGREEMENT', 'DeriveSharedSecret');
+    const spec = resolved.key.keySpec;
+    if (!isEccSpec(spec)) throw new KmsError('InvalidKeyUsageException', messages.incompatibleAlgorithm(input.KeyAgreementAlgorithm, spec));
+    const point = peerPublicPoint(spec, input.PublicKey);
+    throwIfDryRun(input.DryRun);
+    const { token, objectId } = currentTokenObject(deps, resolved.key);
+    const secret = await token.deriveSharedSecret(objectId, point);
+    return { KeyId: resolved.arn, SharedSecret: secret, KeyAgreementAlgorithm: input.KeyAgreementAlgorithm, KeyOrigin: resolved.key.origin };
+  },
+});

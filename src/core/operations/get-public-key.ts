@@ -1,0 +1,31 @@
+// GetPublicKey: the public half of an asymmetric key (DER SubjectPublicKeyInfo), with what
+// it is for, so it can be used safely outside the service.
+import { publicKeyDer } from '../asymmetric';
+import { KmsError } from '../errors';
+import { grantTokensField, keyIdField } from '../fields';
+import { encryptionAlgorithmsOf, isAsymmetricSpec, keyAgreementAlgorithmsOf, signingAlgorithmsOf } from '../key-specs';
+import { keyForOperation } from '../keys';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+
+export const getPublicKey = defineOperation({
+  name: 'GetPublicKey',
+  input: schema({ KeyId: s.required(keyIdField()), GrantTokens: grantTokensField() }),
+  async run(deps, ctx, input) {
+    const { key, arn } = await keyForOperation(deps, ctx, 'GetPublicKey', input.KeyId, { aliases: true });
+    // Precondition: only an asymmetric key has a public key to give out.
+    if (!isAsymmetricSpec(key.keySpec)) {
+      throw new KmsError('UnsupportedOperationException', `${arn} key spec ${key.keySpec} has no public key: GetPublicKey takes an asymmetric KMS key.`);
+    }
+    return {
+      KeyId: arn,
+      PublicKey: publicKeyDer(key),
+      CustomerMasterKeySpec: key.keySpec,
+      KeySpec: key.keySpec,
+      KeyUsage: key.keyUsage,
+      EncryptionAlgorithms: encryptionAlgorithmsOf(key.keySpec, key.keyUsage),
+      SigningAlgorithms: signingAlgorithmsOf(key.keySpec, key.keyUsage),
+      KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
+    };
+  },
+});

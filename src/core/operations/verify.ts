@@ -1,0 +1,28 @@
+// Verify: checks a signature inside the token; one that does not verify is
+// KMSInvalidSignatureException, as AWS answers (with an empty message).
+import { KmsError } from '../errors';
+import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signatureField, signingAlgorithmField } from '../fields';
+import { defineOperation } from '../operation';
+import { s, schema } from '../schema';
+import { prepareSigning } from '../signing';
+
+export const verify = defineOperation({
+  name: 'Verify',
+  input: schema({
+    KeyId: s.required(keyIdField()),
+    Message: s.required(messageField()),
+    MessageType: messageTypeField(),
+    Signature: s.required(signatureField()),
+    SigningAlgorithm: s.required(signingAlgorithmField()),
+    GrantTokens: grantTokensField(),
+    DryRun: dryRunField(),
+  }),
+  async run(deps, ctx, input) {
+    const { resolved, scheme, digest, object } = await prepareSigning(deps, ctx, 'Verify', input);
+    // Precondition: a signature that does not verify is refused with KMSInvalidSignatureException.
+    if (!(await object.token.verifyDigest(object.objectId, scheme, digest, input.Signature))) {
+      throw new KmsError('KMSInvalidSignatureException', '', `signature did not verify (${input.SigningAlgorithm})`);
+    }
+    return { KeyId: resolved.arn, SignatureValid: true, SigningAlgorithm: input.SigningAlgorithm };
+  },
+});

@@ -1,0 +1,31 @@
+// What Sign and Verify share: the key's checks, the scheme and the digest, in AWS's order
+// (key usage, then algorithm against key spec, then message type and digest length).
+import { currentTokenObject, type TokenObject } from './asymmetric';
+import type { RequestContext } from './context';
+import type { CoreDeps } from './deps';
+import { digestOf } from './digest';
+import { signatureSchemeFor } from './key-specs';
+import { assertUsage, keyForOperation, throwIfDryRun, type ResolvedKey } from './keys';
+import type { MessageType, SigningAlgorithm } from './model';
+import type { SignatureScheme } from './ports';
+
+export interface SigningRequest {
+  resolved: ResolvedKey;
+  scheme: SignatureScheme;
+  digest: Buffer;
+  object: TokenObject;
+}
+
+export async function prepareSigning(
+  deps: CoreDeps,
+  ctx: RequestContext,
+  operation: 'Sign' | 'Verify',
+  input: { KeyId: string; Message: Buffer; MessageType?: MessageType; SigningAlgorithm: SigningAlgorithm; DryRun?: boolean },
+): Promise<SigningRequest> {
+  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, { aliases: true });
+  assertUsage(resolved, 'SIGN_VERIFY', operation);
+  const scheme = signatureSchemeFor(resolved.key.keySpec, resolved.key.keyUsage, input.SigningAlgorithm);
+  const digest = digestOf(input.Message, input.MessageType ?? 'RAW', scheme.hash, input.SigningAlgorithm, resolved.key.keySpec);
+  throwIfDryRun(input.DryRun);
+  return { resolved, scheme, digest, object: currentTokenObject(deps, resolved.key) };
+}
