@@ -1,5 +1,7 @@
 // npm run bench: the service's throughput and latency for Encrypt, Decrypt and GenerateDataKey,
-// beside raw PKCS#11 AES-GCM encrypts on the same token, measured in the same run.
+// beside raw PKCS#11 AES-GCM encrypts on the same token, measured in the same run; then Sign
+// (RSA_2048 PSS, ECC_NIST_P256 ECDSA) and GenerateMac (HMAC_SHA_256), each beside the raw
+// pkcs11js rate of the same operation on the same token.
 //
 // It spawns the built server (node dist/main.js) on a throwaway SoftHSM token, replays SigV4-signed
 // requests over keep-alive connections with autocannon, then runs the raw loop in this process
@@ -14,7 +16,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { constants, createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -210,9 +212,27 @@ function openRaw(token) {
       { type: pkcs11js.CKA_ENCRYPT, value: true },
       { type: pkcs11js.CKA_DECRYPT, value: true },
     ]);
+    // Session keys for the same-operation baselines of Sign and GenerateMac, made as the
+    // service makes its keys (sensitive, non-extractable), but not token objects.
+    const privateAttributes = [
+      { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_SIGN, value: true },
+    ];
+    const rsa = lib.C_GenerateKeyPair(login, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, [
+      { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_VERIFY, value: true },
+      { type: pkcs11js.CKA_MODULUS_BITS, value: 2048 }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+    ], [...privateAttributes, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA }]);
+    const ec = lib.C_GenerateKeyPair(login, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, [
+      // prime256v1 (1.2.840.10045.3.1.7)
+      { type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') },
+    ], [...privateAttributes, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC }]);
+    const hmacKey = lib.C_GenerateKey(login, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+      ...privateAttributes, { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_VERIFY, value: true },
+    ]);
     const sessions = Array.from({ length: CONCURRENCY }, () => lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
     return {
-      lib, key, sessions,
+      lib, key, sessions, rsaKey: rsa.privateKey, ecKey: ec.privateKey, hmacKey,
       close() {
         for (const s of [...sessions, login]) {
           try { lib.C_CloseSession(s); } catch { /* already closed */ }
@@ -238,14 +258,39 @@ async function rawEncryptOnce(raw, session) {
   return lib.C_EncryptAsync(session, PLAINTEXT, Buffer.alloc(PLAINTEXT.length + 16));
 }
 
-async function rawBenchmark(raw, seconds) {
+/**
+ * What the service does in the token per Sign or GenerateMac: the host hashes the message
+ * (Sign, MessageType RAW), the token signs the digest: CKM_RSA_PKCS_PSS (SHA-256, MGF1-SHA256,
+ * 32-byte salt) or CKM_ECDSA; GenerateMac is CKM_SHA256_HMAC over the message.
+ */
+const rawSameOperation = {
+  'RSA-2048 PSS sign': async (raw, session) => {
+    const digest = createHash('sha256').update(PLAINTEXT).digest();
+    raw.lib.C_SignInit(session, {
+      mechanism: pkcs11js.CKM_RSA_PKCS_PSS,
+      parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, saltLen: 32 },
+    }, raw.rsaKey);
+    return raw.lib.C_SignAsync(session, digest, Buffer.alloc(256));
+  },
+  'P-256 ECDSA sign': async (raw, session) => {
+    const digest = createHash('sha256').update(PLAINTEXT).digest();
+    raw.lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, raw.ecKey);
+    return raw.lib.C_SignAsync(session, digest, Buffer.alloc(64));
+  },
+  'HMAC-SHA256': async (raw, session) => {
+    raw.lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, raw.hmacKey);
+    return raw.lib.C_SignAsync(session, PLAINTEXT, Buffer.alloc(32));
+  },
+};
+
+async function rawBenchmark(raw, seconds, once = rawEncryptOnce) {
   const latencies = [];
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(raw.sessions.map(async (session) => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
-      await rawEncryptOnce(raw, session);
+      await once(raw, session);
       latencies.push(performance.now() - t0);
     }
   }));
@@ -328,8 +373,29 @@ async function main() {
     const dataKey = await call(url, sign, port, 'GenerateDataKey', dataKeyInput);
     if (Buffer.from(dataKey.Plaintext, 'base64').length !== 32) throw new Error('GenerateDataKey sample returned the wrong length');
 
+    // Sign and GenerateMac: one key each, samples checked before anything is timed.
+    const { KeyMetadata: rsaKey } = await call(url, sign, port, 'CreateKey', { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Description: 'bench' });
+    const { KeyMetadata: ecKey } = await call(url, sign, port, 'CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Description: 'bench' });
+    const { KeyMetadata: macKey } = await call(url, sign, port, 'CreateKey', { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', Description: 'bench' });
+    const message = PLAINTEXT.toString('base64');
+    const sameOperation = [
+      { name: 'Sign RSA_2048 (RSASSA_PSS_SHA_256)', target: 'Sign', raw: 'RSA-2048 PSS sign', input: { KeyId: rsaKey.Arn, Message: message, MessageType: 'RAW', SigningAlgorithm: 'RSASSA_PSS_SHA_256' } },
+      { name: 'Sign ECC_NIST_P256 (ECDSA_SHA_256)', target: 'Sign', raw: 'P-256 ECDSA sign', input: { KeyId: ecKey.Arn, Message: message, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' } },
+      { name: 'GenerateMac HMAC_256 (HMAC_SHA_256)', target: 'GenerateMac', raw: 'HMAC-SHA256', input: { KeyId: macKey.Arn, Message: message, MacAlgorithm: 'HMAC_SHA_256' } },
+    ];
+    for (const [key, input] of [[rsaKey, sameOperation[0].input], [ecKey, sameOperation[1].input]]) {
+      const { PublicKey } = await call(url, sign, port, 'GetPublicKey', { KeyId: key.Arn });
+      const { Signature } = await call(url, sign, port, 'Sign', input);
+      const publicKey = createPublicKey({ key: Buffer.from(PublicKey, 'base64'), format: 'der', type: 'spki' });
+      const options = key === rsaKey ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : { key: publicKey, dsaEncoding: 'der' };
+      if (!verifySignature('sha256', PLAINTEXT, options, Buffer.from(Signature, 'base64'))) throw new Error(`Sign sample with ${key.KeySpec} does not verify`);
+    }
+    const { Mac } = await call(url, sign, port, 'GenerateMac', sameOperation[2].input);
+    if (Buffer.from(Mac, 'base64').length !== 32) throw new Error('GenerateMac sample returned the wrong length');
+
     raw = openRaw(token);
     await rawEncryptOnce(raw, raw.sessions[0]);
+    for (const once of Object.values(rawSameOperation)) await once(raw, raw.sessions[0]);
 
     log(`warm-up (${WARMUP_SECONDS} s)`);
     await loadTest(url, await sign(port, 'Encrypt', encryptInput), WARMUP_SECONDS);
@@ -356,6 +422,20 @@ async function main() {
       row.rawPerSecond = (raws[i].perSecond + raws[i + 1].perSecond) / 2;
       row.ratio = row.perSecond / row.rawPerSecond;
     });
+
+    // Same operation, raw and through the service: raw, service, raw for each, so each ratio
+    // compares like with like and is bracketed against drift.
+    const same = [];
+    for (const op of sameOperation) {
+      const once = rawSameOperation[op.raw];
+      log(`raw pkcs11js ${op.raw} / ${op.name} / raw pkcs11js ${op.raw}`);
+      const before = await rawBenchmark(raw, SECONDS, once);
+      const row = { name: op.name, ...(await loadTest(url, await sign(port, op.target, op.input), SECONDS)) };
+      const after = await rawBenchmark(raw, SECONDS, once);
+      row.rawPerSecond = (before.perSecond + after.perSecond) / 2;
+      row.ratio = row.perSecond / row.rawPerSecond;
+      same.push({ row, rawRow: { name: `  raw ${op.raw} (mean)`, perSecond: row.rawPerSecond, p50: (before.p50 + after.p50) / 2, p99: (before.p99 + after.p99) / 2 }, rawName: op.raw, rawRuns: [before.perSecond, after.perSecond] });
+    }
     const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const rawRates = raws.map((r) => r.perSecond);
     const rawRow = { name: 'raw AES-GCM encrypt (mean)', perSecond: mean(rawRates), p50: mean(raws.map((r) => r.p50)), p99: mean(raws.map((r) => r.p99)) };
@@ -370,13 +450,22 @@ async function main() {
     console.log('');
     console.log(`raw runs (ops/s, in order, around the service runs): ${rawRates.map((r) => fixed(r, 0)).join(', ')}; spread ${fixed(spread, 1)}% of the mean`);
     console.log('service/raw = service req/s / mean of the raw runs just before and after it; server error log lines: ' + serverErrors);
-    const failed = service.filter((r) => r.non2xx > 0 || r.errors > 0);
+    console.log('');
+    console.log('Sign and GenerateMac, each beside the raw pkcs11js rate of the same operation on the same token (raw, service, raw):');
+    console.log('');
+    console.log(table(same.flatMap((s) => [s.row, s.rawRow])));
+    console.log('');
+    console.log(`raw runs (ops/s, before/after each service run): ${same.map((s) => `${s.rawName} ${s.rawRuns.map((r) => fixed(r, 0)).join('/')}`).join('; ')}`);
+    const failed = [...service, ...same.map((s) => s.row)].filter((r) => r.non2xx > 0 || r.errors > 0);
     if (failed.length > 0) console.log(`WARNING: non-2xx responses or errors in ${failed.map((r) => r.name).join(', ')}: figures are not valid`);
     if (serverErrors > 0) console.log(`WARNING: the server logged ${serverErrors} error lines`);
     const summary = {
       bench: 'hsm-kms', date: new Date().toISOString(), seconds: SECONDS, connections: CONCURRENCY, node: process.version,
       raw: { perSecond: Math.round(rawRow.perSecond), runs: rawRates.map(Math.round), p50: +rawRow.p50.toFixed(3), p99: +rawRow.p99.toFixed(3) },
       service: Object.fromEntries(service.map((r) => [r.name, {
+        perSecond: Math.round(r.perSecond), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, rawPerSecond: Math.round(r.rawPerSecond), ratio: +r.ratio.toFixed(3),
+      }])),
+      sameOperation: Object.fromEntries(same.map(({ row: r }) => [r.name, {
         perSecond: Math.round(r.perSecond), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, rawPerSecond: Math.round(r.rawPerSecond), ratio: +r.ratio.toFixed(3),
       }])),
     };
