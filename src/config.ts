@@ -2,6 +2,7 @@
 // secrets are redacted whenever the configuration is printed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseJwtIssuers, type JwtIssuerConfig } from './http/auth/bearer';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const DEV_TOKEN_LABEL = 'hsm-kms-dev';
@@ -23,6 +24,10 @@ export interface Config {
   region: string;
   root: { accessKeyId: string; secretAccessKey: string };
   credentialsFile?: string;
+  /** How often credentialsFile is polled for changes. */
+  credentialsPollMs: number;
+  /** Issuers of accepted bearer JWTs; undefined turns bearer authentication off. */
+  jwtIssuers?: JwtIssuerConfig[];
   logLevel: string;
   logFile?: string;
   maxBodyBytes: number;
@@ -69,6 +74,28 @@ function tokenPin(env: Env, dataDir: string): string {
   return readSecretFile(file, 'the token PIN');
 }
 
+/** KMS_JWT_ISSUERS: inline JSON (starting with '[') or the absolute path of a JSON file. */
+function jwtIssuers(env: Env): JwtIssuerConfig[] | undefined {
+  const raw = env.KMS_JWT_ISSUERS?.trim();
+  if (!raw) return undefined;
+  let text = raw;
+  if (!raw.startsWith('[')) {
+    if (!path.isAbsolute(raw)) throw new ConfigError('KMS_JWT_ISSUERS must be a JSON array or the absolute path of a JSON file');
+    text = readSecretFile(raw, 'the JWT issuers');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError('KMS_JWT_ISSUERS is not valid JSON');
+  }
+  try {
+    return parseJwtIssuers(parsed);
+  } catch (e) {
+    throw new ConfigError(`KMS_JWT_ISSUERS: ${(e as Error).message}`);
+  }
+}
+
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const dataDir = path.resolve(env.KMS_DATA_DIR || './data');
   const pkcs11Module = env.KMS_PKCS11_MODULE || SOFTHSM_MODULE;
@@ -94,6 +121,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     region,
     root: rootCredentials(env, dataDir),
     credentialsFile: env.KMS_CREDENTIALS_FILE || undefined,
+    credentialsPollMs: integer(env, 'KMS_CREDENTIALS_POLL_MS', 1000, 10, 3_600_000),
+    jwtIssuers: jwtIssuers(env),
     logLevel: env.KMS_LOG_LEVEL || 'info',
     logFile: env.KMS_LOG_FILE || undefined,
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),

@@ -5,7 +5,8 @@ import type { CoreDeps } from './core/deps';
 import { systemClock } from './core/ports';
 import { runMaintenance } from './core/maintenance';
 import { createApp } from './http/app';
-import { PrincipalDirectory, readCredentialsFile } from './http/auth/principals';
+import { BearerAuthenticator } from './http/auth/bearer';
+import { PrincipalDirectory } from './http/auth/principals';
 import { createLogger, type Logger } from './log/logger';
 import { Pkcs11TokenDirectory } from './pkcs11';
 import { openMetadataStore } from './store';
@@ -13,9 +14,18 @@ import { openMetadataStore } from './store';
 /** How often the deletion worker and crash recovery run. */
 const MAINTENANCE_INTERVAL_MS = 60_000;
 
-function principalsFrom(config: Config): PrincipalDirectory {
-  const entries = config.credentialsFile ? readCredentialsFile(config.credentialsFile) : [];
-  return new PrincipalDirectory({ ...config.root, accountId: config.accountId }, entries);
+/** The root alone, or the root and KMS_CREDENTIALS_FILE, reloaded whenever the file changes. */
+function principalsFrom(config: Config, logger: Logger): { current(): PrincipalDirectory; stop(): void } {
+  const root = { ...config.root, accountId: config.accountId };
+  if (!config.credentialsFile) {
+    const fixed = new PrincipalDirectory(root);
+    return { current: () => fixed, stop: () => {} };
+  }
+  return PrincipalDirectory.watch(config.credentialsFile, root, {
+    intervalMs: config.credentialsPollMs,
+    onError: (detail) => logger.error('credentials file refused', { file: config.credentialsFile, detail }),
+    onReload: ({ principals }) => logger.info('credentials file reloaded', { file: config.credentialsFile, principals }),
+  });
 }
 
 async function start(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
@@ -44,8 +54,12 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
   }, MAINTENANCE_INTERVAL_MS);
   sweep.unref();
 
-  const principals = principalsFrom(config);
-  const app = createApp({ deps, principals: () => principals, logger, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes });
+  const principals = principalsFrom(config, logger);
+  const bearer = config.jwtIssuers ? new BearerAuthenticator(config.jwtIssuers, { defaultRegion: config.region }) : undefined;
+  const app = createApp({
+    deps, principals: () => principals.current(), bearer, logger, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes,
+    jwks: { accountId: config.accountId, region: config.region },
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
@@ -54,6 +68,7 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
 
   return async () => {
     clearInterval(sweep);
+    principals.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
     tokens.close();

@@ -1,5 +1,5 @@
 // Field descriptions shared by several operations, with AWS's limits.
-import { dataKeySpecs, encryptionAlgorithms } from './model';
+import { dataKeyPairSpecs, dataKeySpecs, encryptionAlgorithms, keyAgreementAlgorithms, macAlgorithms, messageTypes, signingAlgorithms } from './model';
 import { s } from './schema';
 
 export const keyIdField = () => s.string({ min: 1, max: 2048 });
@@ -15,3 +15,15 @@ export const markerField = () => s.string({ min: 1, max: 1024, pattern: /^[\u002
 export const aliasNameField = () => s.string({ min: 1, max: 256, pattern: /^[a-zA-Z0-9:/_-]+$/ });
 export const tagsField = () =>
   s.list(s.structure({ TagKey: s.required(s.string({ min: 1, max: 128 })), TagValue: s.required(s.string({ min: 0, max: 256 })) }));
+export const signingAlgorithmField = () => s.enum(signingAlgorithms);
+export const messageTypeField = () => s.enum(messageTypes);
+/** In AWS's message order (recorded), which is not the declaration order. */
+export const macAlgorithmField = () => s.enum(macAlgorithms, ['HMAC_SHA_384', 'HMAC_SHA_256', 'HMAC_SHA_224', 'HMAC_SHA_512']);
+export const keyAgreementAlgorithmField = () => s.enum(keyAgreementAlgorithms);
+export const dataKeyPairSpecField = () => s.enum(dataKeyPairSpecs);
+/** Sign, Verify, GenerateMac and VerifyMac messages: 1 to 4096 bytes. */
+export const messageField = () => s.blob({ min: 1, max: 4096 });
+/** Signatures and MACs: 1 to 6144 bytes. */
+export const signatureField = () => s.blob({ min: 1, max: 6144 });
+/** A DER SubjectPublicKeyInfo: 1 to 8192 bytes. */
+export const publicKeyField = () => s.blob({ min: 1, max: 8192 });

@@ -3,7 +3,7 @@
 import { KmsError, messages } from './errors';
 import type { KeyState } from './model';
 
-type Failure = 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion';
+type Failure = 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion' | 'externalOrigin';
 
 const failures: Record<Failure, (arn: string) => KmsError> = {
   disabled: (arn) => new KmsError('DisabledException', messages.disabled(arn)),
@@ -13,6 +13,8 @@ const failures: Record<Failure, (arn: string) => KmsError> = {
   creating: (arn) => new KmsError('KMSInvalidStateException', `${arn} is creating.`),
   updating: (arn) => new KmsError('KMSInvalidStateException', `${arn} is updating.`),
   notPendingDeletion: (arn) => new KmsError('KMSInvalidStateException', `${arn} is not pending deletion.`),
+  /** Footnote 6: only keys with imported material (origin EXTERNAL) are PendingImport. */
+  externalOrigin: (arn) => new KmsError('UnsupportedOperationException', `${arn} origin is EXTERNAL which is not valid for this operation.`),
 };
 
 /** States absent from a row are allowed. */
@@ -52,12 +54,33 @@ const onlyWhilePendingDeletion: Row = {
   Updating: 'notPendingDeletion',
 };
 
+/** EnableKeyRotation and DisableKeyRotation: KMS-SPEC §3 (footnotes 1, 3, 6, 14). */
+const rotationSettings: Row = {
+  Disabled: 'disabled',
+  PendingDeletion: 'pendingDeletion',
+  PendingReplicaDeletion: 'pendingDeletion',
+  PendingImport: 'externalOrigin',
+  Creating: 'creating',
+};
+
+/** GetKeyRotationStatus (KMS-SPEC §3, footnote 6); ListKeyRotations reads the same state. */
+const rotationStatus: Row = { PendingImport: 'externalOrigin' };
+
 export const keyStateTable = {
   Encrypt: cryptographic,
   Decrypt: cryptographic,
   ReEncrypt: cryptographic,
   GenerateDataKey: cryptographic,
   GenerateDataKeyWithoutPlaintext: cryptographic,
+  GenerateDataKeyPair: cryptographic,
+  GenerateDataKeyPairWithoutPlaintext: cryptographic,
+  /** The seed table marks PendingImport N/A here (written before asymmetric and HMAC import); treated like Decrypt. */
+  Sign: cryptographic,
+  Verify: cryptographic,
+  GetPublicKey: cryptographic,
+  GenerateMac: cryptographic,
+  VerifyMac: cryptographic,
+  DeriveSharedSecret: cryptographic,
   DescribeKey: anyState,
   EnableKey: enableOrDisable,
   DisableKey: enableOrDisable,
@@ -71,6 +94,26 @@ export const keyStateTable = {
   TagResource: notWhilePendingDeletion,
   UntagResource: notWhilePendingDeletion,
   ListResourceTags: anyState,
+  GetKeyPolicy: anyState,
+  PutKeyPolicy: anyState,
+  ListKeyPolicies: anyState,
+  /** KMS-SPEC §3: cryptographic-like, except that an Unavailable key still takes grants. */
+  CreateGrant: {
+    Disabled: 'disabled',
+    PendingDeletion: 'pendingDeletion',
+    PendingReplicaDeletion: 'pendingDeletion',
+    PendingImport: 'pendingImport',
+    Creating: 'creating',
+  },
+  ListGrants: anyState,
+  RetireGrant: anyState,
+  RevokeGrant: anyState,
+  EnableKeyRotation: rotationSettings,
+  DisableKeyRotation: rotationSettings,
+  GetKeyRotationStatus: rotationStatus,
+  ListKeyRotations: rotationStatus,
+  /** Not in the seed table: makes new material in the token, so it follows the cryptographic row (recorded: disabled, pending import). */
+  RotateKeyOnDemand: cryptographic,
 } satisfies Record<string, Row>;
 
 export type StateCheckedOperation = keyof typeof keyStateTable;

@@ -6,10 +6,11 @@ export const keySpecs = [
   'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1',
   'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512',
   'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519',
+  'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024',
 ] as const;
 export type KeySpec = (typeof keySpecs)[number];
 
-export const keyUsages = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] as const;
+export const keyUsages = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'] as const;
 export type KeyUsage = (typeof keyUsages)[number];
 
 export const origins = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
@@ -27,6 +28,29 @@ export type DataKeySpec = (typeof dataKeySpecs)[number];
 export const encryptionAlgorithms = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
 export type EncryptionAlgorithm = (typeof encryptionAlgorithms)[number];
 
+export const signingAlgorithms = [
+  'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256', 'ECDSA_SHA_384', 'ECDSA_SHA_512',
+  'SM2DSA', 'ML_DSA_SHAKE_256', 'ED25519_SHA_512', 'ED25519_PH_SHA_512',
+] as const;
+export type SigningAlgorithm = (typeof signingAlgorithms)[number];
+
+export const messageTypes = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
+export type MessageType = (typeof messageTypes)[number];
+
+export const macAlgorithms = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
+export type MacAlgorithm = (typeof macAlgorithms)[number];
+
+export const keyAgreementAlgorithms = ['ECDH'] as const;
+export type KeyAgreementAlgorithm = (typeof keyAgreementAlgorithms)[number];
+
+export const dataKeyPairSpecs = [
+  'RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1',
+  'SM2', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024',
+] as const;
+export type DataKeyPairSpec = (typeof dataKeyPairSpecs)[number];
+
 export type KeyManager = 'CUSTOMER' | 'AWS';
 
 /** Where one version of a key's material lives. The store keeps only this reference. */
@@ -43,6 +67,8 @@ export interface KeyVersion {
   createdAt: Date;
   /** PENDING while the token object is being created: never used, cleaned up by recovery. */
   status: 'PENDING' | 'ACTIVE';
+  /** Asymmetric keys: the public key (DER SubjectPublicKeyInfo, base64). Public, so it may be stored. */
+  publicKeySpki?: string;
 }
 
 export interface Tag {
@@ -69,11 +95,33 @@ export interface KeyRecord {
   currentVersionId?: string;
   tags: Tag[];
   policy?: string;
+  /** Key material rotation (automatic and on demand); absent until the first rotation call. */
+  rotation?: KeyRotation;
   /** True until CreateKey has both the token object and the record; hidden from every API. */
   incomplete?: boolean;
   /** Optimistic-concurrency counter, bumped by the store on every replace. */
   revision: number;
   updatedAt: Date;
+}
+
+export type RotationType = 'AUTOMATIC' | 'ON_DEMAND';
+
+export interface KeyRotation {
+  /** Automatic rotation is on (EnableKeyRotation). */
+  enabled: boolean;
+  /** While enabled: days between automatic rotations, 90–2560. */
+  periodInDays?: number;
+  /** While enabled: when the scheduler rotates next (enable date + period, then rotation date + period). */
+  nextRotationDate?: Date;
+  /** Completed on-demand rotations; AWS allows 10 per key. */
+  onDemandCount: number;
+  /** Completed rotations, oldest first: the version each made current. */
+  history: { keyMaterialId: string; date: Date; type: RotationType }[];
+  /**
+   * Rotations under way, each naming its PENDING version. `abandoned` marks one that recovery
+   * or a failed rotation has claimed for removal: it never becomes ACTIVE after that.
+   */
+  inProgress: { versionId: string; type: RotationType; startedAt: Date; abandoned?: boolean }[];
 }
 
 export interface AliasRecord {
@@ -83,6 +131,39 @@ export interface AliasRecord {
   targetKeyId: string;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** The operations a grant can allow, in the order of AWS's GrantOperation enum. */
+export const grantOperations = [
+  'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
+  'Sign', 'Verify', 'GetPublicKey', 'CreateGrant', 'RetireGrant', 'DescribeKey',
+  'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
+] as const;
+export type GrantOperation = (typeof grantOperations)[number];
+
+/** Encryption-context constraints of a grant (AWS GrantConstraints). */
+export interface GrantConstraints {
+  encryptionContextSubset?: Record<string, string>;
+  encryptionContextEquals?: Record<string, string>;
+}
+
+export interface GrantRecord {
+  /** The scope of the key the grant is on (which may differ from the issuing account). */
+  accountId: string;
+  region: string;
+  keyId: string;
+  /** 64 lowercase hex characters, unique in every scope. */
+  grantId: string;
+  /** Opaque, unforgeable, unique; returned by CreateGrant and accepted in GrantTokens. */
+  grantToken: string;
+  name?: string;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  /** The account id that created the grant. */
+  issuingAccount: string;
+  operations: GrantOperation[];
+  constraints?: GrantConstraints;
+  createdAt: Date;
 }
 
 export interface KeyScope {

@@ -1,6 +1,6 @@
 // The ports core depends on. Adapters (src/pkcs11, src/store, src/log) implement them;
 // tests implement them with fakes.
-import type { AliasRecord, KeyRecord, KeyScope } from './model';
+import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from './model';
 
 export interface Page<T> {
   items: T[];
@@ -14,8 +14,8 @@ export interface PageRequest {
 }
 
 /**
- * Metadata only: keys (with versions, tags, policy and state) and aliases. Never key bytes.
- * Grants, custom key stores and audit records join this port in later issues.
+ * Metadata only: keys (with versions, tags, policy and state), aliases and grants. Never key
+ * bytes. Custom key stores and audit records join this port in later issues.
  */
 export interface MetadataStore {
   init(): Promise<void>;
@@ -33,12 +33,19 @@ export interface MetadataStore {
    * stored copy with the revision bumped. Throws RevisionConflictError otherwise.
    */
   replaceKey(key: KeyRecord): Promise<KeyRecord>;
-  /** Deletes the key and every alias pointing at it. No error if absent. */
+  /** Deletes the key, every alias pointing at it and every grant on it. No error if absent. */
   deleteKey(scope: KeyScope, keyId: string): Promise<void>;
   /** Keys in any scope still marked incomplete and last updated before `before` (crash recovery). */
   listIncompleteKeys(before: Date): Promise<KeyRecord[]>;
   /** Complete keys in any scope, PendingDeletion with a deletionDate at or before `dueBy` (the deletion worker). */
   listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]>;
+  /**
+   * Complete, Enabled keys in any scope with automatic rotation on and a nextRotationDate at or
+   * before `dueBy`, soonest first (the rotation scheduler).
+   */
+  listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]>;
+  /** Complete keys in any scope holding a PENDING version created before `before` (an interrupted rotation). */
+  listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]>;
 
   /** Throws DuplicateRecordError if the alias name exists in the scope. */
   insertAlias(alias: AliasRecord): Promise<void>;
@@ -50,12 +57,43 @@ export interface MetadataStore {
   /** Returns false if the alias did not exist. */
   deleteAlias(scope: KeyScope, aliasName: string): Promise<boolean>;
   countAliasesForKey(scope: KeyScope, keyId: string): Promise<number>;
+
+  /** Throws DuplicateRecordError if the grant id (unique in every scope) or the grant token exists. */
+  insertGrant(grant: GrantRecord): Promise<void>;
+  /** The grant with this id on this key; undefined if it is on another key or absent. */
+  getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined>;
+  /** The grant a token was issued for, in any scope. */
+  findGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
+  /** The key's grants ordered by grantId, optionally only one grant id or one grantee principal. */
+  listGrants(
+    scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
+  ): Promise<Page<GrantRecord>>;
+  /** Grants on keys of any account in `region` whose retiring principal is exactly `retiringPrincipal`, ordered by grantId. */
+  listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>>;
+  /** Returns false if the key had no such grant. */
+  deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean>;
+  countGrantsForKey(scope: KeyScope, keyId: string): Promise<number>;
 }
 
 /** What a token can do natively; the adapter fills this from hsm/profiles/<vendor>.json. */
 export interface TokenCapabilities {
   vendor: string;
+  /** OAEP hashes the token decrypts with natively; others use the raw RSA primitive plus host-side OAEP decoding. */
+  rsaOaepHashes: HashAlgorithm[];
 }
+
+export type HashAlgorithm = 'SHA_1' | 'SHA_224' | 'SHA_256' | 'SHA_384' | 'SHA_512';
+
+export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1';
+
+/** What a key pair in the token may do; decides CKA_SIGN/CKA_DECRYPT/CKA_DERIVE. */
+export type KeyPairPurpose = 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' | 'KEY_AGREEMENT';
+
+/** Signature schemes over a digest the caller computed. PSS uses MGF1 with the same hash and salt length = hash length. */
+export type SignatureScheme =
+  | { kind: 'RSA_PKCS1_V1_5'; hash: HashAlgorithm }
+  | { kind: 'RSA_PSS'; hash: HashAlgorithm }
+  | { kind: 'ECDSA'; hash: HashAlgorithm };
 
 export interface AesGcmSealed {
   iv: Buffer;
@@ -80,6 +118,35 @@ export interface KeyToken {
   randomBytes(length: number): Promise<Buffer>;
   /** Resolves true when the token answers; never throws. */
   isHealthy(): Promise<boolean>;
+
+  /**
+   * A key pair whose private and public objects share `objectId`; the private half is
+   * sensitive and non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
+   */
+  generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer>;
+  /** A generic secret of `lengthBytes` for HMAC, sensitive and non-extractable. */
+  generateHmacKey(objectId: string, label: string, lengthBytes: number): Promise<void>;
+  /** Signs a digest with the private key. ECDSA signatures are returned DER-encoded, as AWS returns them. */
+  signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
+  /** Verifies in the token; false (not an error) for a signature that does not verify, including a malformed one. */
+  verifyDigest(objectId: string, scheme: SignatureScheme, digest: Buffer, signature: Buffer): Promise<boolean>;
+  /**
+   * RSA decryption with the private key: OAEP (MGF1 with the same hash, empty label) for a
+   * hash in capabilities.rsaOaepHashes, or 'RAW' (the bare RSA primitive, for host-side
+   * decoding). Throws InvalidCiphertextException when the padding does not check.
+   */
+  rsaDecrypt(objectId: string, padding: { oaep: HashAlgorithm } | 'RAW', ciphertext: Buffer): Promise<Buffer>;
+  /** HMAC of `message` with the key's hash. */
+  hmac(objectId: string, hash: HashAlgorithm, message: Buffer): Promise<Buffer>;
+  /** Checks a MAC in the token; false when it does not match. */
+  verifyHmac(objectId: string, hash: HashAlgorithm, message: Buffer, mac: Buffer): Promise<boolean>;
+  /** ECDH (CKM_ECDH1_DERIVE, no KDF) with the peer's uncompressed public point; the raw shared secret. */
+  deriveSharedSecret(objectId: string, peerPublicPoint: Buffer): Promise<Buffer>;
+  /**
+   * A key pair generated in the token as extractable session objects, read out and destroyed:
+   * the data-key-pair API hands the private key to the caller by design.
+   */
+  generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }>;
 }
 
 export interface TokenDirectory {

@@ -4,7 +4,9 @@ import express from 'express';
 import type { CoreDeps } from '../core/deps';
 import type { Clock } from '../core/ports';
 import type { Logger } from '../log/logger';
+import type { BearerAuthenticator } from './auth/bearer';
 import type { PrincipalDirectory } from './auth/principals';
+import { jwksRouter, type JwksOptions } from './jwks';
 import { kmsRouter } from './kms/router';
 
 export interface AppOptions {
@@ -14,6 +16,10 @@ export interface AppOptions {
   /** Wall clock that request signatures are checked against (core keeps its own in deps). */
   signatureClock: Clock;
   maxBodyBytes: number;
+  /** Accepts `Authorization: Bearer <JWT>` from the configured issuers (KMS_JWT_ISSUERS). */
+  bearer?: BearerAuthenticator;
+  /** Serve GET /.well-known/jwks.json for this account and region (keys tagged jwks=true). */
+  jwks?: JwksOptions;
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -38,6 +44,7 @@ export function createApp(options: AppOptions): express.Express {
     res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', token: tokenOk ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unavailable' });
   });
 
+  if (options.jwks) app.use(jwksRouter(options.deps, options.jwks, options.logger));
   app.use(kmsRouter(options));
 
   app.use((req, res) => {

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DuplicateRecordError, RevisionConflictError } from '../core/errors';
-import type { AliasRecord, KeyRecord, KeyScope, KeyVersion } from '../core/model';
+import type { AliasRecord, GrantRecord, KeyRecord, KeyRotation, KeyScope, KeyVersion } from '../core/model';
 import type { MetadataStore, Page, PageRequest } from '../core/ports';
 import { decodeMarker, encodeMarker } from '../core/page-marker';
 
@@ -34,9 +34,40 @@ const migrations: readonly string[] = [
      PRIMARY KEY (account_id, region, alias_name)
    ) WITHOUT ROWID;
    CREATE INDEX aliases_by_target ON aliases (account_id, region, target_key_id);`,
+  // Grants: the whole GrantRecord in `doc`, the rest only to be queried. Grant ids and tokens
+  // are unique in every scope.
+  `CREATE TABLE grants (
+     grant_id            TEXT    NOT NULL PRIMARY KEY,
+     account_id          TEXT    NOT NULL,
+     region              TEXT    NOT NULL,
+     key_id              TEXT    NOT NULL,
+     grant_token         TEXT    NOT NULL UNIQUE,
+     grantee_principal   TEXT    NOT NULL,
+     retiring_principal  TEXT,
+     doc                 TEXT    NOT NULL
+   );
+   CREATE INDEX grants_by_key ON grants (account_id, region, key_id, grant_id);
+   CREATE INDEX grants_by_retiring_principal ON grants (region, retiring_principal, grant_id)
+     WHERE retiring_principal IS NOT NULL;`,
 ];
 
 interface KeyRow {
+  doc: string;
+}
+
+interface GrantRow {
+  doc: string;
+}
+
+/** Everything the grants table holds for one record. */
+interface GrantRowParams {
+  grantId: string;
+  accountId: string;
+  region: string;
+  keyId: string;
+  grantToken: string;
+  granteePrincipal: string;
+  retiringPrincipal: string | null;
   doc: string;
 }
 
@@ -51,11 +82,17 @@ interface AliasRow {
 
 /** A KeyRecord as it sits in the `doc` column: JSON turns every Date into an ISO string. */
 type SerializedVersion = Omit<KeyVersion, 'createdAt'> & { createdAt: string };
-type SerializedKey = Omit<KeyRecord, 'createdAt' | 'updatedAt' | 'deletionDate' | 'versions'> & {
+type SerializedRotation = Omit<KeyRotation, 'nextRotationDate' | 'history' | 'inProgress'> & {
+  nextRotationDate?: string;
+  history: (Omit<KeyRotation['history'][number], 'date'> & { date: string })[];
+  inProgress: (Omit<KeyRotation['inProgress'][number], 'startedAt'> & { startedAt: string })[];
+};
+type SerializedKey = Omit<KeyRecord, 'createdAt' | 'updatedAt' | 'deletionDate' | 'versions' | 'rotation'> & {
   createdAt: string;
   updatedAt: string;
   deletionDate?: string;
   versions: SerializedVersion[];
+  rotation?: SerializedRotation;
 };
 
 interface ScopeParams {
@@ -148,11 +185,15 @@ export class EmbeddedStore implements MetadataStore {
     const deleteAliases = this.statement<[KeyParams]>(
       'DELETE FROM aliases WHERE account_id = @accountId AND region = @region AND target_key_id = @keyId',
     );
+    const deleteGrants = this.statement<[KeyParams]>(
+      'DELETE FROM grants WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    );
     const deleteKey = this.statement<[KeyParams]>(
       'DELETE FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
     );
     this.connection().transaction(() => {
       deleteAliases.run(params);
+      deleteGrants.run(params);
       deleteKey.run(params);
     })();
   }
@@ -171,6 +212,25 @@ export class EmbeddedStore implements MetadataStore {
          AND json_extract(doc, '$.deletionDate') <= @dueBy
        ORDER BY json_extract(doc, '$.deletionDate'), account_id, region, key_id`,
     ).all({ dueBy: dueBy.toISOString() }).map((row) => parseKey(row.doc));
+  }
+
+  async listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
+    // JSON true reads back from json_extract as the integer 1.
+    return this.statement<[{ dueBy: string }], KeyRow>(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'Enabled'
+         AND json_extract(doc, '$.rotation.enabled') = 1
+         AND json_extract(doc, '$.rotation.nextRotationDate') <= @dueBy
+       ORDER BY json_extract(doc, '$.rotation.nextRotationDate'), account_id, region, key_id`,
+    ).all({ dueBy: dueBy.toISOString() }).map((row) => parseKey(row.doc));
+  }
+
+  async listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]> {
+    return this.statement<[{ before: string }], KeyRow>(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND EXISTS (
+         SELECT 1 FROM json_each(keys.doc, '$.versions') AS version
+         WHERE json_extract(version.value, '$.status') = 'PENDING' AND json_extract(version.value, '$.createdAt') < @before)
+       ORDER BY account_id, region, key_id`,
+    ).all({ before: before.toISOString() }).map((row) => parseKey(row.doc));
   }
 
   async insertAlias(alias: AliasRecord): Promise<void> {
@@ -223,6 +283,84 @@ export class EmbeddedStore implements MetadataStore {
   async countAliasesForKey(scope: KeyScope, keyId: string): Promise<number> {
     const row = this.statement<[KeyParams], { count: number }>(
       'SELECT COUNT(*) AS count FROM aliases WHERE account_id = @accountId AND region = @region AND target_key_id = @keyId',
+    ).get(keyParams(scope, keyId));
+    return row?.count ?? 0;
+  }
+
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    try {
+      this.statement<[GrantRowParams]>(
+        `INSERT INTO grants (grant_id, account_id, region, key_id, grant_token, grantee_principal, retiring_principal, doc)
+         VALUES (@grantId, @accountId, @region, @keyId, @grantToken, @granteePrincipal, @retiringPrincipal, @doc)`,
+      ).run({
+        grantId: grant.grantId,
+        accountId: grant.accountId,
+        region: grant.region,
+        keyId: grant.keyId,
+        grantToken: grant.grantToken,
+        granteePrincipal: grant.granteePrincipal,
+        retiringPrincipal: grant.retiringPrincipal ?? null,
+        doc: JSON.stringify(grant),
+      });
+    } catch (e) {
+      throw isUniqueViolation(e) ? new DuplicateRecordError(`grant ${grant.grantId}`) : e;
+    }
+  }
+
+  async getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
+    const row = this.statement<[KeyParams & { grantId: string }], GrantRow>(
+      `SELECT doc FROM grants
+       WHERE grant_id = @grantId AND account_id = @accountId AND region = @region AND key_id = @keyId`,
+    ).get({ ...keyParams(scope, keyId), grantId });
+    return row && parseGrant(row.doc);
+  }
+
+  async findGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    const row = this.statement<[{ grantToken: string }], GrantRow>(
+      'SELECT doc FROM grants WHERE grant_token = @grantToken',
+    ).get({ grantToken });
+    return row && parseGrant(row.doc);
+  }
+
+  async listGrants(
+    scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
+  ): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('grant', page.marker);
+    // A NULL filter parameter turns that filter off, so one statement serves every combination.
+    const rows = this.statement<[KeyParams & { after: string; limit: number; grantId: string | null; grantee: string | null }], GrantRow>(
+      `SELECT doc FROM grants
+       WHERE account_id = @accountId AND region = @region AND key_id = @keyId AND grant_id > @after
+         AND (@grantId IS NULL OR grant_id = @grantId)
+         AND (@grantee IS NULL OR grantee_principal = @grantee)
+       ORDER BY grant_id LIMIT @limit`,
+    ).all({
+      ...keyParams(scope, keyId), after, limit: page.limit + 1,
+      grantId: filter.grantId ?? null, grantee: filter.granteePrincipal ?? null,
+    });
+    return grantPage(rows, page.limit);
+  }
+
+  async listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('grant', page.marker);
+    const rows = this.statement<[{ region: string; retiringPrincipal: string; after: string; limit: number }], GrantRow>(
+      `SELECT doc FROM grants
+       WHERE region = @region AND retiring_principal = @retiringPrincipal AND grant_id > @after
+       ORDER BY grant_id LIMIT @limit`,
+    ).all({ region, retiringPrincipal, after, limit: page.limit + 1 });
+    return grantPage(rows, page.limit);
+  }
+
+  async deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean> {
+    const result = this.statement<[KeyParams & { grantId: string }]>(
+      `DELETE FROM grants
+       WHERE grant_id = @grantId AND account_id = @accountId AND region = @region AND key_id = @keyId`,
+    ).run({ ...keyParams(scope, keyId), grantId });
+    return result.changes > 0;
+  }
+
+  async countGrantsForKey(scope: KeyScope, keyId: string): Promise<number> {
+    const row = this.statement<[KeyParams], { count: number }>(
+      'SELECT COUNT(*) AS count FROM grants WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
     ).get(keyParams(scope, keyId));
     return row?.count ?? 0;
   }
@@ -284,14 +422,39 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 function parseKey(doc: string): KeyRecord {
-  const { createdAt, updatedAt, deletionDate, versions, ...rest } = JSON.parse(doc) as SerializedKey;
+  const { createdAt, updatedAt, deletionDate, versions, rotation, ...rest } = JSON.parse(doc) as SerializedKey;
   return {
     ...rest,
     createdAt: new Date(createdAt),
     updatedAt: new Date(updatedAt),
     ...(deletionDate === undefined ? {} : { deletionDate: new Date(deletionDate) }),
     versions: versions.map((version) => ({ ...version, createdAt: new Date(version.createdAt) })),
+    ...(rotation === undefined ? {} : { rotation: parseRotation(rotation) }),
   };
+}
+
+function parseRotation({ nextRotationDate, history, inProgress, ...rest }: SerializedRotation): KeyRotation {
+  return {
+    ...rest,
+    ...(nextRotationDate === undefined ? {} : { nextRotationDate: new Date(nextRotationDate) }),
+    history: history.map((entry) => ({ ...entry, date: new Date(entry.date) })),
+    inProgress: inProgress.map((entry) => ({ ...entry, startedAt: new Date(entry.startedAt) })),
+  };
+}
+
+/** A GrantRecord as it sits in the `doc` column. */
+type SerializedGrant = Omit<GrantRecord, 'createdAt'> & { createdAt: string };
+
+function parseGrant(doc: string): GrantRecord {
+  const { createdAt, ...rest } = JSON.parse(doc) as SerializedGrant;
+  return { ...rest, createdAt: new Date(createdAt) };
+}
+
+/** One row more than the limit was fetched: it tells whether another page follows. */
+function grantPage(rows: GrantRow[], limit: number): Page<GrantRecord> {
+  const items = rows.slice(0, limit).map((row) => parseGrant(row.doc));
+  const last = items[items.length - 1];
+  return rows.length > limit && last ? { items, nextMarker: encodeMarker('grant', last.grantId) } : { items };
 }
 
 function aliasToRow(alias: AliasRecord): AliasRow {

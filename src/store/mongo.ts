@@ -3,7 +3,7 @@
 import { MongoClient, MongoServerError } from 'mongodb';
 import type { Collection, Db, Filter, WithId } from 'mongodb';
 import { DuplicateRecordError, RevisionConflictError } from '../core/errors';
-import type { AliasRecord, KeyRecord, KeyScope } from '../core/model';
+import type { AliasRecord, GrantConstraints, GrantRecord, KeyRecord, KeyScope } from '../core/model';
 import type { MetadataStore, Page, PageRequest } from '../core/ports';
 import { decodeMarker, encodeMarker } from '../core/page-marker';
 
@@ -15,6 +15,7 @@ interface Connection {
   db: Db;
   keys: Collection<KeyRecord>;
   aliases: Collection<AliasRecord>;
+  grants: Collection<GrantDoc>;
   /** Multi-document transactions need a replica set or a sharded cluster, not a standalone server. */
   supportsTransactions: boolean;
 }
@@ -37,6 +38,7 @@ export class MongoStore implements MetadataStore {
       const db = client.db(this.dbName);
       const keys = db.collection<KeyRecord>('keys');
       const aliases = db.collection<AliasRecord>('aliases');
+      const grants = db.collection<GrantDoc>('grants');
       // One createIndexes per collection: parallel index builds that each create the collection can race.
       await Promise.all([
         keys.createIndexes([
@@ -48,10 +50,20 @@ export class MongoStore implements MetadataStore {
           { key: { accountId: 1, region: 1, aliasName: 1 }, unique: true, name: 'scope_aliasName' },
           { key: { accountId: 1, region: 1, targetKeyId: 1 }, name: 'scope_targetKeyId' },
         ]),
+        grants.createIndexes([
+          { key: { grantId: 1 }, unique: true, name: 'grantId' },
+          { key: { grantToken: 1 }, unique: true, name: 'grantToken' },
+          { key: { accountId: 1, region: 1, keyId: 1, grantId: 1 }, name: 'scope_keyId_grantId' },
+          {
+            key: { region: 1, retiringPrincipal: 1, grantId: 1 },
+            name: 'region_retiringPrincipal_grantId',
+            partialFilterExpression: { retiringPrincipal: { $exists: true } },
+          },
+        ]),
       ]);
       const hello = await db.admin().command({ hello: 1 });
       const supportsTransactions = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
-      this.connection = { client, db, keys, aliases, supportsTransactions };
+      this.connection = { client, db, keys, aliases, grants, supportsTransactions };
     } catch (e) {
       await client.close();
       throw e;
@@ -105,19 +117,22 @@ export class MongoStore implements MetadataStore {
   }
 
   async deleteKey(scope: KeyScope, keyId: string): Promise<void> {
-    const { client, keys, aliases, supportsTransactions } = this.open();
+    const { client, keys, aliases, grants, supportsTransactions } = this.open();
     const aliasFilter: Filter<AliasRecord> = { ...scopeFilter(scope), targetKeyId: keyId };
+    const grantFilter: Filter<GrantDoc> = { ...scopeFilter(scope), keyId };
     if (supportsTransactions) {
       await client.withSession((session) => session.withTransaction(async () => {
         await aliases.deleteMany(aliasFilter, { session });
+        await grants.deleteMany(grantFilter, { session });
         await keys.deleteOne(keyFilter(scope, keyId), { session });
       }));
       return;
     }
-    // A standalone server has no transactions. Aliases go first: if we stop in between, the key
-    // survives without aliases and a retried deleteKey finishes the job, whereas the other order
-    // could leave aliases pointing at a key that no longer exists.
+    // A standalone server has no transactions. Aliases and grants go first: if we stop in
+    // between, the key survives without them and a retried deleteKey finishes the job, whereas
+    // the other order could leave aliases and grants naming a key that no longer exists.
     await aliases.deleteMany(aliasFilter);
+    await grants.deleteMany(grantFilter);
     await keys.deleteOne(keyFilter(scope, keyId));
   }
 
@@ -133,6 +148,22 @@ export class MongoStore implements MetadataStore {
     const docs = await this.open().keys
       .find({ incomplete: { $ne: true }, state: 'PendingDeletion', deletionDate: { $lte: dueBy } })
       .sort({ deletionDate: 1, accountId: 1, region: 1, keyId: 1 })
+      .toArray();
+    return docs.map(withoutId);
+  }
+
+  async listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
+    const docs = await this.open().keys
+      .find({ incomplete: { $ne: true }, state: 'Enabled', 'rotation.enabled': true, 'rotation.nextRotationDate': { $lte: dueBy } })
+      .sort({ 'rotation.nextRotationDate': 1, accountId: 1, region: 1, keyId: 1 })
+      .toArray();
+    return docs.map(withoutId);
+  }
+
+  async listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]> {
+    const docs = await this.open().keys
+      .find({ incomplete: { $ne: true }, versions: { $elemMatch: { status: 'PENDING', createdAt: { $lt: before } } } })
+      .sort({ accountId: 1, region: 1, keyId: 1 })
       .toArray();
     return docs.map(withoutId);
   }
@@ -177,6 +208,62 @@ export class MongoStore implements MetadataStore {
     return this.open().aliases.countDocuments({ ...scopeFilter(scope), targetKeyId: keyId });
   }
 
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    try {
+      await this.open().grants.insertOne(grantToDoc(grant));
+    } catch (e) {
+      throw isDuplicateKeyError(e) ? new DuplicateRecordError(`grant ${grant.grantId}`) : e;
+    }
+  }
+
+  async getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
+    const doc = await this.open().grants.findOne({ ...scopeFilter(scope), keyId, grantId });
+    return doc ? grantFromDoc(doc) : undefined;
+  }
+
+  async findGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    const doc = await this.open().grants.findOne({ grantToken });
+    return doc ? grantFromDoc(doc) : undefined;
+  }
+
+  async listGrants(
+    scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
+  ): Promise<Page<GrantRecord>> {
+    const query: Filter<GrantDoc> = { ...scopeFilter(scope), keyId };
+    if (filter.granteePrincipal !== undefined) query.granteePrincipal = filter.granteePrincipal;
+    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
+    if (filter.grantId !== undefined || after !== undefined) {
+      query.grantId = {
+        ...(filter.grantId === undefined ? {} : { $eq: filter.grantId }),
+        ...(after === undefined ? {} : { $gt: after }),
+      };
+    }
+    return this.grantPage(query, page.limit);
+  }
+
+  async listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+    const query: Filter<GrantDoc> = { region, retiringPrincipal };
+    if (page.marker !== undefined) query.grantId = { $gt: decodeMarker('grant', page.marker) };
+    return this.grantPage(query, page.limit);
+  }
+
+  async deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean> {
+    const result = await this.open().grants.deleteOne({ ...scopeFilter(scope), keyId, grantId });
+    return result.deletedCount > 0;
+  }
+
+  async countGrantsForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return this.open().grants.countDocuments({ ...scopeFilter(scope), keyId });
+  }
+
+  /** One document more than asked tells whether another page follows. */
+  private async grantPage(query: Filter<GrantDoc>, limit: number): Promise<Page<GrantRecord>> {
+    const docs = await this.open().grants.find(query).sort({ grantId: 1 }).limit(limit + 1).toArray();
+    const items = docs.slice(0, limit).map(grantFromDoc);
+    const last = items[items.length - 1];
+    return docs.length > limit && last ? { items, nextMarker: encodeMarker('grant', last.grantId) } : { items };
+  }
+
   private open(): Connection {
     if (!this.connection) throw new Error('MongoStore is not open: call init() first');
     return this.connection;
@@ -194,6 +281,39 @@ function keyFilter(scope: KeyScope, keyId: string): Filter<KeyRecord> {
 
 function aliasFilter(scope: KeyScope, aliasName: string): Filter<AliasRecord> {
   return { ...scopeFilter(scope), aliasName };
+}
+
+/**
+ * A GrantRecord as stored. Encryption-context keys are arbitrary strings, and field names
+ * beginning with "$" or holding "." are not safe in MongoDB, so constraint maps are stored as
+ * [key, value] pairs.
+ */
+type StoredContext = [string, string][];
+type GrantDoc = Omit<GrantRecord, 'constraints'> & {
+  constraints?: { encryptionContextSubset?: StoredContext; encryptionContextEquals?: StoredContext };
+};
+
+function grantToDoc({ constraints, ...rest }: GrantRecord): GrantDoc {
+  if (!constraints) return { ...rest };
+  const { encryptionContextSubset: subset, encryptionContextEquals: equals } = constraints;
+  return {
+    ...rest,
+    constraints: {
+      ...(subset === undefined ? {} : { encryptionContextSubset: Object.entries(subset) }),
+      ...(equals === undefined ? {} : { encryptionContextEquals: Object.entries(equals) }),
+    },
+  };
+}
+
+function grantFromDoc(doc: WithId<GrantDoc>): GrantRecord {
+  const { constraints, ...rest } = withoutId(doc);
+  if (!constraints) return rest;
+  const { encryptionContextSubset: subset, encryptionContextEquals: equals } = constraints;
+  const restored: GrantConstraints = {
+    ...(subset === undefined ? {} : { encryptionContextSubset: Object.fromEntries(subset) }),
+    ...(equals === undefined ? {} : { encryptionContextEquals: Object.fromEntries(equals) }),
+  };
+  return { ...rest, constraints: restored };
 }
 
 /** Records never carry Mongo's _id: it is storage detail, and callers compare records whole. */

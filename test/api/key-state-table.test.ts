@@ -1,6 +1,7 @@
 // The key-state table (KMS-SPEC §3), cell by cell: every operation that exists, against a
 // key in every state, through the HTTP API. Expectations are written out here from the
 // specification, independently of src/core/key-state.ts.
+import { generateKeyPairSync } from 'node:crypto';
 import { keyStates, type KeyState } from '../../src/core/model';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
@@ -10,7 +11,7 @@ let svc: TestService;
 beforeAll(async () => { svc = await startTestService(); });
 afterAll(async () => { await svc.close(); });
 
-type Expectation = 'ok' | 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion';
+type Expectation = 'ok' | 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion' | 'externalOrigin';
 
 const crypto: Record<KeyState, Expectation> = {
   Enabled: 'ok', Disabled: 'disabled', PendingDeletion: 'pendingDeletion', PendingReplicaDeletion: 'pendingDeletion',
@@ -28,13 +29,29 @@ const cancelDeletion: Record<KeyState, Expectation> = {
   PendingImport: 'notPendingDeletion', Unavailable: 'notPendingDeletion', Creating: 'notPendingDeletion', Updating: 'notPendingDeletion',
 };
 const scheduleDeletion: Record<KeyState, Expectation> = { ...managed, Updating: 'updating' };
+/** CreateGrant: like a cryptographic operation (✗1, ✗2/3, ✗5, ✗14) except that an Unavailable key takes grants. */
+const createGrant: Record<KeyState, Expectation> = { ...crypto, Unavailable: 'ok' };
+/** EnableKeyRotation, DisableKeyRotation: ✓/?7 where the key is eligible, ✗1, ✗3, ✗6 (PendingImport keys are EXTERNAL), ✗14. */
+const rotationSettings: Record<KeyState, Expectation> = {
+  ...always, Disabled: 'disabled', PendingDeletion: 'pendingDeletion', PendingReplicaDeletion: 'pendingDeletion', PendingImport: 'externalOrigin', Creating: 'creating',
+};
+/** GetKeyRotationStatus: ?7 everywhere but PendingImport (✗6); ListKeyRotations reads the same state. */
+const rotationStatus: Record<KeyState, Expectation> = { ...always, PendingImport: 'externalOrigin' };
 
 const table: Record<string, Record<KeyState, Expectation>> = {
   Encrypt: crypto, Decrypt: crypto, ReEncrypt: crypto, GenerateDataKey: crypto, GenerateDataKeyWithoutPlaintext: crypto,
+  GenerateDataKeyPair: crypto, GenerateDataKeyPairWithoutPlaintext: crypto,
+  // The seed table's N/A for PendingImport and Unavailable predates asymmetric and HMAC import: like Decrypt.
+  Sign: crypto, Verify: crypto, GetPublicKey: crypto, GenerateMac: crypto, VerifyMac: crypto, DeriveSharedSecret: crypto,
   DescribeKey: always, ListResourceTags: always, DeleteAlias: always,
   EnableKey: enableDisable, DisableKey: enableDisable,
   UpdateKeyDescription: managed, CreateAlias: managed, UpdateAlias: managed, TagResource: managed, UntagResource: managed,
   ScheduleKeyDeletion: scheduleDeletion, CancelKeyDeletion: cancelDeletion,
+  EnableKeyRotation: rotationSettings, DisableKeyRotation: rotationSettings, GetKeyRotationStatus: rotationStatus, ListKeyRotations: rotationStatus,
+  // Not in the seed table; recorded from AWS: DisabledException when disabled, "is pending import." when pending import.
+  RotateKeyOnDemand: crypto,
+  CreateGrant: createGrant, ListGrants: always, RetireGrant: always, RevokeGrant: always,
+  GetKeyPolicy: always, PutKeyPolicy: always, ListKeyPolicies: always,
 };
 
 function expectedError(expectation: Expectation, arn: string): { __type: string; message: string } | undefined {
@@ -47,30 +64,58 @@ function expectedError(expectation: Expectation, arn: string): { __type: string;
     case 'creating': return { __type: 'KMSInvalidStateException', message: `${arn} is creating.` };
     case 'updating': return { __type: 'KMSInvalidStateException', message: `${arn} is updating.` };
     case 'notPendingDeletion': return { __type: 'KMSInvalidStateException', message: `${arn} is not pending deletion.` };
+    case 'externalOrigin': return { __type: 'UnsupportedOperationException', message: `${arn} origin is EXTERNAL which is not valid for this operation.` };
   }
 }
 
 let aliasCounter = 0;
 const nextAlias = () => `alias/state-table-${aliasCounter++}`;
 
+/** The key an operation needs: symmetric unless it signs, MACs or agrees keys. */
+function keyFor(operation: string): Record<string, string> {
+  if (['Sign', 'Verify', 'GetPublicKey'].includes(operation)) return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
+  if (operation.endsWith('Mac')) return { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
+  if (operation === 'DeriveSharedSecret') return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' };
+  return {};
+}
+
 /** A key in `state`, plus whatever the operation needs prepared while the key was still Enabled. */
 async function prepare(operation: string, state: KeyState) {
-  const meta = (await kmsCall(svc.app, 'CreateKey', {})).body.KeyMetadata as { KeyId: string; Arn: string };
-  const ciphertext = (await kmsCall(svc.app, 'Encrypt', { KeyId: meta.KeyId, Plaintext: 'c3RhdGU=' })).body.CiphertextBlob as string;
+  const meta = (await kmsCall(svc.app, 'CreateKey', keyFor(operation))).body.KeyMetadata as { KeyId: string; Arn: string };
+  const ciphertext = operation === 'Encrypt' || operation === 'Decrypt' || operation === 'ReEncrypt'
+    ? (await kmsCall(svc.app, 'Encrypt', { KeyId: meta.KeyId, Plaintext: 'c3RhdGU=' })).body.CiphertextBlob as string
+    : '';
   let request: Record<string, unknown> = { KeyId: meta.KeyId };
   if (operation === 'Encrypt') request = { KeyId: meta.KeyId, Plaintext: 'c3RhdGU=' };
   if (operation === 'Decrypt') request = { CiphertextBlob: ciphertext };
   if (operation === 'ReEncrypt') request = { CiphertextBlob: ciphertext, DestinationKeyId: meta.KeyId };
   if (operation.startsWith('GenerateDataKey')) request = { KeyId: meta.KeyId, KeySpec: 'AES_256' };
+  if (operation.startsWith('GenerateDataKeyPair')) request = { KeyId: meta.KeyId, KeyPairSpec: 'ECC_NIST_P256' };
+  const message = { KeyId: meta.KeyId, Message: 'c3RhdGU=' };
+  if (operation === 'Sign' || operation === 'Verify') request = { ...message, SigningAlgorithm: 'ECDSA_SHA_256' };
+  if (operation === 'Verify') request.Signature = (await kmsCall(svc.app, 'Sign', request)).body.Signature as string;
+  if (operation === 'GenerateMac' || operation === 'VerifyMac') request = { ...message, MacAlgorithm: 'HMAC_SHA_256' };
+  if (operation === 'VerifyMac') request.Mac = (await kmsCall(svc.app, 'GenerateMac', request)).body.Mac as string;
+  if (operation === 'DeriveSharedSecret') {
+    const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+    request = { KeyId: meta.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer.toString('base64') };
+  }
   if (operation === 'UpdateKeyDescription') request = { KeyId: meta.KeyId, Description: 'x' };
   if (operation === 'ScheduleKeyDeletion') request = { KeyId: meta.KeyId, PendingWindowInDays: 7 };
   if (operation === 'CreateAlias') request = { AliasName: nextAlias(), TargetKeyId: meta.KeyId };
   if (operation === 'TagResource') request = { KeyId: meta.KeyId, Tags: [{ TagKey: 'k', TagValue: 'v' }] };
+  if (operation === 'PutKeyPolicy') request = { KeyId: meta.KeyId, Policy: (await kmsCall(svc.app, 'GetKeyPolicy', { KeyId: meta.KeyId })).body.Policy };
   if (operation === 'UntagResource') request = { KeyId: meta.KeyId, TagKeys: ['k'] };
   if (operation === 'DeleteAlias') {
     const AliasName = nextAlias();
     await kmsCall(svc.app, 'CreateAlias', { AliasName, TargetKeyId: meta.KeyId });
     request = { AliasName };
+  }
+  if (operation === 'CreateGrant') request = { KeyId: meta.KeyId, GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/alice`, Operations: ['Decrypt'] };
+  if (operation === 'RetireGrant' || operation === 'RevokeGrant') {
+    const grant = await kmsCall(svc.app, 'CreateGrant', { KeyId: meta.KeyId, GranteePrincipal: `arn:aws:iam::${ACCOUNT}:user/alice`, Operations: ['Decrypt'] });
+    // Retired by the issuing account (the caller's root); RetireGrant takes the key ARN.
+    request = { KeyId: meta.Arn, GrantId: grant.body.GrantId as string };
   }
   if (operation === 'UpdateAlias') {
     // The alias moves from an ordinary key to the key under test, whose state is what counts.
@@ -101,6 +146,6 @@ describe.each(Object.keys(table))('%s', (operation) => {
 
 it('covers every operation the service offers that takes a key', async () => {
   const { operations } = await import('../../src/core/operations');
-  const keyless = ['CreateKey', 'ListKeys', 'GenerateRandom', 'ListAliases'];
+  const keyless = ['CreateKey', 'ListKeys', 'GenerateRandom', 'ListAliases', 'ListRetirableGrants'];
   expect(Object.keys(operations).filter((name) => !keyless.includes(name)).sort()).toEqual(Object.keys(table).sort());
 });

@@ -1,7 +1,7 @@
 // The behaviour every MetadataStore must share. Each implementation runs this one suite from its
 // own *.test.ts file, so the in-memory fake used by unit tests cannot drift from the real stores.
 import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
-import type { AliasRecord, KeyRecord, KeyScope } from '../../src/core/model';
+import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
 
 export interface MetadataStoreContractOptions {
@@ -82,6 +82,43 @@ function makeFullKey(keyId: string): KeyRecord {
 
 function makeAlias(aliasName: string, targetKeyId: string, aliasScope: KeyScope = scope): AliasRecord {
   return { ...aliasScope, aliasName, targetKeyId, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) };
+}
+
+const ALICE_ARN = `arn:aws:iam::${scope.accountId}:user/alice`;
+const BOB_ARN = `arn:aws:iam::${scope.accountId}:user/bob`;
+
+/** A valid grant id (64 hex) whose order follows `n`. */
+function grantIdFor(n: number): string {
+  return n.toString(16).padStart(64, '0');
+}
+
+/** A grant with no optional fields; `overrides` may move it to another scope. */
+function makeGrant(grantId: string, keyId: string, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    ...scope,
+    keyId,
+    grantId,
+    grantToken: `token-${grantId}`,
+    granteePrincipal: ALICE_ARN,
+    issuingAccount: scope.accountId,
+    operations: ['Encrypt', 'Decrypt'],
+    createdAt: new Date(createdAt),
+    ...overrides,
+  };
+}
+
+/** A grant with every optional field set. */
+function makeFullGrant(grantId: string, keyId: string): GrantRecord {
+  return makeGrant(grantId, keyId, {
+    name: 'every-field:/_-',
+    retiringPrincipal: BOB_ARN,
+    issuingAccount: otherAccount.accountId,
+    operations: ['GenerateDataKey', 'ReEncryptFrom', 'CreateGrant', 'RetireGrant', 'DescribeKey'],
+    constraints: {
+      encryptionContextSubset: { Department: 'IT', 'case': 'Value' },
+      encryptionContextEquals: { purpose: 'backups — 키', empty: '' },
+    },
+  });
 }
 
 /** Follows nextMarker to the end, returning each page's items. */
@@ -402,6 +439,78 @@ export function describeMetadataStoreContract(
       });
     });
 
+    describe('rotation', () => {
+      const rotation = (nextRotationDate?: Date): KeyRecord['rotation'] => ({
+        enabled: nextRotationDate !== undefined,
+        ...(nextRotationDate ? { periodInDays: 90, nextRotationDate } : {}),
+        onDemandCount: 1,
+        history: [{ keyMaterialId: 'c'.repeat(64), date: new Date('2024-02-02T02:02:02.202Z'), type: 'ON_DEMAND' }],
+        inProgress: [{ versionId: 'b'.repeat(64), type: 'AUTOMATIC', startedAt: new Date('2024-05-06T08:00:00.002Z') }],
+      });
+
+      test('rotation state round-trips with its dates as Dates, through replaceKey too', async () => {
+        const key = { ...makeFullKey(keyIdFor(1)), rotation: rotation(new Date('2025-01-01T00:00:00.123Z')) };
+        key.rotation!.inProgress[0]!.abandoned = true;
+        const bare = makeKey(keyIdFor(2), { rotation: rotation() });
+        await store.insertKey(key);
+        await store.insertKey(bare);
+
+        const got = await store.getKey(scope, key.keyId);
+        expect(got).toStrictEqual(key);
+        expect(got?.rotation?.nextRotationDate).toBeInstanceOf(Date);
+        expect(got?.rotation?.history[0]?.date).toBeInstanceOf(Date);
+        expect(got?.rotation?.inProgress[0]?.startedAt).toBeInstanceOf(Date);
+        // Absent optional fields stay absent.
+        expect(await store.getKey(scope, bare.keyId)).toStrictEqual(bare);
+
+        const replaced = await store.replaceKey({ ...got!, rotation: { ...got!.rotation!, inProgress: [] } });
+        expect(replaced.rotation?.history[0]?.date).toBeInstanceOf(Date);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(replaced);
+      });
+
+      test('listKeysDueForRotation returns complete Enabled keys with rotation on, due at or before the date, from every scope, soonest first', async () => {
+        const due = new Date('2024-03-01T00:00:00.000Z');
+        await store.insertKey(makeKey(keyIdFor(1), { rotation: rotation(new Date('2024-02-20T00:00:00Z')) }));
+        await store.insertKey(makeKey(keyIdFor(2), { ...otherAccount, rotation: rotation(due) }));
+        await store.insertKey(makeKey(keyIdFor(3), { ...otherRegion, rotation: rotation(new Date('2024-01-01T00:00:00Z')) }));
+        // Not returned: due later, rotation off, not Enabled, incomplete, or never configured.
+        await store.insertKey(makeKey(keyIdFor(4), { rotation: rotation(new Date('2024-03-01T00:00:00.001Z')) }));
+        await store.insertKey(makeKey(keyIdFor(5), { rotation: { ...rotation(new Date('2024-01-01T00:00:00Z'))!, enabled: false } }));
+        await store.insertKey(makeKey(keyIdFor(6), { state: 'Disabled', rotation: rotation(new Date('2024-01-01T00:00:00Z')) }));
+        await store.insertKey(makeKey(keyIdFor(7), { incomplete: true, rotation: rotation(new Date('2024-01-01T00:00:00Z')) }));
+        await store.insertKey(makeKey(keyIdFor(8)));
+
+        const found = await store.listKeysDueForRotation(due);
+
+        expect(found.map((k) => k.keyId)).toEqual([keyIdFor(3), keyIdFor(1), keyIdFor(2)]);
+        expect(found[0]!.rotation!.nextRotationDate).toEqual(new Date('2024-01-01T00:00:00Z'));
+      });
+
+      test('listKeysWithPendingVersions returns complete keys with a PENDING version created before the date, from every scope', async () => {
+        const before = new Date('2024-03-01T00:00:00.000Z');
+        const version = (status: 'PENDING' | 'ACTIVE', createdAt: Date) => ({
+          id: `${status === 'PENDING' ? 'd' : 'e'}${createdAt.getTime()}`.padEnd(64, '0'),
+          backing: { kind: 'pkcs11' as const, tokenId: 'default', objectId: '0a' },
+          createdAt,
+          status,
+        });
+        const early = new Date('2024-02-01T00:00:00Z');
+        const active = version('ACTIVE', early);
+        await store.insertKey(makeKey(keyIdFor(1), { versions: [active, version('PENDING', early)] }));
+        await store.insertKey(makeKey(keyIdFor(2), { ...otherAccount, versions: [version('PENDING', new Date('2024-02-29T23:59:59.999Z'))] }));
+        // Not returned: only ACTIVE versions, PENDING at or after the cut-off, incomplete, no versions.
+        await store.insertKey(makeKey(keyIdFor(3), { versions: [active] }));
+        await store.insertKey(makeKey(keyIdFor(4), { versions: [active, version('PENDING', before)] }));
+        await store.insertKey(makeKey(keyIdFor(5), { incomplete: true, versions: [version('PENDING', early)] }));
+        await store.insertKey(makeKey(keyIdFor(6)));
+
+        const found = await store.listKeysWithPendingVersions(before);
+
+        expect(found.map((k) => `${k.accountId}/${k.keyId}`).sort()).toEqual([`${otherAccount.accountId}/${keyIdFor(2)}`, `${scope.accountId}/${keyIdFor(1)}`].sort());
+        expect(await store.listKeysWithPendingVersions(new Date('9999-12-31T23:59:59.999Z'))).toHaveLength(3);
+      });
+    });
+
     describe('aliases', () => {
       const keyA = keyIdFor(1);
       const keyB = keyIdFor(2);
@@ -547,6 +656,215 @@ export function describeMetadataStoreContract(
       });
     });
 
+    describe('grants', () => {
+      const keyA = keyIdFor(1);
+      const keyB = keyIdFor(2);
+
+      test('getGrant returns what insertGrant stored, every field included', async () => {
+        const full = makeFullGrant(grantIdFor(1), keyA);
+        const minimal = makeGrant(grantIdFor(2), keyA);
+        await store.insertGrant(full);
+        await store.insertGrant(minimal);
+
+        const got = await store.getGrant(scope, keyA, full.grantId);
+        expect(got).toStrictEqual(full);
+        expect(got?.createdAt).toBeInstanceOf(Date);
+        // toStrictEqual also fails if absent optional fields come back as null or undefined.
+        expect(await store.getGrant(scope, keyA, minimal.grantId)).toStrictEqual(minimal);
+      });
+
+      test('encryption-context keys that are awkward for a database survive a round trip', async () => {
+        const awkward = { '$where': '1', 'a.b': 'dotted', '': 'empty key', 'x': '', '키': '값' };
+        const grant = makeGrant(grantIdFor(1), keyA, { constraints: { encryptionContextSubset: awkward, encryptionContextEquals: { '$set': '.' } } });
+        await store.insertGrant(grant);
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toStrictEqual(grant);
+        expect(await store.findGrantByToken(grant.grantToken)).toStrictEqual(grant);
+      });
+
+      test('getGrant finds a grant only on its own key in its own scope', async () => {
+        const grant = makeGrant(grantIdFor(1), keyA);
+        await store.insertGrant(grant);
+        expect(await store.getGrant(scope, keyB, grant.grantId)).toBeUndefined();
+        expect(await store.getGrant(otherRegion, keyA, grant.grantId)).toBeUndefined();
+        expect(await store.getGrant(otherAccount, keyA, grant.grantId)).toBeUndefined();
+        expect(await store.getGrant(scope, keyA, grantIdFor(404))).toBeUndefined();
+      });
+
+      test('the store keeps its own copy of a grant', async () => {
+        const grant = makeFullGrant(grantIdFor(1), keyA);
+        await store.insertGrant(grant);
+        grant.operations.push('Sign');
+        grant.constraints!.encryptionContextEquals!.extra = 'x';
+        grant.createdAt.setTime(0);
+        const got = await store.getGrant(scope, keyA, grant.grantId);
+        expect(got).toStrictEqual(makeFullGrant(grantIdFor(1), keyA));
+        got!.operations.pop();
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toStrictEqual(makeFullGrant(grantIdFor(1), keyA));
+      });
+
+      test('insertGrant rejects a grant id that exists in any scope, and a token that exists, and keeps the original', async () => {
+        const grant = makeGrant(grantIdFor(1), keyA);
+        await store.insertGrant(grant);
+        await expect(store.insertGrant(makeGrant(grantIdFor(1), keyB, { grantToken: 'another-token' })))
+          .rejects.toBeInstanceOf(DuplicateRecordError);
+        await expect(store.insertGrant(makeGrant(grantIdFor(1), keyA, { ...otherRegion, grantToken: 'another-token' })))
+          .rejects.toBeInstanceOf(DuplicateRecordError);
+        await expect(store.insertGrant(makeGrant(grantIdFor(2), keyA, { grantToken: grant.grantToken })))
+          .rejects.toBeInstanceOf(DuplicateRecordError);
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toStrictEqual(grant);
+        expect(await store.getGrant(scope, keyA, grantIdFor(2))).toBeUndefined();
+        expect(await store.countGrantsForKey(scope, keyA)).toBe(1);
+        expect(await store.countGrantsForKey(scope, keyB)).toBe(0);
+      });
+
+      test('findGrantByToken finds the grant in any scope, by the exact token', async () => {
+        const grant = makeGrant(grantIdFor(1), keyA, otherAccount);
+        await store.insertGrant(grant);
+        await store.insertGrant(makeGrant(grantIdFor(2), keyA));
+        expect(await store.findGrantByToken(grant.grantToken)).toStrictEqual(grant);
+        expect(await store.findGrantByToken(grant.grantToken.toUpperCase())).toBeUndefined();
+        expect(await store.findGrantByToken('no-such-token')).toBeUndefined();
+      });
+
+      test('listGrants returns the key\'s grants in its scope, ordered by grant id, as full records', async () => {
+        for (const n of [5, 1, 4, 2, 3]) await store.insertGrant(makeGrant(grantIdFor(n), keyA));
+        await store.insertGrant(makeGrant(grantIdFor(6), keyB));
+        await store.insertGrant(makeGrant(grantIdFor(7), keyA, otherRegion));
+        await store.insertGrant(makeGrant(grantIdFor(8), keyA, otherAccount));
+
+        const page = await store.listGrants(scope, keyA, {}, { limit: 100 });
+        expect(page.items.map((g) => g.grantId)).toEqual([1, 2, 3, 4, 5].map(grantIdFor));
+        expect(page.items[0]).toStrictEqual(makeGrant(grantIdFor(1), keyA));
+        expect(page.nextMarker).toBeUndefined();
+        expect(await store.listGrants(scope, keyIdFor(404), {}, { limit: 10 })).toStrictEqual({ items: [] });
+        expect((await store.listGrants(otherRegion, keyA, {}, { limit: 10 })).items.map((g) => g.grantId)).toEqual([grantIdFor(7)]);
+      });
+
+      test('listGrants filters by grant id and by grantee principal', async () => {
+        await store.insertGrant(makeGrant(grantIdFor(1), keyA, { granteePrincipal: ALICE_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(2), keyA, { granteePrincipal: BOB_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(3), keyA, { granteePrincipal: ALICE_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(4), keyB, { granteePrincipal: ALICE_ARN }));
+
+        const ids = async (filter: { grantId?: string; granteePrincipal?: string }) =>
+          (await store.listGrants(scope, keyA, filter, { limit: 10 })).items.map((g) => g.grantId);
+        expect(await ids({ granteePrincipal: ALICE_ARN })).toEqual([grantIdFor(1), grantIdFor(3)]);
+        expect(await ids({ granteePrincipal: ALICE_ARN.toUpperCase() })).toEqual([]);
+        expect(await ids({ grantId: grantIdFor(2) })).toEqual([grantIdFor(2)]);
+        // A grant on another key is not found through this key.
+        expect(await ids({ grantId: grantIdFor(4) })).toEqual([]);
+        expect(await ids({ grantId: grantIdFor(2), granteePrincipal: ALICE_ARN })).toEqual([]);
+        expect(await ids({ grantId: grantIdFor(3), granteePrincipal: ALICE_ARN })).toEqual([grantIdFor(3)]);
+      });
+
+      test('listGrants paginates with limit and marker, with and without a filter', async () => {
+        for (let n = 1; n <= 8; n++) {
+          await store.insertGrant(makeGrant(grantIdFor(n), keyA, { granteePrincipal: n % 2 === 0 ? BOB_ARN : ALICE_ARN }));
+        }
+        const all = await collectPages((page) => store.listGrants(scope, keyA, {}, page), 3);
+        expect(all.map((items) => items.map((g) => g.grantId))).toEqual([[1, 2, 3], [4, 5, 6], [7, 8]].map((p) => p.map(grantIdFor)));
+
+        const alice = await collectPages((page) => store.listGrants(scope, keyA, { granteePrincipal: ALICE_ARN }, page), 2);
+        expect(alice.map((items) => items.map((g) => g.grantId))).toEqual([[1, 3], [5, 7]].map((p) => p.map(grantIdFor)));
+      });
+
+      test('a grant marker resumes after the last grant returned even if that grant is gone', async () => {
+        for (let n = 1; n <= 4; n++) await store.insertGrant(makeGrant(grantIdFor(n), keyA));
+        const first = await store.listGrants(scope, keyA, {}, { limit: 2 });
+        await store.deleteGrant(scope, keyA, grantIdFor(2));
+        const second = await store.listGrants(scope, keyA, {}, { limit: 2, marker: first.nextMarker });
+        expect(second.items.map((g) => g.grantId)).toEqual([grantIdFor(3), grantIdFor(4)]);
+        expect(second.nextMarker).toBeUndefined();
+      });
+
+      test.each([...invalidMarkers, Buffer.from(`alias:${'0'.repeat(64)}`).toString('base64url')])(
+        'listGrants and listRetirableGrants reject the invalid marker %j with InvalidMarkerException',
+        async (marker) => {
+          await store.insertGrant(makeGrant(grantIdFor(1), keyA, { retiringPrincipal: ALICE_ARN }));
+          for (const listing of [
+            store.listGrants(scope, keyA, {}, { limit: 10, marker }),
+            store.listRetirableGrants(scope.region, ALICE_ARN, { limit: 10, marker }),
+          ]) {
+            await expect(listing).rejects.toBeInstanceOf(KmsError);
+            await expect(listing).rejects.toMatchObject({ code: 'InvalidMarkerException' });
+          }
+        },
+      );
+
+      test('listRetirableGrants returns grants of every account in the region with exactly that retiring principal', async () => {
+        await store.insertGrant(makeGrant(grantIdFor(5), keyA, { retiringPrincipal: ALICE_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(1), keyB, { ...otherAccount, retiringPrincipal: ALICE_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(3), keyA, { retiringPrincipal: ALICE_ARN }));
+        // Not returned: another retiring principal, none, another case, or another region.
+        await store.insertGrant(makeGrant(grantIdFor(2), keyA, { retiringPrincipal: BOB_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(4), keyA));
+        await store.insertGrant(makeGrant(grantIdFor(6), keyA, { retiringPrincipal: ALICE_ARN.toUpperCase() }));
+        await store.insertGrant(makeGrant(grantIdFor(7), keyA, { ...otherRegion, retiringPrincipal: ALICE_ARN }));
+
+        const page = await store.listRetirableGrants(scope.region, ALICE_ARN, { limit: 10 });
+        expect(page.items.map((g) => g.grantId)).toEqual([grantIdFor(1), grantIdFor(3), grantIdFor(5)]);
+        expect(page.items[0]).toStrictEqual(makeGrant(grantIdFor(1), keyB, { ...otherAccount, retiringPrincipal: ALICE_ARN }));
+        expect(page.nextMarker).toBeUndefined();
+        expect((await store.listRetirableGrants(otherRegion.region, ALICE_ARN, { limit: 10 })).items.map((g) => g.grantId)).toEqual([grantIdFor(7)]);
+      });
+
+      test('listRetirableGrants paginates with limit and marker', async () => {
+        for (let n = 1; n <= 5; n++) await store.insertGrant(makeGrant(grantIdFor(n), n % 2 ? keyA : keyB, { retiringPrincipal: ALICE_ARN }));
+        const pages = await collectPages((page) => store.listRetirableGrants(scope.region, ALICE_ARN, page), 2);
+        expect(pages.map((items) => items.map((g) => g.grantId))).toEqual([[1, 2], [3, 4], [5]].map((p) => p.map(grantIdFor)));
+      });
+
+      test('deleteGrant removes the grant once, only through its own key and scope, and reports whether it existed', async () => {
+        const grant = makeGrant(grantIdFor(1), keyA);
+        await store.insertGrant(grant);
+        expect(await store.deleteGrant(scope, keyB, grant.grantId)).toBe(false);
+        expect(await store.deleteGrant(otherRegion, keyA, grant.grantId)).toBe(false);
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toBeDefined();
+
+        expect(await store.deleteGrant(scope, keyA, grant.grantId)).toBe(true);
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toBeUndefined();
+        expect(await store.findGrantByToken(grant.grantToken)).toBeUndefined();
+        expect(await store.deleteGrant(scope, keyA, grant.grantId)).toBe(false);
+        // The id and the token are free again.
+        await store.insertGrant(grant);
+        expect(await store.getGrant(scope, keyA, grant.grantId)).toStrictEqual(grant);
+      });
+
+      test('countGrantsForKey counts only the key\'s grants in the scope', async () => {
+        expect(await store.countGrantsForKey(scope, keyA)).toBe(0);
+        await store.insertGrant(makeGrant(grantIdFor(1), keyA));
+        await store.insertGrant(makeGrant(grantIdFor(2), keyA));
+        await store.insertGrant(makeGrant(grantIdFor(3), keyB));
+        await store.insertGrant(makeGrant(grantIdFor(4), keyA, otherAccount));
+        expect(await store.countGrantsForKey(scope, keyA)).toBe(2);
+        expect(await store.countGrantsForKey(scope, keyB)).toBe(1);
+        expect(await store.countGrantsForKey(otherAccount, keyA)).toBe(1);
+      });
+
+      test('deleteKey removes the key\'s grants in its scope, and nothing else', async () => {
+        await store.insertKey(makeKey(keyA));
+        await store.insertKey(makeKey(keyB));
+        await store.insertKey(makeKey(keyA, otherRegion));
+        await store.insertGrant(makeGrant(grantIdFor(1), keyA, { retiringPrincipal: ALICE_ARN }));
+        await store.insertGrant(makeGrant(grantIdFor(2), keyA));
+        await store.insertGrant(makeGrant(grantIdFor(3), keyB));
+        await store.insertGrant(makeGrant(grantIdFor(4), keyA, otherRegion));
+
+        await store.deleteKey(scope, keyA);
+
+        expect(await store.countGrantsForKey(scope, keyA)).toBe(0);
+        expect(await store.getGrant(scope, keyA, grantIdFor(1))).toBeUndefined();
+        expect(await store.findGrantByToken(makeGrant(grantIdFor(1), keyA).grantToken)).toBeUndefined();
+        expect((await store.listRetirableGrants(scope.region, ALICE_ARN, { limit: 10 })).items).toEqual([]);
+        expect(await store.getGrant(scope, keyB, grantIdFor(3))).toBeDefined();
+        expect(await store.getGrant(otherRegion, keyA, grantIdFor(4))).toBeDefined();
+        // Grants of a key with no key record (a cross-account grant's key elsewhere) go too.
+        await store.insertGrant(makeGrant(grantIdFor(5), keyIdFor(9)));
+        await store.deleteKey(scope, keyIdFor(9));
+        expect(await store.countGrantsForKey(scope, keyIdFor(9))).toBe(0);
+      });
+    });
+
     const { reopen } = options;
     if (reopen) {
       test('data survives close() and reopening the same storage', async () => {
@@ -556,6 +874,8 @@ export function describeMetadataStoreContract(
         await store.insertKey(makeKey(keyIdFor(2), { incomplete: true, updatedAt: createdAt }));
         const alias = makeAlias('alias/app', key.keyId);
         await store.insertAlias(alias);
+        const grant = makeFullGrant(grantIdFor(1), key.keyId);
+        await store.insertGrant(grant);
         await store.close();
 
         store = await reopen();
@@ -564,8 +884,10 @@ export function describeMetadataStoreContract(
         expect(await store.getKey(scope, key.keyId)).toStrictEqual(replaced);
         expect(await store.getAlias(scope, 'alias/app')).toStrictEqual(alias);
         expect((await store.listIncompleteKeys(updatedAt)).map((k) => k.keyId)).toEqual([keyIdFor(2)]);
+        expect(await store.findGrantByToken(grant.grantToken)).toStrictEqual(grant);
         // Uniqueness and revision checks still hold after a restart.
         await expect(store.insertAlias(alias)).rejects.toBeInstanceOf(DuplicateRecordError);
+        await expect(store.insertGrant(grant)).rejects.toBeInstanceOf(DuplicateRecordError);
         await expect(store.replaceKey(key)).rejects.toBeInstanceOf(RevisionConflictError);
       });
     }

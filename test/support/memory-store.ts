@@ -2,7 +2,7 @@
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
-import type { AliasRecord, KeyRecord, KeyScope } from '../../src/core/model';
+import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
 import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
 
@@ -10,6 +10,9 @@ export class MemoryStore implements MetadataStore {
   /** Keyed by scopedId(accountId, region, keyId / aliasName). */
   private readonly keys = new Map<string, KeyRecord>();
   private readonly aliases = new Map<string, AliasRecord>();
+  /** Keyed by grantId alone: grant ids are unique in every scope. */
+  private readonly grants = new Map<string, GrantRecord>();
+  private readonly grantIdsByToken = new Map<string, string>();
 
   async init(): Promise<void> {}
 
@@ -45,6 +48,9 @@ export class MemoryStore implements MetadataStore {
   }
 
   async deleteKey(scope: KeyScope, keyId: string): Promise<void> {
+    for (const [id, grant] of this.grants) {
+      if (inScope(grant, scope) && grant.keyId === keyId) this.removeGrant(id);
+    }
     for (const [id, alias] of this.aliases) {
       if (inScope(alias, scope) && alias.targetKeyId === keyId) this.aliases.delete(id);
     }
@@ -62,6 +68,21 @@ export class MemoryStore implements MetadataStore {
     return [...this.keys.values()]
       .filter((key) => !key.incomplete && key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate.getTime() <= dueBy.getTime())
       .sort((a, b) => a.deletionDate!.getTime() - b.deletionDate!.getTime())
+      .map((key) => deepClone(key));
+  }
+
+  async listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
+    const due = (key: KeyRecord) => key.rotation?.enabled === true && key.rotation.nextRotationDate !== undefined
+      && key.rotation.nextRotationDate.getTime() <= dueBy.getTime();
+    return [...this.keys.values()]
+      .filter((key) => !key.incomplete && key.state === 'Enabled' && due(key))
+      .sort((a, b) => a.rotation!.nextRotationDate!.getTime() - b.rotation!.nextRotationDate!.getTime())
+      .map((key) => deepClone(key));
+  }
+
+  async listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]> {
+    return [...this.keys.values()]
+      .filter((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()))
       .map((key) => deepClone(key));
   }
 
@@ -100,6 +121,63 @@ export class MemoryStore implements MetadataStore {
 
   async countAliasesForKey(scope: KeyScope, keyId: string): Promise<number> {
     return [...this.aliases.values()].filter((alias) => inScope(alias, scope) && alias.targetKeyId === keyId).length;
+  }
+
+  async insertGrant(grant: GrantRecord): Promise<void> {
+    if (this.grants.has(grant.grantId)) throw new DuplicateRecordError(`grant ${grant.grantId}`);
+    if (this.grantIdsByToken.has(grant.grantToken)) throw new DuplicateRecordError('grant token');
+    this.grants.set(grant.grantId, deepClone(grant));
+    this.grantIdsByToken.set(grant.grantToken, grant.grantId);
+  }
+
+  async getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
+    const grant = this.grants.get(grantId);
+    return grant && inScope(grant, scope) && grant.keyId === keyId ? deepClone(grant) : undefined;
+  }
+
+  async findGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    const grantId = this.grantIdsByToken.get(grantToken);
+    const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+    return grant && deepClone(grant);
+  }
+
+  async listGrants(
+    scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
+  ): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
+    const grants = [...this.grants.values()]
+      .filter((grant) => inScope(grant, scope) && grant.keyId === keyId
+        && (filter.grantId === undefined || grant.grantId === filter.grantId)
+        && (filter.granteePrincipal === undefined || grant.granteePrincipal === filter.granteePrincipal)
+        && (after === undefined || grant.grantId > after))
+      .sort((a, b) => compareCodeUnits(a.grantId, b.grantId));
+    return paginate(grants, page.limit, (grant) => encodeMarker('grant', grant.grantId));
+  }
+
+  async listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
+    const grants = [...this.grants.values()]
+      .filter((grant) => grant.region === region && grant.retiringPrincipal === retiringPrincipal
+        && (after === undefined || grant.grantId > after))
+      .sort((a, b) => compareCodeUnits(a.grantId, b.grantId));
+    return paginate(grants, page.limit, (grant) => encodeMarker('grant', grant.grantId));
+  }
+
+  async deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean> {
+    const grant = this.grants.get(grantId);
+    if (!grant || !inScope(grant, scope) || grant.keyId !== keyId) return false;
+    this.removeGrant(grantId);
+    return true;
+  }
+
+  async countGrantsForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return [...this.grants.values()].filter((grant) => inScope(grant, scope) && grant.keyId === keyId).length;
+  }
+
+  private removeGrant(grantId: string): void {
+    const grant = this.grants.get(grantId);
+    if (grant) this.grantIdsByToken.delete(grant.grantToken);
+    this.grants.delete(grantId);
   }
 }
 

@@ -7,6 +7,7 @@ import type { CoreDeps } from '../../src/core/deps';
 import type { Clock, MetadataStore } from '../../src/core/ports';
 import { systemClock } from '../../src/core/ports';
 import { createApp } from '../../src/http/app';
+import { BearerAuthenticator, type JwtIssuerConfig } from '../../src/http/auth/bearer';
 import { PrincipalDirectory, type CredentialsFileEntry } from '../../src/http/auth/principals';
 import { createLogger } from '../../src/log/logger';
 import type { Pkcs11TokenDirectory } from '../../src/pkcs11';
@@ -44,6 +45,12 @@ export interface TestServiceOptions {
   maxBodyBytes?: number;
   /** Reuse a token and a data directory, as a restarted service would. */
   restartOf?: { token: TestToken; dir: string };
+  /** Principals from this credentials file, watched as main.ts does, instead of ALICE and OTHER_ROOT. */
+  credentialsFile?: string;
+  /** How often credentialsFile is polled; 50 ms unless set. */
+  credentialsPollMs?: number;
+  /** Accept bearer JWTs from these issuers, as KMS_JWT_ISSUERS would. */
+  jwtIssuers?: JwtIssuerConfig[];
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -58,7 +65,17 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, OTHER_ROOT]);
-  const app = createApp({ deps, principals: () => principals, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024 });
+  const watched = options.credentialsFile
+    ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {
+      intervalMs: options.credentialsPollMs ?? 50,
+      onError: (detail) => logger.error('credentials file refused', { detail }),
+    })
+    : undefined;
+  const bearer = options.jwtIssuers ? new BearerAuthenticator(options.jwtIssuers, { defaultRegion: REGION }) : undefined;
+  const app = createApp({
+    deps, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+    jwks: { accountId: ACCOUNT, region: REGION },
+  });
   let server: Server | undefined;
   let url: string | undefined;
   if (options.listen) {
@@ -71,6 +88,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   return {
     app, deps, store: realStore, tokens, token, dir, logFile, url,
     async close(closeOptions = {}) {
+      watched?.stop();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

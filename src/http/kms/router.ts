@@ -9,6 +9,7 @@ import { operations, type OperationName } from '../../core/operations';
 import type { Clock } from '../../core/ports';
 import { decodeInput } from '../../core/schema';
 import type { Logger } from '../../log/logger';
+import { isBearerAuthorization, type BearerAuthenticator } from '../auth/bearer';
 import type { PrincipalDirectory } from '../auth/principals';
 import { verifySigV4 } from '../auth/sigv4';
 import { httpStatusFor } from './errors';
@@ -37,6 +38,8 @@ export interface KmsRouterOptions {
   /** Wall clock that request signatures are checked against (core keeps its own in deps). */
   signatureClock: Clock;
   maxBodyBytes: number;
+  /** Accepts `Authorization: Bearer <JWT>` when set; otherwise every request is SigV4. */
+  bearer?: BearerAuthenticator;
 }
 
 function keyIdForLog(input: unknown, output: unknown): string | undefined {
@@ -83,11 +86,15 @@ async function handle(req: Request, res: Response, options: KmsRouterOptions): P
     // Precondition: only the AWS JSON content types are accepted.
     if (!JSON_CONTENT_TYPES.has(contentType)) throw new KmsError('SerializationException', `Unsupported content type '${contentType}'; expected application/x-amz-json-1.1`);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const caller = await verifySigV4(
-      { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers, body },
-      (accessKeyId) => options.principals().find(accessKeyId),
-      options.signatureClock.now(),
-    );
+    // The Authorization scheme picks the check: Bearer goes to the JWT issuers when configured.
+    const authorization = req.headers.authorization;
+    const caller = options.bearer && isBearerAuthorization(authorization)
+      ? await options.bearer.authenticate(authorization, options.signatureClock.now())
+      : await verifySigV4(
+        { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers, body },
+        (accessKeyId) => options.principals().find(accessKeyId),
+        options.signatureClock.now(),
+      );
     principalArn = caller.principal.arn;
     const json = parseRequestJson(body);
     // Logged even when validation fails; only the key id is ever taken from the body.
