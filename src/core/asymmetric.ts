@@ -62,11 +62,14 @@ export function rsaEncrypt(key: KeyRecord & { keySpec: RsaKeySpec }, algorithm: 
 // Precondition: an RSA ciphertext must be exactly one modulus long and smaller than the modulus.
 function assertRsaCiphertextShape(key: KeyRecord & { keySpec: RsaKeySpec }, ciphertext: Buffer): void {
   const modulusBytes = rsaModulusBits[key.keySpec] / 8;
+  if (ciphertext.length !== modulusBytes) {
+    throw new KmsError('InvalidCiphertextException', '', `RSA ciphertext of ${ciphertext.length} bytes for a ${modulusBytes}-byte modulus`);
+  }
   const n = Buffer.from(publicKeyObject(key).export({ format: 'jwk' }).n!, 'base64url');
   const modulus = Buffer.concat([Buffer.alloc(Math.max(0, modulusBytes - n.length)), n]);
-  if (ciphertext.length !== modulusBytes || Buffer.compare(ciphertext, modulus) >= 0) {
-    throw new KmsError('InvalidCiphertextException', '', `RSA ciphertext of ${ciphertext.length} bytes for a ${modulusBytes}-byte modulus, or not below it`);
-  }
+  // At or above this modulus it may well be a ciphertext under another key of the same size:
+  // answered like any other ciphertext that does not decrypt under the key.
+  if (Buffer.compare(ciphertext, modulus) >= 0) throw new KmsError('IncorrectKeyException', messages.incorrectKey, 'RSA ciphertext not below the modulus');
 }
 
 /**

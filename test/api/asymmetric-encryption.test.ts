@@ -121,9 +121,13 @@ describe('Encrypt and Decrypt with RSA keys', () => {
   it('an RSA ciphertext must be exactly one modulus long and smaller than the modulus.', async () => {
     const key = keys.get('RSA_2048')!;
     const n = Buffer.from((await publicKeyOf(key.KeyId)).export({ format: 'jwk' }).n!, 'base64url');
-    for (const blob of [randomBytes(255), randomBytes(257), n, Buffer.alloc(256, 0xff)]) {
-      for (const EncryptionAlgorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']) {
+    for (const EncryptionAlgorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']) {
+      for (const blob of [randomBytes(255), randomBytes(257), randomBytes(384)]) {
         expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: b64(blob), KeyId: key.KeyId, EncryptionAlgorithm })).body).toEqual({ __type: 'InvalidCiphertextException', message: '' });
+      }
+      // At or above the modulus it cannot be this key's; it may be another same-size key's.
+      for (const blob of [n, Buffer.alloc(256, 0xff)]) {
+        expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: b64(blob), KeyId: key.KeyId, EncryptionAlgorithm })).body.__type).toBe('IncorrectKeyException');
       }
     }
   });
@@ -136,6 +140,7 @@ describe('Encrypt and Decrypt with RSA keys', () => {
       const ciphertext = (await kmsCall(svc.app, 'Encrypt', { KeyId: key.KeyId, Plaintext: b64('x'), EncryptionAlgorithm: made })).body.CiphertextBlob;
       // The other hash, and another key.
       expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: ciphertext, KeyId: key.KeyId, EncryptionAlgorithm: read })).body).toEqual(incorrect);
+      // Whether or not the ciphertext happens to lie below the other key's modulus.
       expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: ciphertext, KeyId: other.KeyId, EncryptionAlgorithm: made })).body).toEqual(incorrect);
       // A damaged ciphertext (still below the modulus).
       const damaged = Buffer.from(ciphertext, 'base64');
