@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig, redactedConfig, type Config } from './config';
 import type { CoreDeps } from './core/deps';
 import { systemClock } from './core/ports';
-import { runMaintenance } from './core/maintenance';
+import { runMaintenance, type MaintenanceReport } from './core/maintenance';
 import { createApp } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
 import { PrincipalDirectory } from './http/auth/principals';
@@ -44,9 +44,14 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
   await store.init();
   const deps: CoreDeps = { store, tokens, clock: systemClock };
 
-  const report = (r: { recovered: number; deleted: string[] }) => {
+  // Internal events get a log line each, named as CloudTrail names them.
+  const report = (r: MaintenanceReport) => {
     if (r.recovered > 0) logger.warn('recovered interrupted key changes', { count: r.recovered });
     for (const keyId of r.deleted) logger.info('key deleted', { keyId, event: 'DeleteKey' });
+    for (const keyId of r.rotations.rotated) logger.info('key rotated', { keyId, event: 'RotateKey' });
+    for (const failure of r.rotations.failed) logger.error('automatic rotation failed', { keyId: failure.keyId, detail: failure.detail });
+    for (const keyId of r.imports.expired) logger.info('imported key material expired', { keyId, event: 'DeleteExpiredKeyMaterial' });
+    for (const failure of r.imports.failed) logger.error('import upkeep failed', { keyId: failure.keyId, detail: failure.detail });
   };
   report(await runMaintenance(deps, { atStartup: true }));
   const sweep = setInterval(() => {

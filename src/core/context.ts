@@ -15,6 +15,9 @@ export interface RequestContext {
   /** Region from the SigV4 credential scope; selects the region of key ARNs. */
   region: string;
   requestId: string;
+  /** For aws:SourceIp and aws:SecureTransport conditions. */
+  sourceIp?: string;
+  secureTransport?: boolean;
 }
 
 export function callerScope(ctx: RequestContext): KeyScope {

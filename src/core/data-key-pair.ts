@@ -25,9 +25,16 @@ export async function generateDataKeyPair(
   deps: CoreDeps,
   ctx: RequestContext,
   operation: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
-  input: { KeyId: string; KeyPairSpec: DataKeyPairSpec; EncryptionContext?: EncryptionContext; DryRun?: boolean },
+  input: { KeyId: string; KeyPairSpec: DataKeyPairSpec; EncryptionContext?: EncryptionContext; DryRun?: boolean; GrantTokens?: string[] },
 ) {
-  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, { aliases: true });
+  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, {
+    aliases: true,
+    authorization: {
+      encryptionContext: input.EncryptionContext,
+      grantTokens: input.GrantTokens,
+      conditions: { 'kms:DataKeyPairSpec': input.KeyPairSpec, 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' },
+    },
+  });
   assertSymmetricEncryptionKey(resolved, operation, undefined);
   assertTokenCanHold(input.KeyPairSpec, 'KeyPairSpec');
   throwIfDryRun(input.DryRun);

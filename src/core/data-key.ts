@@ -25,9 +25,12 @@ export async function generateDataKey(
   deps: CoreDeps,
   ctx: RequestContext,
   operation: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext',
-  input: { KeyId: string; EncryptionContext?: EncryptionContext; NumberOfBytes?: number; KeySpec?: DataKeySpec; DryRun?: boolean },
+  input: { KeyId: string; EncryptionContext?: EncryptionContext; NumberOfBytes?: number; KeySpec?: DataKeySpec; DryRun?: boolean; GrantTokens?: string[] },
 ) {
-  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, { aliases: true });
+  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, {
+    aliases: true,
+    authorization: { encryptionContext: input.EncryptionContext, grantTokens: input.GrantTokens, conditions: { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } },
+  });
   assertSymmetricEncryptionKey(resolved, operation, undefined);
   throwIfDryRun(input.DryRun);
   const length = input.NumberOfBytes ?? bytesForSpec[input.KeySpec ?? 'AES_256'];

@@ -2,13 +2,12 @@
 // ciphertext (format v1) names its key; an RSA-OAEP ciphertext is standard and portable, so
 // it names nothing and the request's KeyId must name the RSA key.
 import { assertNoEncryptionContext, rsaDecrypt } from './asymmetric';
-import { authorize } from './authorize';
 import type { RequestContext } from './context';
 import type { CoreDeps } from './deps';
 import type { EncryptionContext } from './encryption-context';
 import { KmsError, messages } from './errors';
 import { isRsaSpec } from './key-specs';
-import { keyForOperation, resolveKey, type ResolvedKey } from './keys';
+import { authorizeKeyAction, keyForOperation, resolveKey, type ResolvedKey } from './keys';
 import { assertStateAllows } from './key-state';
 import type { EncryptionAlgorithm } from './model';
 import { openSymmetric, parseCiphertext } from './symmetric';
@@ -25,12 +24,18 @@ export interface Opened {
 export async function openCiphertext(
   deps: CoreDeps,
   ctx: RequestContext,
-  request: { blob: Buffer; keyId?: string; context?: EncryptionContext; algorithm?: EncryptionAlgorithm; dryRun?: boolean },
+  request: { blob: Buffer; keyId?: string; context?: EncryptionContext; algorithm?: EncryptionAlgorithm; dryRun?: boolean; grantTokens?: string[]; conditions?: Record<string, string | boolean> },
   operation: 'Decrypt' | 'ReEncrypt',
 ): Promise<Opened> {
   const action = operation === 'Decrypt' ? 'Decrypt' : 'ReEncryptFrom';
+  const authorization = {
+    encryptionContext: request.context,
+    grantTokens: request.grantTokens,
+    // AWS evaluates conditions against the default when the parameter is omitted.
+    conditions: { 'kms:EncryptionAlgorithm': request.algorithm ?? 'SYMMETRIC_DEFAULT', ...request.conditions },
+  };
   if (request.keyId !== undefined) {
-    const source = await keyForOperation(deps, ctx, operation, request.keyId, { aliases: true, action });
+    const source = await keyForOperation(deps, ctx, operation, request.keyId, { aliases: true, action, authorization });
     // Precondition: a KeyId given with a ciphertext must name a key that can decrypt.
     if (source.key.keyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('IncorrectKeyException', messages.incorrectKey);
     if (isRsaSpec(source.key.keySpec)) {
@@ -59,7 +64,7 @@ export async function openCiphertext(
     if (e instanceof KmsError && e.code === 'NotFoundException') throw new KmsError('InvalidCiphertextException', '', `ciphertext names unknown key ${parsed.keyId}`);
     throw e;
   }
-  authorize(ctx.principal, action, source.arn, source.key.accountId);
+  await authorizeKeyAction(deps, ctx, source, action, authorization);
   assertStateAllows(operation, source.key.state, source.arn);
   const scheme = encryptionSchemeFor(source, operation, request.algorithm);
   // Only symmetric keys make v1 ciphertexts; a header naming another kind of key is forged.

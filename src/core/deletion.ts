@@ -2,6 +2,7 @@
 // (every version), then their metadata and aliases.
 import type { CoreDeps } from './deps';
 import { RevisionConflictError } from './errors';
+import { tokenObjectsOf } from './model';
 
 export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
   const now = deps.clock.now();
@@ -19,16 +20,16 @@ export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
       throw e;
     }
     let allDestroyed = true;
-    for (const version of key.versions) {
-      if (version.backing.kind !== 'pkcs11') continue;
-      const token = deps.tokens.get(version.backing.tokenId);
+    // Every version's object, and an imported key's wrapping keys and retired objects.
+    for (const object of tokenObjectsOf(key)) {
+      const token = deps.tokens.get(object.tokenId);
       if (!token) {
         allDestroyed = false;
         continue;
       }
-      await token.destroyKey(version.backing.objectId);
+      await token.destroyKey(object.objectId);
     }
-    // A version on a token that is not configured now stays recorded until it can be destroyed.
+    // An object on a token that is not configured now stays recorded until it can be destroyed.
     if (!allDestroyed) continue;
     await deps.store.deleteKey(key, key.keyId);
     deleted.push(key.keyId);

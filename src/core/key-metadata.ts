@@ -17,6 +17,9 @@ export function keyMetadata(key: KeyRecord) {
     ...(pendingDeletion && key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
     ...(pendingDeletion && key.pendingWindowInDays ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
     Origin: key.origin,
+    // Imported material: how and when it expires, while the key has it (absent before the first import and after deletion).
+    ...(key.imported?.expirationModel ? { ExpirationModel: key.imported.expirationModel } : {}),
+    ...(key.imported?.validTo ? { ValidTo: key.imported.validTo } : {}),
     ...(key.customKeyStoreId ? { CustomKeyStoreId: key.customKeyStoreId } : {}),
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.keySpec,

@@ -66,6 +66,21 @@ const rotationSettings: Row = {
 /** GetKeyRotationStatus (KMS-SPEC §3, footnote 6); ListKeyRotations reads the same state. */
 const rotationStatus: Row = { PendingImport: 'externalOrigin' };
 
+/**
+ * GetParametersForImport and ImportKeyMaterial on a key of origin EXTERNAL (KMS-SPEC §3: ?9 where
+ * the key can have imported material, ✗8 pending deletion, ✗14, ✗15 except ImportKeyMaterial
+ * while Updating). Only custom-key-store keys are Unavailable, and they cannot be EXTERNAL; an
+ * EXTERNAL key forced there is refused like a cryptographic operation. Keys of other origins are
+ * refused by origin first (footnote 9), whatever their state.
+ */
+const importing: Row = {
+  PendingDeletion: 'pendingDeletion',
+  PendingReplicaDeletion: 'pendingDeletion',
+  Unavailable: 'unavailable',
+  Creating: 'creating',
+  Updating: 'updating',
+};
+
 export const keyStateTable = {
   Encrypt: cryptographic,
   Decrypt: cryptographic,
@@ -114,6 +129,15 @@ export const keyStateTable = {
   ListKeyRotations: rotationStatus,
   /** Not in the seed table: makes new material in the token, so it follows the cryptographic row (recorded: disabled, pending import). */
   RotateKeyOnDemand: cryptographic,
+  GetParametersForImport: importing,
+  ImportKeyMaterial: { ...importing, Updating: undefined },
+  /** KMS-SPEC §3: ?9 in Enabled, Disabled and PendingDeletion; no effect in PendingImport; ✗14, ✗15. */
+  DeleteImportedKeyMaterial: { Unavailable: 'unavailable', Creating: 'creating', Updating: 'updating' },
+  /**
+   * The resolve-and-authorise step of the three import operations: every state passes, because
+   * they check the origin before the state (footnotes 8 and 9) and then apply their own rows.
+   */
+  ResolveForImport: anyState,
 } satisfies Record<string, Row>;
 
 export type StateCheckedOperation = keyof typeof keyStateTable;

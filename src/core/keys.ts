@@ -1,5 +1,5 @@
 // Finding the key a request names, and the checks every key operation shares.
-import { authorize } from './authorize';
+import { authorize, type AuthorizationRequest } from './authorize';
 import { callerScope, type RequestContext } from './context';
 import type { CoreDeps } from './deps';
 import { KmsError, messages, RevisionConflictError } from './errors';
@@ -59,12 +59,22 @@ export async function keyForOperation(
   ctx: RequestContext,
   operation: StateCheckedOperation,
   reference: string,
-  options: { aliases: boolean; action?: string },
+  options: { aliases: boolean; action?: string; authorization?: Omit<AuthorizationRequest, 'action' | 'key'> },
 ): Promise<ResolvedKey> {
   const resolved = await resolveKey(deps, ctx, reference, options);
-  authorize(ctx.principal, options.action ?? operation, resolved.arn, resolved.key.accountId);
+  await authorizeKeyAction(deps, ctx, resolved, options.action ?? operation, options.authorization);
   assertStateAllows(operation, resolved.key.state, resolved.arn);
   return resolved;
+}
+
+export function authorizeKeyAction(
+  deps: CoreDeps,
+  ctx: RequestContext,
+  resolved: ResolvedKey,
+  action: string,
+  request: Omit<AuthorizationRequest, 'action' | 'key'> = {},
+): Promise<void> {
+  return authorize(deps, ctx, { ...request, action, key: { record: resolved.key, arn: resolved.arn, viaAlias: resolved.viaAlias } });
 }
 
 // Precondition: a key is used only for operations its KeyUsage allows.

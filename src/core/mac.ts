@@ -11,9 +11,12 @@ export async function prepareMac(
   deps: CoreDeps,
   ctx: RequestContext,
   operation: 'GenerateMac' | 'VerifyMac',
-  input: { KeyId: string; MacAlgorithm: MacAlgorithm; DryRun?: boolean },
+  input: { KeyId: string; MacAlgorithm: MacAlgorithm; DryRun?: boolean; GrantTokens?: string[] },
 ): Promise<{ resolved: ResolvedKey; hash: HashAlgorithm; object: TokenObject }> {
-  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, { aliases: true });
+  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, {
+    aliases: true,
+    authorization: { grantTokens: input.GrantTokens, conditions: { 'kms:MacAlgorithm': input.MacAlgorithm } },
+  });
   assertUsage(resolved, 'GENERATE_VERIFY_MAC', operation);
   const hash = macHashFor(resolved.key.keySpec, input.MacAlgorithm);
   throwIfDryRun(input.DryRun);

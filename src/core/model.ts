@@ -53,6 +53,16 @@ export type DataKeyPairSpec = (typeof dataKeyPairSpecs)[number];
 
 export type KeyManager = 'CUSTOMER' | 'AWS';
 
+/** GetParametersForImport and ImportKeyMaterial enums, as AWS declares them. */
+export const wrappingAlgorithms = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
+export type WrappingAlgorithm = (typeof wrappingAlgorithms)[number];
+export const wrappingKeySpecs = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'SM2'] as const;
+export type WrappingKeySpec = (typeof wrappingKeySpecs)[number];
+export const expirationModels = ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] as const;
+export type ExpirationModel = (typeof expirationModels)[number];
+export const importTypes = ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'] as const;
+export type ImportType = (typeof importTypes)[number];
+
 /** Where one version of a key's material lives. The store keeps only this reference. */
 export type BackingKeyRef =
   /** An object in a PKCS#11 token; `tokenId` is "default" or a custom key store id. */
@@ -97,6 +107,8 @@ export interface KeyRecord {
   policy?: string;
   /** Key material rotation (automatic and on demand); absent until the first rotation call. */
   rotation?: KeyRotation;
+  /** Origin EXTERNAL: imported key material, import parameters and token objects awaiting destruction. */
+  imported?: ImportState;
   /** True until CreateKey has both the token object and the record; hidden from every API. */
   incomplete?: boolean;
   /** Optimistic-concurrency counter, bumped by the store on every replace. */
@@ -122,6 +134,48 @@ export interface KeyRotation {
    * or a failed rotation has claimed for removal: it never becomes ACTIVE after that.
    */
   inProgress: { versionId: string; type: RotationType; startedAt: Date; abandoned?: boolean }[];
+}
+
+/** One GetParametersForImport answer: a wrapping key pair in a token and the import token that names it. */
+export interface ImportParameters {
+  /** Random, 64 hex characters: named in the import token, and the CKA_ID of the wrapping key pair. */
+  id: string;
+  /** The token holding the wrapping key pair. */
+  tokenId: string;
+  wrappingAlgorithm: WrappingAlgorithm;
+  wrappingKeySpec: WrappingKeySpec;
+  /** SHA-256 (hex) of the import token's secret part; the import token itself is never stored. */
+  secretDigest: string;
+  createdAt: Date;
+  /** ParametersValidTo: the import token and public key expire then. */
+  validTo: Date;
+  /** Set when an ImportKeyMaterial call claims these parameters: they serve that one call only. */
+  usedAt?: Date;
+}
+
+/** A token object no version names any more, kept on record until it is destroyed. */
+export interface RetiredObject {
+  tokenId: string;
+  objectId: string;
+  retiredAt: Date;
+}
+
+/** What an EXTERNAL key knows about its imported material. Never the material itself. */
+export interface ImportState {
+  /** KeyMaterialId of the material, fixed at the first import; every re-import of the same material keeps it, so old ciphertexts still name it. */
+  keyMaterialId?: string;
+  /** Check value (hex) of the material, computed in the token at the first import: only material with the same value imports after. */
+  checkValue?: string;
+  /** The current import's expiration; absent while the key has no material. */
+  expirationModel?: ExpirationModel;
+  /** KEY_MATERIAL_EXPIRES: when the material is deleted. */
+  validTo?: Date;
+  /** Outstanding GetParametersForImport answers, oldest first. */
+  parameters: ImportParameters[];
+  /** Deleted material and spent wrapping key pairs, destroyed in the token and then struck off. */
+  retiredObjects: RetiredObject[];
+  /** The earliest time upkeep has work on this key (expiry, spent parameters, retired objects); absent when none. */
+  upkeepAt?: Date;
 }
 
 export interface AliasRecord {
@@ -181,6 +235,15 @@ export function aliasArn(partition: string, scope: KeyScope, aliasName: string):
 
 export function currentVersion(key: KeyRecord): KeyVersion | undefined {
   return key.versions.find((v) => v.id === key.currentVersionId && v.status === 'ACTIVE');
+}
+
+/** Every token object a key's record names: its versions' objects and, for imports, its wrapping key pairs and objects awaiting destruction. */
+export function tokenObjectsOf(key: KeyRecord): { tokenId: string; objectId: string }[] {
+  return [
+    ...key.versions.flatMap((v) => (v.backing.kind === 'pkcs11' ? [{ tokenId: v.backing.tokenId, objectId: v.backing.objectId }] : [])),
+    ...(key.imported?.parameters ?? []).map((p) => ({ tokenId: p.tokenId, objectId: p.id })),
+    ...(key.imported?.retiredObjects ?? []).map(({ tokenId, objectId }) => ({ tokenId, objectId })),
+  ];
 }
 
 export function encryptionAlgorithmsFor(spec: KeySpec, usage: KeyUsage): EncryptionAlgorithm[] | undefined {

@@ -46,6 +46,11 @@ export interface MetadataStore {
   listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]>;
   /** Complete keys in any scope holding a PENDING version created before `before` (an interrupted rotation). */
   listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]>;
+  /**
+   * Complete keys in any scope whose imported.upkeepAt is at or before `dueBy`, soonest first
+   * (import upkeep: material expiry, spent import parameters, token objects awaiting destruction).
+   */
+  listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]>;
 
   /** Throws DuplicateRecordError if the alias name exists in the scope. */
   insertAlias(alias: AliasRecord): Promise<void>;
@@ -94,6 +99,42 @@ export type SignatureScheme =
   | { kind: 'RSA_PKCS1_V1_5'; hash: HashAlgorithm }
   | { kind: 'RSA_PSS'; hash: HashAlgorithm }
   | { kind: 'ECDSA'; hash: HashAlgorithm };
+
+/** The wrapping algorithms ImportKeyMaterial unwraps (AWS no longer accepts RSAES_PKCS1_V1_5; SM2PKE is China-only). */
+export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
+export type RsaWrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+
+/** What imported key material must be, from the KMS key's spec and usage. */
+export type ImportedMaterialSpec =
+  /** SYMMETRIC_DEFAULT: a 256-bit AES key. */
+  | { kind: 'AES'; bytes: 32 }
+  /** HMAC_*: a generic secret of exactly `bytes`, used with `hash`. */
+  | { kind: 'HMAC'; bytes: number; hash: HashAlgorithm }
+  /** RSA and ECC: a PKCS#8 private key of `spec`; the public key is derived from it. */
+  | { kind: 'PRIVATE_KEY'; spec: AsymmetricKeySpec; purpose: KeyPairPurpose };
+
+export interface KeyImportRequest {
+  /** The objectId of a pair from generateWrappingKeyPair. */
+  wrappingKeyId: string;
+  algorithm: ImportWrappingAlgorithm;
+  /** RSAES_OAEP_*: one RSA-OAEP block. RSA_AES_KEY_WRAP_*: RSA-OAEP of an AES key, then AES-KWP (RFC 5649) of the material under it. */
+  encryptedMaterial: Buffer;
+  material: ImportedMaterialSpec;
+  /** A token object (both halves, for a private key) under `objectId`; absent when only the check value is wanted. */
+  target?: { objectId: string; label: string };
+}
+
+export interface ImportedKeyMaterial {
+  /**
+   * Equal for the same material, different (but for 2^-128) otherwise, and revealing nothing
+   * of it: hex of the first 16 bytes of SHA-256 over AES-256-ECB of CHECK_VALUE_BLOCK (AES), over
+   * HMAC of CHECK_VALUE_BLOCK with the key's hash (HMAC), or over the public key's DER SPKI
+   * (private keys). Computed with the key in the token.
+   */
+  checkValue: string;
+  /** Private keys: the public key, DER SubjectPublicKeyInfo. */
+  publicKeySpki?: Buffer;
+}
 
 export interface AesGcmSealed {
   iv: Buffer;
@@ -147,6 +188,21 @@ export interface KeyToken {
    * the data-key-pair API hands the private key to the caller by design.
    */
   generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }>;
+
+  /**
+   * An RSA key pair for importing key material: the private half only unwraps (and decrypts,
+   * for host-side unpadding where the token lacks a mechanism); it is sensitive and
+   * non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
+   */
+  generateWrappingKeyPair(objectId: string, label: string, spec: RsaWrappingKeySpec): Promise<Buffer>;
+  /**
+   * Unwraps imported key material with a wrapping key pair's private half into the token,
+   * sensitive and non-extractable, and returns its check value. Throws
+   * InvalidCiphertextException when the material does not unwrap, and
+   * IncorrectKeyMaterialException when what unwraps is not material of `request.material`.
+   * Without `target` nothing stays in the token. Any host-side copy of the material is zeroed.
+   */
+  importKeyMaterial(request: KeyImportRequest): Promise<ImportedKeyMaterial>;
 }
 
 export interface TokenDirectory {

@@ -2,6 +2,7 @@
 // belongs to a creation that died between the token and the store. Its token objects
 // (if any were made) are destroyed, then the record, so neither half outlives the other.
 import type { CoreDeps } from './deps';
+import { tokenObjectsOf } from './model';
 
 /** Long enough that a creation still in flight on another instance is never touched. */
 export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
@@ -11,14 +12,14 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
   const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
   const leftovers = await deps.store.listIncompleteKeys(before);
   for (const key of leftovers) {
-    for (const version of key.versions) {
-      if (version.backing.kind !== 'pkcs11') continue;
-      const token = deps.tokens.get(version.backing.tokenId);
+    const objects = tokenObjectsOf(key);
+    for (const object of objects) {
+      const token = deps.tokens.get(object.tokenId);
       // A token that is not configured now keeps the record, to be retried when it is.
       if (!token) continue;
-      await token.destroyKey(version.backing.objectId);
+      await token.destroyKey(object.objectId);
     }
-    if (key.versions.every((v) => v.backing.kind !== 'pkcs11' || deps.tokens.get(v.backing.tokenId))) {
+    if (objects.every((o) => deps.tokens.get(o.tokenId))) {
       await deps.store.deleteKey(key, key.keyId);
     }
   }

@@ -20,9 +20,15 @@ export async function prepareSigning(
   deps: CoreDeps,
   ctx: RequestContext,
   operation: 'Sign' | 'Verify',
-  input: { KeyId: string; Message: Buffer; MessageType?: MessageType; SigningAlgorithm: SigningAlgorithm; DryRun?: boolean },
+  input: { KeyId: string; Message: Buffer; MessageType?: MessageType; SigningAlgorithm: SigningAlgorithm; DryRun?: boolean; GrantTokens?: string[] },
 ): Promise<SigningRequest> {
-  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, { aliases: true });
+  const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, {
+    aliases: true,
+    authorization: {
+      grantTokens: input.GrantTokens,
+      conditions: { 'kms:SigningAlgorithm': input.SigningAlgorithm, 'kms:MessageType': input.MessageType ?? 'RAW' },
+    },
+  });
   assertUsage(resolved, 'SIGN_VERIFY', operation);
   const scheme = signatureSchemeFor(resolved.key.keySpec, resolved.key.keyUsage, input.SigningAlgorithm);
   const digest = digestOf(input.Message, input.MessageType ?? 'RAW', scheme.hash, input.SigningAlgorithm, resolved.key.keySpec);

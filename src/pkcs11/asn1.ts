@@ -95,6 +95,11 @@ export function ecPointFromAttribute(value: Buffer, fieldBytes: number): Buffer 
   return point;
 }
 
+/** DER OCTET STRING around `value`: CKA_EC_POINT as PKCS#11 defines it. */
+export function derOctetString(value: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x04]), derLength(value.length), value]);
+}
+
 /** Left-pads a big-endian unsigned integer to `length` bytes (tokens drop leading zeros). */
 export function leftPad(value: Buffer, length: number): Buffer {
   if (value.length === length) return value;

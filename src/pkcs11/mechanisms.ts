@@ -105,6 +105,26 @@ export function rsaOaep(hash: HashAlgorithm): pkcs11js.Mechanism {
   };
 }
 
+/** CKZ_DATA_SPECIFIED, the only OAEP label source PKCS#11 defines. */
+const CKZ_DATA_SPECIFIED = 1;
+
+/**
+ * OAEP for C_UnwrapKey: an empty label given as CKZ_DATA_SPECIFIED with no data, as PKCS#11
+ * requires (SoftHSM's C_UnwrapKey checks it; its C_Decrypt does not).
+ */
+export function rsaOaepUnwrap(hash: HashAlgorithm): pkcs11js.Mechanism {
+  const h = hashes[hash];
+  return {
+    mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
+    parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: h.ckm, mgf: h.mgf, source: CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP,
+  };
+}
+
+/** AES key wrap with padding (RFC 5649, default IV A65959A6). */
+export const aesKeyWrapPad: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
+/** One block, for the check value of an imported AES key. */
+export const aesEcb: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_ECB };
+
 export function hmac(hash: HashAlgorithm): pkcs11js.Mechanism {
   return { mechanism: hashes[hash].hmac };
 }

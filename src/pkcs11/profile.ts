@@ -19,7 +19,24 @@ export interface TokenProfile {
   rsaOaepFailureCodes: string[];
   /** CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA work (Ed25519). Informational: no key spec uses them yet. */
   eddsa: boolean;
+  /**
+   * What C_UnwrapKey can do for ImportKeyMaterial. The adapter unwraps in the token where these
+   * allow it and the token can prove the material's length; elsewhere the token runs the RSA
+   * step alone and the host unpads and unwraps (see token.ts importPlan).
+   */
+  keyImport: KeyImportProfile;
   notes?: string[];
+}
+
+export interface KeyImportProfile {
+  /** Hashes C_UnwrapKey accepts with CKM_RSA_PKCS_OAEP (MGF1 of the same hash, empty label). */
+  rsaOaepUnwrapHashes: HashAlgorithm[];
+  /** C_UnwrapKey accepts CKM_AES_KEY_WRAP_PAD (RFC 5649) with an AES key in the token. */
+  aesKeyWrapPadUnwrap: boolean;
+  /** C_UnwrapKey records CKA_VALUE_LEN on the secret keys it makes, so the token can show the material's length. */
+  unwrapReportsValueLen: boolean;
+  /** CKR names that mean "the wrapped material did not unwrap" for this token. */
+  unwrapFailureCodes: string[];
 }
 
 const hashNames: readonly HashAlgorithm[] = ['SHA_1', 'SHA_224', 'SHA_256', 'SHA_384', 'SHA_512'];
@@ -35,6 +52,14 @@ function checkProfile(file: string, p: TokenProfile): TokenProfile {
   if (!Array.isArray(p.rsaOaepHashes) || !p.rsaOaepHashes.every((h) => hashNames.includes(h))) problems.push('rsaOaepHashes');
   if (!Array.isArray(p.rsaOaepFailureCodes)) problems.push('rsaOaepFailureCodes');
   if (typeof p.eddsa !== 'boolean') problems.push('eddsa');
+  const k = p.keyImport as Partial<KeyImportProfile> | undefined;
+  if (typeof k !== 'object' || k === null) problems.push('keyImport');
+  else {
+    if (!Array.isArray(k.rsaOaepUnwrapHashes) || !k.rsaOaepUnwrapHashes.every((h) => hashNames.includes(h))) problems.push('keyImport.rsaOaepUnwrapHashes');
+    if (typeof k.aesKeyWrapPadUnwrap !== 'boolean') problems.push('keyImport.aesKeyWrapPadUnwrap');
+    if (typeof k.unwrapReportsValueLen !== 'boolean') problems.push('keyImport.unwrapReportsValueLen');
+    if (!Array.isArray(k.unwrapFailureCodes)) problems.push('keyImport.unwrapFailureCodes');
+  }
   if (problems.length > 0) throw new Error(`token profile ${file}: missing or invalid ${problems.join(', ')}`);
   return p;
 }

@@ -29,12 +29,15 @@ export interface SecretKeySpec {
 /**
  * 'kms': a KMS key version, on the token for good. 'handed-out': a session object whose value
  * the caller receives, so it must be readable; it dies with the session at the latest.
+ * 'staging': a session object as secret as a KMS key, used within one call and destroyed
+ * (imported material under check, the AES key of an RSA-AES import).
  */
-type Custody = 'kms' | 'handed-out';
+type Custody = 'kms' | 'handed-out' | 'staging';
 type Half = 'secret' | 'private' | 'public';
 
 function custodyAttributes(custody: Custody, half: Half): pkcs11js.Template {
   const kms = custody === 'kms';
+  const secret = custody !== 'handed-out';
   const template: pkcs11js.Template = [
     { type: pkcs11js.CKA_TOKEN, value: kms },
     // Only the service's logged-in sessions see any of its objects, public halves included.
@@ -42,8 +45,8 @@ function custodyAttributes(custody: Custody, half: Half): pkcs11js.Template {
   ];
   if (half !== 'public') {
     template.push(
-      { type: pkcs11js.CKA_SENSITIVE, value: kms },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: !kms },
+      { type: pkcs11js.CKA_SENSITIVE, value: secret },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: !secret },
     );
   }
   if (kms) template.push({ type: pkcs11js.CKA_MODIFIABLE, value: false });
@@ -102,7 +105,10 @@ export interface KeyPairTemplates {
   privateKey: pkcs11js.Template;
 }
 
-function keyPairTemplates(algorithm: KeyPairAlgorithm, custody: Custody, objectId: string | undefined, label: string, usage: Usage): KeyPairTemplates {
+/** `components`: the key's own values (C_CreateObject of an imported key); absent when the token generates the pair. */
+function keyPairTemplates(
+  algorithm: KeyPairAlgorithm, custody: Custody, objectId: string | undefined, label: string, usage: Usage, components?: KeyPairTemplates,
+): KeyPairTemplates {
   const keyType = algorithm.kind === 'RSA' ? pkcs11js.CKK_RSA : pkcs11js.CKK_EC;
   const domain: pkcs11js.Template = algorithm.kind === 'RSA'
     ? [{ type: pkcs11js.CKA_MODULUS_BITS, value: algorithm.bits }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) }]
@@ -114,7 +120,7 @@ function keyPairTemplates(algorithm: KeyPairAlgorithm, custody: Custody, objectI
       ...naming(objectId, label),
       ...custodyAttributes(custody, 'public'),
       ...usageAttributes('public', usage),
-      ...domain,
+      ...(components ? components.publicKey : domain),
     ],
     privateKey: [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
@@ -122,6 +128,7 @@ function keyPairTemplates(algorithm: KeyPairAlgorithm, custody: Custody, objectI
       ...naming(objectId, label),
       ...custodyAttributes(custody, 'private'),
       ...usageAttributes('private', usage),
+      ...(components ? components.privateKey : []),
     ],
   };
 }
@@ -134,6 +141,68 @@ export function kmsKeyPairTemplates(objectId: string, label: string, algorithm: 
 /** A data key pair: session objects, the private half readable, no usage in the token. */
 export function dataKeyPairTemplates(algorithm: KeyPairAlgorithm): KeyPairTemplates {
   return keyPairTemplates(algorithm, 'handed-out', undefined, 'kms:data-key-pair', {});
+}
+
+// ---- Key import (BYOK)
+
+/** The RSA key pair GetParametersForImport hands out: the private half unwraps and decrypts (for host-side unpadding), nothing else; the public half does nothing in the token. */
+export function wrappingKeyPairTemplates(objectId: string, label: string, algorithm: KeyPairAlgorithm): KeyPairTemplates {
+  return keyPairTemplates(algorithm, 'kms', objectId, label, { decrypt: true, unwrap: true });
+}
+
+export const importedSecretUsage: Record<'AES' | 'GENERIC_SECRET', Usage> = {
+  AES: { encrypt: true, decrypt: true },
+  GENERIC_SECRET: { sign: true, verify: true },
+};
+
+function secretKeyHeader(keyType: 'AES' | 'GENERIC_SECRET'): pkcs11js.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType === 'AES' ? pkcs11js.CKK_AES : pkcs11js.CKK_GENERIC_SECRET },
+  ];
+}
+
+/**
+ * Imported material unwrapped inside the token: a staging session object with the KMS key's
+ * usage, checked before C_CopyObject (persistTemplate) makes the token object.
+ */
+export function importStagingTemplate(keyType: 'AES' | 'GENERIC_SECRET'): pkcs11js.Template {
+  return [...secretKeyHeader(keyType), ...naming(undefined, 'kms:import-staging'), ...custodyAttributes('staging', 'secret'), ...usageAttributes('secret', importedSecretUsage[keyType])];
+}
+
+/** The AES key of an RSA_AES_KEY_WRAP import, in the token for one unwrap: a staging session object that only unwraps. */
+export function importKekTemplate(value?: Buffer): pkcs11js.Template {
+  return [
+    ...secretKeyHeader('AES'), ...naming(undefined, 'kms:import-kek'), ...custodyAttributes('staging', 'secret'), ...usageAttributes('secret', { unwrap: true }),
+    ...(value ? [{ type: pkcs11js.CKA_VALUE, value }] : []),
+  ];
+}
+
+/**
+ * Imported material unwrapped on the host, for C_CreateObject: a KMS key version under
+ * `target`, or a staging session object when only its check value is wanted. CKA_VALUE_LEN is
+ * not given: C_CreateObject takes the length from CKA_VALUE.
+ */
+export function importedSecretTemplate(keyType: 'AES' | 'GENERIC_SECRET', value: Buffer, target?: { objectId: string; label: string }): pkcs11js.Template {
+  return [
+    ...secretKeyHeader(keyType),
+    ...(target ? naming(target.objectId, target.label) : naming(undefined, 'kms:import-staging')),
+    ...custodyAttributes(target ? 'kms' : 'staging', 'secret'),
+    ...usageAttributes('secret', importedSecretUsage[keyType]),
+    { type: pkcs11js.CKA_VALUE, value },
+  ];
+}
+
+/** C_CopyObject of a checked staging object into the KMS key version: CKA_MODIFIABLE last, as SoftHSM applies the template in order and refuses attributes after it. */
+export function persistTemplate(objectId: string, label: string): pkcs11js.Template {
+  return [{ type: pkcs11js.CKA_TOKEN, value: true }, ...naming(objectId, label), { type: pkcs11js.CKA_MODIFIABLE, value: false }];
+}
+
+/** An imported private key and its public half, from their components, as a KMS key pair under one CKA_ID. */
+export function importedKeyPairTemplates(
+  objectId: string, label: string, algorithm: KeyPairAlgorithm, purpose: KeyPairPurpose, components: KeyPairTemplates,
+): KeyPairTemplates {
+  return keyPairTemplates(algorithm, 'kms', objectId, label, purposeUsage[purpose], components);
 }
 
 /** The ECDH shared secret as a readable session object of `valueLength` bytes. */

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DuplicateRecordError, RevisionConflictError } from '../core/errors';
-import type { AliasRecord, GrantRecord, KeyRecord, KeyRotation, KeyScope, KeyVersion } from '../core/model';
+import type { AliasRecord, GrantRecord, ImportState, KeyRecord, KeyRotation, KeyScope, KeyVersion } from '../core/model';
 import type { MetadataStore, Page, PageRequest } from '../core/ports';
 import { decodeMarker, encodeMarker } from '../core/page-marker';
 
@@ -87,12 +87,19 @@ type SerializedRotation = Omit<KeyRotation, 'nextRotationDate' | 'history' | 'in
   history: (Omit<KeyRotation['history'][number], 'date'> & { date: string })[];
   inProgress: (Omit<KeyRotation['inProgress'][number], 'startedAt'> & { startedAt: string })[];
 };
-type SerializedKey = Omit<KeyRecord, 'createdAt' | 'updatedAt' | 'deletionDate' | 'versions' | 'rotation'> & {
+type SerializedImport = Omit<ImportState, 'validTo' | 'upkeepAt' | 'parameters' | 'retiredObjects'> & {
+  validTo?: string;
+  upkeepAt?: string;
+  parameters: (Omit<ImportState['parameters'][number], 'createdAt' | 'validTo' | 'usedAt'> & { createdAt: string; validTo: string; usedAt?: string })[];
+  retiredObjects: (Omit<ImportState['retiredObjects'][number], 'retiredAt'> & { retiredAt: string })[];
+};
+type SerializedKey = Omit<KeyRecord, 'createdAt' | 'updatedAt' | 'deletionDate' | 'versions' | 'rotation' | 'imported'> & {
   createdAt: string;
   updatedAt: string;
   deletionDate?: string;
   versions: SerializedVersion[];
   rotation?: SerializedRotation;
+  imported?: SerializedImport;
 };
 
 interface ScopeParams {
@@ -231,6 +238,13 @@ export class EmbeddedStore implements MetadataStore {
          WHERE json_extract(version.value, '$.status') = 'PENDING' AND json_extract(version.value, '$.createdAt') < @before)
        ORDER BY account_id, region, key_id`,
     ).all({ before: before.toISOString() }).map((row) => parseKey(row.doc));
+  }
+
+  async listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
+    return this.statement<[{ dueBy: string }], KeyRow>(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') <= @dueBy
+       ORDER BY json_extract(doc, '$.imported.upkeepAt'), account_id, region, key_id`,
+    ).all({ dueBy: dueBy.toISOString() }).map((row) => parseKey(row.doc));
   }
 
   async insertAlias(alias: AliasRecord): Promise<void> {
@@ -422,7 +436,7 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 function parseKey(doc: string): KeyRecord {
-  const { createdAt, updatedAt, deletionDate, versions, rotation, ...rest } = JSON.parse(doc) as SerializedKey;
+  const { createdAt, updatedAt, deletionDate, versions, rotation, imported, ...rest } = JSON.parse(doc) as SerializedKey;
   return {
     ...rest,
     createdAt: new Date(createdAt),
@@ -430,6 +444,19 @@ function parseKey(doc: string): KeyRecord {
     ...(deletionDate === undefined ? {} : { deletionDate: new Date(deletionDate) }),
     versions: versions.map((version) => ({ ...version, createdAt: new Date(version.createdAt) })),
     ...(rotation === undefined ? {} : { rotation: parseRotation(rotation) }),
+    ...(imported === undefined ? {} : { imported: parseImported(imported) }),
+  };
+}
+
+function parseImported({ validTo, upkeepAt, parameters, retiredObjects, ...rest }: SerializedImport): ImportState {
+  return {
+    ...rest,
+    ...(validTo === undefined ? {} : { validTo: new Date(validTo) }),
+    ...(upkeepAt === undefined ? {} : { upkeepAt: new Date(upkeepAt) }),
+    parameters: parameters.map(({ createdAt, validTo: until, usedAt, ...p }) => ({
+      ...p, createdAt: new Date(createdAt), validTo: new Date(until), ...(usedAt === undefined ? {} : { usedAt: new Date(usedAt) }),
+    })),
+    retiredObjects: retiredObjects.map((o) => ({ ...o, retiredAt: new Date(o.retiredAt) })),
   };
 }
 

@@ -168,6 +168,14 @@ export class MongoStore implements MetadataStore {
     return docs.map(withoutId);
   }
 
+  async listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
+    const docs = await this.open().keys
+      .find({ incomplete: { $ne: true }, 'imported.upkeepAt': { $lte: dueBy } })
+      .sort({ 'imported.upkeepAt': 1, accountId: 1, region: 1, keyId: 1 })
+      .toArray();
+    return docs.map(withoutId);
+  }
+
   async insertAlias(alias: AliasRecord): Promise<void> {
     try {
       await this.open().aliases.insertOne({ ...alias });

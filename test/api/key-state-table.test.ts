@@ -1,8 +1,9 @@
 // The key-state table (KMS-SPEC §3), cell by cell: every operation that exists, against a
 // key in every state, through the HTTP API. Expectations are written out here from the
 // specification, independently of src/core/key-state.ts.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { keyStates, type KeyState } from '../../src/core/model';
+import { oaepWrap } from '../support/import-wrap';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
 
@@ -37,6 +38,17 @@ const rotationSettings: Record<KeyState, Expectation> = {
 };
 /** GetKeyRotationStatus: ?7 everywhere but PendingImport (✗6); ListKeyRotations reads the same state. */
 const rotationStatus: Record<KeyState, Expectation> = { ...always, PendingImport: 'externalOrigin' };
+/**
+ * GetParametersForImport and ImportKeyMaterial on an EXTERNAL key: ?9 (allowed) where it can have
+ * imported material, ✗8 pending deletion, ✗14, ✗15 (ImportKeyMaterial ✓ while Updating). The
+ * Unavailable glyph was lost; only custom-key-store keys are Unavailable: refused as unavailable.
+ */
+const importParameters: Record<KeyState, Expectation> = {
+  ...always, PendingDeletion: 'pendingDeletion', PendingReplicaDeletion: 'pendingDeletion', Unavailable: 'unavailable', Creating: 'creating', Updating: 'updating',
+};
+const importMaterial: Record<KeyState, Expectation> = { ...importParameters, Updating: 'ok' };
+/** DeleteImportedKeyMaterial on an EXTERNAL key: ?9 in Enabled, Disabled, PendingDeletion; ✓ (no effect) PendingImport; N/A Unavailable; ✗14; ✗15. */
+const deleteImported: Record<KeyState, Expectation> = { ...always, Unavailable: 'unavailable', Creating: 'creating', Updating: 'updating' };
 
 const table: Record<string, Record<KeyState, Expectation>> = {
   Encrypt: crypto, Decrypt: crypto, ReEncrypt: crypto, GenerateDataKey: crypto, GenerateDataKeyWithoutPlaintext: crypto,
@@ -52,6 +64,7 @@ const table: Record<string, Record<KeyState, Expectation>> = {
   RotateKeyOnDemand: crypto,
   CreateGrant: createGrant, ListGrants: always, RetireGrant: always, RevokeGrant: always,
   GetKeyPolicy: always, PutKeyPolicy: always, ListKeyPolicies: always,
+  GetParametersForImport: importParameters, ImportKeyMaterial: importMaterial, DeleteImportedKeyMaterial: deleteImported,
 };
 
 function expectedError(expectation: Expectation, arn: string): { __type: string; message: string } | undefined {
@@ -71,8 +84,11 @@ function expectedError(expectation: Expectation, arn: string): { __type: string;
 let aliasCounter = 0;
 const nextAlias = () => `alias/state-table-${aliasCounter++}`;
 
-/** The key an operation needs: symmetric unless it signs, MACs or agrees keys. */
+const importOperations = ['GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial'];
+
+/** The key an operation needs: symmetric unless it signs, MACs or agrees keys; EXTERNAL for the import operations. */
 function keyFor(operation: string): Record<string, string> {
+  if (importOperations.includes(operation)) return { Origin: 'EXTERNAL' };
   if (['Sign', 'Verify', 'GetPublicKey'].includes(operation)) return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
   if (operation.endsWith('Mac')) return { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
   if (operation === 'DeriveSharedSecret') return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' };
@@ -123,6 +139,13 @@ async function prepare(operation: string, state: KeyState) {
     const AliasName = nextAlias();
     await kmsCall(svc.app, 'CreateAlias', { AliasName, TargetKeyId: other.KeyId });
     request = { AliasName, TargetKeyId: meta.KeyId };
+  }
+  if (operation === 'GetParametersForImport') request = { KeyId: meta.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' };
+  if (operation === 'ImportKeyMaterial') {
+    // Parameters fetched while the key is PendingImport; the import runs in the state under test.
+    const params = (await kmsCall(svc.app, 'GetParametersForImport', { KeyId: meta.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' })).body;
+    const material = oaepWrap(Buffer.from(params.PublicKey as string, 'base64'), 'sha256', randomBytes(32));
+    request = { KeyId: meta.KeyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: material.toString('base64'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' };
   }
   const stored = (await svc.store.getKey(scope, meta.KeyId))!;
   const pending = state === 'PendingDeletion' || state === 'PendingReplicaDeletion';

@@ -439,6 +439,53 @@ export function describeMetadataStoreContract(
       });
     });
 
+    describe('imported key material', () => {
+      const imported = (upkeepAt?: Date): KeyRecord['imported'] => ({
+        keyMaterialId: 'c'.repeat(64),
+        checkValue: '0123456789abcdef0123456789abcdef',
+        expirationModel: 'KEY_MATERIAL_EXPIRES',
+        validTo: new Date('2025-01-01T00:00:00.123Z'),
+        parameters: [{
+          id: 'd'.repeat(64), tokenId: 'default', wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', wrappingKeySpec: 'RSA_4096', secretDigest: 'e'.repeat(64),
+          createdAt: new Date('2024-05-06T08:00:00.001Z'), validTo: new Date('2024-05-07T08:00:00.001Z'), usedAt: new Date('2024-05-06T09:00:00.002Z'),
+        }],
+        retiredObjects: [{ tokenId: 'default', objectId: 'f'.repeat(64), retiredAt: new Date('2024-05-06T10:00:00.003Z') }],
+        ...(upkeepAt ? { upkeepAt } : {}),
+      });
+
+      test('import state round-trips with its dates as Dates, through replaceKey too', async () => {
+        const key = makeKey(keyIdFor(1), { origin: 'EXTERNAL', imported: imported(new Date('2024-05-06T10:00:00.003Z')) });
+        const bare = makeKey(keyIdFor(2), { origin: 'EXTERNAL', state: 'PendingImport', imported: { parameters: [], retiredObjects: [] } });
+        await store.insertKey(key);
+        await store.insertKey(bare);
+        const got = await store.getKey(scope, key.keyId);
+        expect(got).toStrictEqual(key);
+        expect(got?.imported?.parameters[0]?.usedAt).toBeInstanceOf(Date);
+        expect(got?.imported?.retiredObjects[0]?.retiredAt).toBeInstanceOf(Date);
+        expect(await store.getKey(scope, bare.keyId)).toStrictEqual(bare);
+        const replaced = await store.replaceKey({ ...got!, imported: { ...got!.imported!, retiredObjects: [] } });
+        expect(replaced.imported?.validTo).toBeInstanceOf(Date);
+        expect(await store.getKey(scope, key.keyId)).toStrictEqual(replaced);
+      });
+
+      test('listKeysDueForImportUpkeep returns complete keys whose upkeep is due at or before the date, from every scope, soonest first', async () => {
+        const due = new Date('2024-03-01T00:00:00.000Z');
+        await store.insertKey(makeKey(keyIdFor(1), { imported: imported(new Date('2024-02-20T00:00:00Z')) }));
+        await store.insertKey(makeKey(keyIdFor(2), { ...otherAccount, imported: imported(due) }));
+        await store.insertKey(makeKey(keyIdFor(3), { ...otherRegion, state: 'PendingDeletion', imported: imported(new Date('2024-01-01T00:00:00Z')) }));
+        // Not returned: due later, nothing due, incomplete, or not an imported key.
+        await store.insertKey(makeKey(keyIdFor(4), { imported: imported(new Date('2024-03-01T00:00:00.001Z')) }));
+        await store.insertKey(makeKey(keyIdFor(5), { imported: imported() }));
+        await store.insertKey(makeKey(keyIdFor(6), { incomplete: true, imported: imported(new Date('2024-01-01T00:00:00Z')) }));
+        await store.insertKey(makeKey(keyIdFor(7)));
+
+        const found = await store.listKeysDueForImportUpkeep(due);
+
+        expect(found.map((k) => k.keyId)).toEqual([keyIdFor(3), keyIdFor(1), keyIdFor(2)]);
+        expect(found[0]!.imported!.upkeepAt).toEqual(new Date('2024-01-01T00:00:00Z'));
+      });
+    });
+
     describe('rotation', () => {
       const rotation = (nextRotationDate?: Date): KeyRecord['rotation'] => ({
         enabled: nextRotationDate !== undefined,

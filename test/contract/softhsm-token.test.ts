@@ -1,8 +1,11 @@
 // The KeyToken contract on SoftHSM, plus the adapter's own promises: a bounded session
 // pool, reconnection after the sessions vanish underneath it, and custody attributes.
-import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
+import type { ImportedMaterialSpec } from '../../src/core/ports';
 import type { Pkcs11Token } from '../../src/pkcs11';
+import { importPlan } from '../../src/pkcs11/token';
+import { oaepWrap, wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { createTestToken, openTestTokens } from '../support/softhsm';
 import { describeKeyTokenContract } from './key-token.contract';
 
@@ -316,6 +319,123 @@ describe('asymmetric and HMAC keys on SoftHSM', () => {
     });
     await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
     await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
+  });
+});
+
+describe('key import on SoftHSM', () => {
+  let directory: ReturnType<typeof openTestTokens>;
+  let token: Pkcs11Token;
+  const wrappingId = randomBytes(32).toString('hex');
+  let wrappingSpki: Buffer;
+  beforeAll(async () => {
+    directory = openTestTokens(createTestToken('import'));
+    token = directory.defaultToken;
+    wrappingSpki = await token.generateWrappingKeyPair(wrappingId, 'kms-import:softhsm', 'RSA_2048');
+  });
+  afterAll(() => directory.close());
+  const newId = () => randomBytes(32).toString('hex');
+  const aes: ImportedMaterialSpec = { kind: 'AES', bytes: 32 };
+  const hmac256: ImportedMaterialSpec = { kind: 'HMAC', bytes: 32, hash: 'SHA_256' };
+  const ec: ImportedMaterialSpec = { kind: 'PRIVATE_KEY', spec: 'ECC_NIST_P256', purpose: 'SIGN_VERIFY' };
+
+  it('records its import paths in the profile: only AES-256 through RSA-AES key wrap unwraps in the token, where KWP length fixes the key length', () => {
+    const plan = (algorithm: WrappingAlgorithmName, material: ImportedMaterialSpec, kwpLength?: number) => importPlan(token.profile, algorithm, material, kwpLength);
+    expect(token.profile.keyImport).toMatchObject({ rsaOaepUnwrapHashes: ['SHA_1'], aesKeyWrapPadUnwrap: true, unwrapReportsValueLen: false });
+    expect(plan('RSAES_OAEP_SHA_1', aes)).toEqual({ rsa: 'decrypt', material: 'host' });
+    expect(plan('RSAES_OAEP_SHA_256', aes)).toEqual({ rsa: 'raw', material: 'host' });
+    expect(plan('RSA_AES_KEY_WRAP_SHA_1', aes, 40)).toEqual({ rsa: 'unwrap', material: 'token' });
+    expect(plan('RSA_AES_KEY_WRAP_SHA_256', aes, 40)).toEqual({ rsa: 'raw', material: 'token' });
+    // A KWP length that leaves room for another length goes to the host, which sees the length.
+    expect(plan('RSA_AES_KEY_WRAP_SHA_1', aes, 32)).toEqual({ rsa: 'decrypt', material: 'host' });
+    expect(plan('RSA_AES_KEY_WRAP_SHA_1', hmac256, 40)).toEqual({ rsa: 'decrypt', material: 'host' });
+    expect(plan('RSAES_OAEP_SHA_1', hmac256)).toEqual({ rsa: 'decrypt', material: 'host' });
+    expect(plan('RSA_AES_KEY_WRAP_SHA_256', ec, 152)).toEqual({ rsa: 'raw', material: 'host' });
+    // A token that reports CKA_VALUE_LEN would unwrap OAEP-SHA1 material in the token too.
+    const reporting = { ...token.profile, keyImport: { ...token.profile.keyImport, unwrapReportsValueLen: true } };
+    expect(importPlan(reporting, 'RSAES_OAEP_SHA_1', hmac256)).toEqual({ rsa: 'unwrap', material: 'token' });
+    expect(importPlan(reporting, 'RSAES_OAEP_SHA_256', hmac256)).toEqual({ rsa: 'raw', material: 'host' });
+  });
+
+  it('SoftHSM really unwraps with OAEP-SHA1 only, records no CKA_VALUE_LEN, and refuses attributes after CKA_MODIFIABLE=false, as the profile records', async () => {
+    const lib = token.connection.lib;
+    const publicKey = createPublicKey({ key: wrappingSpki, format: 'der', type: 'spki' });
+    await token.connection.withSession(async (session) => {
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(wrappingId, 'hex') }, { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]);
+      const [privateKey] = lib.C_FindObjects(session, 1);
+      lib.C_FindObjectsFinal(session);
+      const oaep1 = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11js.CKM_SHA_1, mgf: pkcs11js.CKG_MGF1_SHA1, source: 1 } as pkcs11js.RsaOAEP };
+      const oaep256 = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter: { type: pkcs11js.CK_PARAMS_RSA_OAEP, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, source: 1 } as pkcs11js.RsaOAEP };
+      const template = (extra: pkcs11js.Template = [{ type: pkcs11js.CKA_TOKEN, value: false }]): pkcs11js.Template => [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+        { type: pkcs11js.CKA_SENSITIVE, value: true }, { type: pkcs11js.CKA_EXTRACTABLE, value: false }, ...extra,
+      ];
+      const short = oaepWrap(publicKey, 'sha1', randomBytes(20));
+      const unwrapped = lib.C_UnwrapKey(session, oaep1, privateKey!, short, template());
+      try {
+        // If this starts to report 20, set keyImport.unwrapReportsValueLen in hsm/profiles/softhsm2.json.
+        expect((lib.C_GetAttributeValue(session, unwrapped, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readUInt32LE(0)).toBe(0);
+      } finally {
+        lib.C_DestroyObject(session, unwrapped);
+      }
+      // Templates apply in order: nothing may follow CKA_MODIFIABLE=false (persistTemplate puts it last).
+      expect(() => lib.C_UnwrapKey(session, oaep1, privateKey!, short, template([{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_MODIFIABLE, value: false }, { type: pkcs11js.CKA_LABEL, value: 'after' }]))).toThrow(/CKR_ATTRIBUTE_READ_ONLY/);
+      // If this starts to pass, add SHA_256 to keyImport.rsaOaepUnwrapHashes.
+      expect(() => lib.C_UnwrapKey(session, oaep256, privateKey!, oaepWrap(publicKey, 'sha256', randomBytes(32)), template())).toThrow(/CKR_ARGUMENTS_BAD|CKR_MECHANISM_PARAM_INVALID/);
+    });
+  });
+
+  it('the wrapping key pair: on the token, its private half sensitive, never extractable, and able only to decrypt and unwrap', async () => {
+    const objects = await rawObjects(token, wrappingId);
+    const priv = objects.find((o) => o.cls === 'private')!;
+    const pub = objects.find((o) => o.cls === 'public')!;
+    expect(priv).toMatchObject({ label: 'kms-import:softhsm', token: true, private: true, modifiable: false, sensitive: true, extractable: false, neverExtractable: true, decrypt: true, unwrap: true, sign: false, derive: false, signRecover: false });
+    expect(priv.secretReadError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(pub).toMatchObject({ token: true, encrypt: false, verify: false, wrap: false, verifyRecover: false });
+  });
+
+  it('imported material on every path is a token object, private, unmodifiable, sensitive and non-extractable, and no staging object is left behind', async () => {
+    const before = await sessionObjectCount(token);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'der' });
+    const cases: [WrappingAlgorithmName, ImportedMaterialSpec, Buffer, string][] = [
+      ...wrappingAlgorithmNames.map((a): [WrappingAlgorithmName, ImportedMaterialSpec, Buffer, string] => [a, aes, randomBytes(32), 'secret']),
+      ['RSA_AES_KEY_WRAP_SHA_256', hmac256, randomBytes(32), 'secret'],
+      ['RSA_AES_KEY_WRAP_SHA_1', { kind: 'PRIVATE_KEY', spec: 'RSA_2048', purpose: 'SIGN_VERIFY' }, rsa, 'pair'],
+    ];
+    for (const [algorithm, material, bytes, kind] of cases) {
+      const id = newId();
+      await token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial: wrapKeyMaterial(wrappingSpki, algorithm, bytes), material, target: { objectId: id, label: 'kms:imported' } });
+      const objects = await rawObjects(token, id);
+      expect(objects.map((o) => o.cls).sort()).toEqual(kind === 'pair' ? ['private', 'public'] : ['secret']);
+      const secret = objects.find((o) => o.cls !== 'public')!;
+      expect({ algorithm, ...secret }).toMatchObject({ algorithm, label: 'kms:imported', token: true, private: true, modifiable: false, sensitive: true, extractable: false });
+      expect(secret.secretReadError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+      // Material from outside was never "always sensitive"; the token says so honestly.
+      expect(secret.neverExtractable).toBe(false);
+      await token.destroyKey(id);
+    }
+    await token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial: wrapKeyMaterial(wrappingSpki, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(28)), material: aes, target: { objectId: newId(), label: 'x' } }).catch(() => undefined);
+    expect(await sessionObjectCount(token)).toBe(before);
+  });
+
+  it('the RSA block of wrapped key material must be modulus-length and below the modulus.', async () => {
+    const modulus = Buffer.from(createPublicKey({ key: wrappingSpki, format: 'der', type: 'spki' }).export({ format: 'jwk' }).n!, 'base64url');
+    const good = wrapKeyMaterial(wrappingSpki, 'RSAES_OAEP_SHA_1', randomBytes(32));
+    for (const encryptedMaterial of [good.subarray(2), Buffer.concat([Buffer.from([0]), good]), modulus, Buffer.concat([modulus, Buffer.alloc(40)])]) {
+      const algorithm = encryptedMaterial.length > 256 ? 'RSA_AES_KEY_WRAP_SHA_1' as const : 'RSAES_OAEP_SHA_1' as const;
+      await expect(token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial, material: aes })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
+    }
+  });
+
+  it('material unwrapped in the token must fit its mechanism, as only a key of the right length does.', async () => {
+    // 25 to 31 bytes fill a 40-byte KWP blob like 32 do, so they unwrap in the token, where AES-ECB refuses them.
+    expect(importPlan(token.profile, 'RSA_AES_KEY_WRAP_SHA_1', aes, 40).material).toBe('token');
+    for (const length of [25, 28, 31]) {
+      const id = newId();
+      const encryptedMaterial = wrapKeyMaterial(wrappingSpki, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(length));
+      await expect(token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial, material: aes, target: { objectId: id, label: 'x' } }))
+        .rejects.toMatchObject({ code: 'IncorrectKeyMaterialException', message: 'Imported key material for key spec SYMMETRIC_DEFAULT must be 32 bytes (256 bits) long.' });
+      expect(await rawObjects(token, id)).toEqual([]);
+    }
   });
 });
 

@@ -3,14 +3,18 @@
 // capabilities (native OAEP with SHA-1 only), so core paths that depend on them (host-side
 // OAEP decoding) run in unit tests too. The contract suite runs against it as well.
 import {
-  constants, createCipheriv, createDecipheriv, createECDH, createHash, createHmac, createPublicKey, diffieHellman,
+  constants, createCipheriv, createDecipheriv, createECDH, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman,
   generateKeyPairSync, privateDecrypt, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual,
   type JsonWebKey, type KeyObject,
 } from 'node:crypto';
 import { KmsError, messages } from '../../src/core/errors';
+import {
+  assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost,
+} from '../../src/core/import-material';
 import { hashLength, mgf1 } from '../../src/core/oaep';
 import type {
-  AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, KeyPairPurpose, KeyToken, SignatureScheme, TokenCapabilities, TokenDirectory,
+  AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, ImportedKeyMaterial, KeyImportRequest, KeyPairPurpose, KeyToken, RsaWrappingKeySpec,
+  SignatureScheme, TokenCapabilities, TokenDirectory,
 } from '../../src/core/ports';
 import { digestInfo, ecdsaDerToRaw, ecdsaRawToDer } from '../../src/pkcs11/asn1';
 
@@ -35,6 +39,8 @@ const nodeHash: Record<HashAlgorithm, string> = { SHA_1: 'sha1', SHA_224: 'sha22
 type FakeKey =
   | { kind: 'aes'; key: Buffer }
   | { kind: 'hmac'; key: Buffer }
+  /** A wrapping key pair for key import: it only unwraps. */
+  | { kind: 'wrapping'; privateKey: KeyObject; modulusBytes: number; modulus: Buffer }
   | { kind: 'pair'; purpose: KeyPairPurpose; privateKey: KeyObject; publicKey: KeyObject; curve?: FakeCurve; modulusBytes?: number; modulus?: Buffer };
 
 const unavailable = () => new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.');
@@ -274,6 +280,64 @@ export class FakeToken implements KeyToken {
   async generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }> {
     const { privateKey, publicKey } = generatePair(spec);
     return { privateKeyPkcs8: privateKey.export({ type: 'pkcs8', format: 'der' }), publicKeySpki: publicKey.export({ type: 'spki', format: 'der' }) };
+  }
+
+  async generateWrappingKeyPair(objectId: string, _label: string, spec: RsaWrappingKeySpec): Promise<Buffer> {
+    const bits = Number(spec.slice('RSA_'.length));
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 });
+    this.keys.set(objectId, { kind: 'wrapping', privateKey, modulusBytes: bits / 8, modulus: Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url') });
+    return publicKey.export({ type: 'spki', format: 'der' });
+  }
+
+  /** Everything on node:crypto: the fake has no token to keep the material in while it is checked. */
+  async importKeyMaterial(request: KeyImportRequest): Promise<ImportedKeyMaterial> {
+    const wrapping = this.key(request.wrappingKeyId, 'wrapping');
+    const oaepHash = request.algorithm.endsWith('SHA_256') ? 'sha256' : 'sha1';
+    const { rsaBlock, kwp } = request.algorithm.startsWith('RSA_AES_KEY_WRAP')
+      ? splitRsaAesKeyWrap(request.encryptedMaterial, wrapping.modulusBytes)
+      : { rsaBlock: request.encryptedMaterial, kwp: undefined };
+    if (rsaBlock.length !== wrapping.modulusBytes || Buffer.compare(rsaBlock, wrapping.modulus) >= 0) throw invalidCiphertext();
+    let opened: Buffer;
+    try {
+      opened = privateDecrypt({ key: wrapping.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, rsaBlock);
+    } catch {
+      throw invalidCiphertext();
+    }
+    let secret = opened;
+    if (kwp) {
+      try {
+        secret = unwrapKwpOnHost(opened, kwp);
+      } finally {
+        opened.fill(0);
+      }
+    }
+    try {
+      const { material, target } = request;
+      if (material.kind === 'PRIVATE_KEY') {
+        const read = readPrivateKeyMaterial(secret, material.spec);
+        if (target) {
+          const privateKey = createPrivateKey({ key: read.jwk, format: 'jwk' });
+          const publicKey = createPublicKey(privateKey);
+          const curve = curves[material.spec];
+          const modulusBytes = curve ? undefined : Number(material.spec.slice('RSA_'.length)) / 8;
+          const modulus = modulusBytes ? Buffer.from(read.jwk.n!, 'base64url') : undefined;
+          this.keys.set(target.objectId, { kind: 'pair', purpose: material.purpose, privateKey, publicKey, curve, modulusBytes, modulus });
+        }
+        return { checkValue: read.checkValue, publicKeySpki: read.publicKeySpki };
+      }
+      assertSecretLength(material, secret.length);
+      let oneWay: Buffer;
+      if (material.kind === 'AES') {
+        const cipher = createCipheriv('aes-256-ecb', secret, null).setAutoPadding(false);
+        oneWay = Buffer.concat([cipher.update(CHECK_VALUE_BLOCK), cipher.final()]);
+      } else {
+        oneWay = createHmac(nodeHash[material.hash], secret).update(CHECK_VALUE_BLOCK).digest();
+      }
+      if (target) this.keys.set(target.objectId, { kind: material.kind === 'AES' ? 'aes' : 'hmac', key: Buffer.from(secret) });
+      return { checkValue: checkValueOf(oneWay) };
+    } finally {
+      secret.fill(0);
+    }
   }
 
   async randomBytes(length: number): Promise<Buffer> {

@@ -80,6 +80,13 @@ export class MemoryStore implements MetadataStore {
       .map((key) => deepClone(key));
   }
 
+  async listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
+    return [...this.keys.values()]
+      .filter((key) => !key.incomplete && key.imported?.upkeepAt !== undefined && key.imported.upkeepAt.getTime() <= dueBy.getTime())
+      .sort((a, b) => a.imported!.upkeepAt!.getTime() - b.imported!.upkeepAt!.getTime())
+      .map((key) => deepClone(key));
+  }
+
   async listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]> {
     return [...this.keys.values()]
       .filter((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()))

@@ -20,6 +20,17 @@ export const ROOT = { accessKeyId: 'AKIAROOTTEST00000001', secretAccessKey: 'roo
 export const ALICE: CredentialsFileEntry = {
   accessKeyId: 'AKIAALICETEST0000001', secretAccessKey: 'alice-secret-key-for-tests-only-00000001', principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`,
 };
+/** A user whose identity policy allows exactly Encrypt, DescribeKey and GenerateDataKey on the account's keys, and ListKeys. */
+export const BOB: CredentialsFileEntry = {
+  accessKeyId: 'AKIABOBTEST000000001', secretAccessKey: 'bob-secret-key-for-tests-only-0000000001', principalArn: `arn:aws:iam::${ACCOUNT}:user/bob`,
+  policies: [{
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'UseKeys', Effect: 'Allow', Action: ['kms:Encrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], Resource: `arn:aws:kms:*:${ACCOUNT}:key/*` },
+      { Sid: 'ListKeys', Effect: 'Allow', Action: 'kms:ListKeys', Resource: '*' },
+    ],
+  }],
+};
 export const OTHER_ROOT: CredentialsFileEntry = {
   accessKeyId: 'AKIAOTHERROOT0000001', secretAccessKey: 'other-root-secret-for-tests-only-0000001', principalArn: 'arn:aws:iam::444455556666:root',
 };
@@ -45,7 +56,7 @@ export interface TestServiceOptions {
   maxBodyBytes?: number;
   /** Reuse a token and a data directory, as a restarted service would. */
   restartOf?: { token: TestToken; dir: string };
-  /** Principals from this credentials file, watched as main.ts does, instead of ALICE and OTHER_ROOT. */
+  /** Principals from this credentials file, watched as main.ts does, instead of ALICE, BOB and OTHER_ROOT. */
   credentialsFile?: string;
   /** How often credentialsFile is polled; 50 ms unless set. */
   credentialsPollMs?: number;
@@ -64,7 +75,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const deps: CoreDeps = { store, tokens, clock };
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
-  const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, OTHER_ROOT]);
+  const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {
       intervalMs: options.credentialsPollMs ?? 50,

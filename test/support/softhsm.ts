@@ -1,4 +1,6 @@
 // Throwaway SoftHSM tokens for tests, and a raw PKCS#11 view for custody checks.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
@@ -26,7 +28,19 @@ export function createTestToken(_purpose = 'test'): TestToken {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  throw new Error(`the test token pool (${pool.length}) is used up: raise TOKEN_POOL_SIZE in test/support/global-setup.ts`);
+  // Pool used up: make one now. It is visible to this process only if no token connection is
+  // open yet (the module then rescans); otherwise opening it fails loudly, naming the label.
+  const label = `late-${randomBytes(6).toString('hex')}`;
+  const pin = randomBytes(8).toString('hex');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', randomBytes(8).toString('hex'), '--pin', pin], { stdio: 'pipe' });
+      return { label, pin };
+    } catch (e) {
+      // Another worker may have raced us for the same free slot.
+      if (attempt >= 5) throw e;
+    }
+  }
 }
 
 export function openTestTokens(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number } = {}): Pkcs11TokenDirectory {

@@ -4,7 +4,7 @@ import { DuplicateRecordError, KmsError } from '../errors';
 import { dryRunField, grantTokensField, keyIdField } from '../fields';
 import {
   assertConstraintsAllowed, assertOperationsGrantable, assertPrincipalArn, checkConstraintLimits, constraintsFromRequest,
-  distinctOperations, grantConstraintsField, grantMessages, grantNameField, grantOperationsField, grantsForTokens,
+  distinctOperations, grantConstraintsField, grantMessages, grantNameField, grantOperationsField,
   MAX_GRANTS_PER_KEY, namedGrantId, newGrantToken, principalIdField, randomGrantId,
 } from '../grants';
 import { keyForOperation, throwIfDryRun } from '../keys';
@@ -31,10 +31,24 @@ export const createGrant = defineOperation({
     const constraints = constraintsFromRequest(input.Constraints);
     checkConstraintLimits(constraints);
     // Precondition: a grant is made only for a key named by key id or key ARN, never by an alias.
-    const { key, arn } = await keyForOperation(deps, ctx, 'CreateGrant', input.KeyId, { aliases: false });
+    const { key, arn } = await keyForOperation(deps, ctx, 'CreateGrant', input.KeyId, {
+      aliases: false,
+      authorization: {
+        // Grant tokens are checked by authorisation, which also limits a grant-derived grant to its parent's rights.
+        grantTokens: input.GrantTokens,
+        encryptionContext: constraints?.encryptionContextEquals ?? constraints?.encryptionContextSubset,
+        childGrant: { operations, constraints },
+        conditions: {
+          'kms:GrantOperations': operations,
+          'kms:GranteePrincipal': input.GranteePrincipal,
+          'kms:RetiringPrincipal': input.RetiringPrincipal,
+          'kms:GrantIsForAWSResource': false,
+          'kms:GrantConstraintType': constraints?.encryptionContextEquals ? 'EncryptionContextEquals' : constraints?.encryptionContextSubset ? 'EncryptionContextSubset' : undefined,
+        },
+      },
+    });
     assertOperationsGrantable(key, operations);
     assertConstraintsAllowed(key, constraints);
-    await grantsForTokens(deps, input.GrantTokens);
     throwIfDryRun(input.DryRun);
 
     const scope = { accountId: key.accountId, region: key.region };

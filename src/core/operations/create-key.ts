@@ -3,11 +3,14 @@
 import { authorize } from '../authorize';
 import { callerScope } from '../context';
 import { KmsError } from '../errors';
+import { assertNoLockout, validateKeyPolicy } from '../key-policy';
 import { tagsField } from '../fields';
+import { emptyImportState } from '../key-import';
 import { keyMetadata } from '../key-metadata';
 import { assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isHmacSpec, usagesBySpec } from '../key-specs';
-import { newKeyId, newKeyMaterialId } from '../key-id';
-import { keySpecs, keyUsages, origins, type KeyRecord } from '../model';
+import { newKeyId, newKeyMaterialId, PARTITION } from '../key-id';
+import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
+import { defaultKeyPolicy } from '../policy';
 import { defineOperation } from '../operation';
 import type { KeyPairPurpose } from '../ports';
 import { s, schema } from '../schema';
@@ -16,13 +19,6 @@ import { validateTags } from '../tags';
 /** The order AWS lists KeySpec values in its enum message. */
 const keySpecsAsListed = ['RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096', 'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'];
 
-export function defaultKeyPolicy(accountId: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Id: 'key-default-1',
-    Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'kms:*', Resource: '*' }],
-  }, null, 2);
-}
 
 export const createKey = defineOperation({
   name: 'CreateKey',
@@ -40,8 +36,16 @@ export const createKey = defineOperation({
     XksKeyId: s.string({ min: 1, max: 128 }),
   }),
   async run(deps, ctx, input) {
-    authorize(ctx.principal, 'CreateKey', '*');
     const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+    // CreateKey has no key resource yet: identity policies decide, on what is being asked for.
+    await authorize(deps, ctx, {
+      action: 'CreateKey',
+      requestTags: input.Tags,
+      conditions: {
+        'kms:KeySpec': keySpec, 'kms:KeyUsage': input.KeyUsage ?? 'ENCRYPT_DECRYPT', 'kms:KeyOrigin': input.Origin ?? 'AWS_KMS',
+        'kms:MultiRegion': input.MultiRegion ?? false, 'kms:BypassPolicyLockoutSafetyCheck': input.BypassPolicyLockoutSafetyCheck ?? false,
+      },
+    });
     if (input.KeySpec && input.CustomerMasterKeySpec) {
       throw new KmsError('ValidationException', 'You cannot specify both KeySpec and CustomerMasterKeySpec. CustomerMasterKeySpec is deprecated; use KeySpec.');
     }
@@ -56,18 +60,24 @@ export const createKey = defineOperation({
     }
     // Precondition: a key spec no standard PKCS#11 token can hold is refused.
     assertTokenCanHold(keySpec, 'KeySpec');
-    if ((input.Origin ?? 'AWS_KMS') !== 'AWS_KMS') throw new KmsError('UnsupportedOperationException', `Origin ${input.Origin} is not supported by this service yet.`);
+    const origin = input.Origin ?? 'AWS_KMS';
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new KmsError('UnsupportedOperationException', `Origin ${input.Origin} is not supported by this service yet.`);
     if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
     if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
     const tags = validateTags(input.Tags ?? []);
 
     const now = deps.clock.now();
     const scope = callerScope(ctx);
+    const keyId = newKeyId();
+    if (input.Policy !== undefined) {
+      validateKeyPolicy(input.Policy);
+      assertNoLockout(input.Policy, ctx.principal, { arn: keyArn(PARTITION, scope, keyId), accountId: scope.accountId }, input.BypassPolicyLockoutSafetyCheck);
+    }
     const token = deps.tokens.defaultToken;
     const versionId = newKeyMaterialId();
     const draft: KeyRecord = {
       ...scope,
-      keyId: newKeyId(),
+      keyId,
       createdAt: now,
       updatedAt: now,
       description: input.Description ?? '',
@@ -83,6 +93,13 @@ export const createKey = defineOperation({
       incomplete: true,
       revision: 0,
     };
+
+    // Origin EXTERNAL: no material and no token object yet; the key waits in PendingImport.
+    if (origin === 'EXTERNAL') {
+      const external: KeyRecord = { ...draft, origin, state: 'PendingImport', versions: [], imported: emptyImportState(), incomplete: false };
+      await deps.store.insertKey(external);
+      return { KeyMetadata: keyMetadata(external) };
+    }
 
     // Crash safety: the record is written first, marked incomplete, so a token object can
     // never exist without a record naming it; recovery removes incomplete leftovers (both

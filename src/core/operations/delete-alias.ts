@@ -21,9 +21,11 @@ export const deleteAlias = defineOperation({
     if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     // Authorised on the alias's key, which may be in any state or already gone.
     const arn = keyArn(PARTITION, scope, alias.targetKeyId);
-    authorize(ctx.principal, 'DeleteAlias', arn, scope.accountId);
     const key = await deps.store.getKey(scope, alias.targetKeyId);
-    if (key && !key.incomplete) assertStateAllows('DeleteAlias', key.state, arn);
+    const target = key && !key.incomplete ? key : undefined;
+    // A key that is gone has no key policy left: identity policies alone decide.
+    await authorize(deps, ctx, { action: 'DeleteAlias', ...(target ? { key: { record: target, arn } } : {}) });
+    if (target) assertStateAllows('DeleteAlias', target.state, arn);
     if (!(await deps.store.deleteAlias(scope, name))) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     return {};
   },

@@ -18,7 +18,10 @@ export const deriveSharedSecret = defineOperation({
     DryRun: dryRunField(),
   }),
   async run(deps, ctx, input) {
-    const resolved = await keyForOperation(deps, ctx, 'DeriveSharedSecret', input.KeyId, { aliases: true });
+    const resolved = await keyForOperation(deps, ctx, 'DeriveSharedSecret', input.KeyId, {
+      aliases: true,
+      authorization: { grantTokens: input.GrantTokens, conditions: { 'kms:KeyAgreementAlgorithm': input.KeyAgreementAlgorithm } },
+    });
     assertUsage(resolved, 'KEY_AGREEMENT', 'DeriveSharedSecret');
     const spec = resolved.key.keySpec;
     if (!isEccSpec(spec)) throw new KmsError('InvalidKeyUsageException', messages.incompatibleAlgorithm(input.KeyAgreementAlgorithm, spec));

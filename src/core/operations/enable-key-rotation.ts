@@ -15,9 +15,12 @@ export const enableKeyRotation = defineOperation({
     RotationPeriodInDays: s.integer({ min: MIN_ROTATION_PERIOD_DAYS, max: MAX_ROTATION_PERIOD_DAYS }),
   }),
   async run(deps, ctx, input) {
-    const resolved = await keyForOperation(deps, ctx, 'EnableKeyRotation', input.KeyId, { aliases: false });
-    assertRotatable(resolved.key, resolved.arn);
     const periodInDays = input.RotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
+    const resolved = await keyForOperation(deps, ctx, 'EnableKeyRotation', input.KeyId, {
+      aliases: false,
+      authorization: { conditions: { 'kms:RotationPeriodInDays': periodInDays } },
+    });
+    assertRotatable(resolved.key, resolved.arn);
     const nextRotationDate = addDays(deps.clock.now(), periodInDays);
     await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('EnableKeyRotation', key.state, arn);

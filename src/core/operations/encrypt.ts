@@ -19,7 +19,14 @@ export const encrypt = defineOperation({
     DryRun: dryRunField(),
   }),
   async run(deps, ctx, input) {
-    const resolved = await keyForOperation(deps, ctx, 'Encrypt', input.KeyId, { aliases: true });
+    const resolved = await keyForOperation(deps, ctx, 'Encrypt', input.KeyId, {
+      aliases: true,
+      authorization: {
+        encryptionContext: input.EncryptionContext,
+        grantTokens: input.GrantTokens,
+        conditions: { 'kms:EncryptionAlgorithm': input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' },
+      },
+    });
     const scheme = encryptionSchemeFor(resolved, 'Encrypt', input.EncryptionAlgorithm);
     if (scheme.kind === 'rsa') {
       assertNoEncryptionContext(input.EncryptionContext, scheme.key.keySpec);

@@ -12,7 +12,7 @@ export const generateRandom = defineOperation({
     CustomKeyStoreId: s.string({ min: 1, max: 64 }),
   }),
   async run(deps, ctx, input) {
-    authorize(ctx.principal, 'GenerateRandom', '*');
+    await authorize(deps, ctx, { action: 'GenerateRandom' });
     if (input.CustomKeyStoreId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
     return { Plaintext: await deps.tokens.defaultToken.randomBytes(input.NumberOfBytes) };
   },

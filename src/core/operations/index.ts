@@ -5,6 +5,7 @@ import { createGrant } from './create-grant';
 import { createKey } from './create-key';
 import { decrypt } from './decrypt';
 import { deleteAlias } from './delete-alias';
+import { deleteImportedKeyMaterial } from './delete-imported-key-material';
 import { describeKey } from './describe-key';
 import { deriveSharedSecret } from './derive-shared-secret';
 import { disableKey } from './disable-key';
@@ -19,8 +20,10 @@ import { generateDataKeyPairWithoutPlaintext } from './generate-data-key-pair-wi
 import { generateRandom } from './generate-random';
 import { getKeyPolicy } from './get-key-policy';
 import { getKeyRotationStatus } from './get-key-rotation-status';
+import { getParametersForImport } from './get-parameters-for-import';
 import { generateMac } from './generate-mac';
 import { getPublicKey } from './get-public-key';
+import { importKeyMaterialOperation } from './import-key-material';
 import { listAliases } from './list-aliases';
 import { listGrants } from './list-grants';
 import { listKeyRotations } from './list-key-rotations';
@@ -49,6 +52,7 @@ export const operations = {
   CreateKey: createKey,
   Decrypt: decrypt,
   DeleteAlias: deleteAlias,
+  DeleteImportedKeyMaterial: deleteImportedKeyMaterial,
   DeriveSharedSecret: deriveSharedSecret,
   DescribeKey: describeKey,
   DisableKey: disableKey,
@@ -64,7 +68,9 @@ export const operations = {
   GenerateRandom: generateRandom,
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
+  GetParametersForImport: getParametersForImport,
   GetPublicKey: getPublicKey,
+  ImportKeyMaterial: importKeyMaterialOperation,
   ListAliases: listAliases,
   ListGrants: listGrants,
   ListKeyRotations: listKeyRotations,

@@ -20,7 +20,7 @@ export const listAliases = defineOperation({
     Marker: markerField(),
   }),
   async run(deps, ctx, input) {
-    authorize(ctx.principal, 'ListAliases', '*');
+    await authorize(deps, ctx, { action: 'ListAliases' });
     const scope = callerScope(ctx);
     let keyId: string | undefined;
     if (input.KeyId !== undefined) {

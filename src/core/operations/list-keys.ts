@@ -10,7 +10,7 @@ export const listKeys = defineOperation({
   name: 'ListKeys',
   input: schema({ Limit: limitField(), Marker: markerField() }),
   async run(deps, ctx, input) {
-    authorize(ctx.principal, 'ListKeys', '*');
+    await authorize(deps, ctx, { action: 'ListKeys' });
     const page = await deps.store.listKeys(callerScope(ctx), { limit: input.Limit ?? 100, marker: input.Marker });
     return {
       Keys: page.items.map((key) => ({ KeyId: key.keyId, KeyArn: arnOf(key) })),

@@ -20,7 +20,7 @@ export const listRetirableGrants = defineOperation({
   async run(deps, ctx, input) {
     const retiringPrincipal = input.RetiringPrincipal;
     assertPrincipalArn(retiringPrincipal);
-    authorize(ctx.principal, 'ListRetirableGrants', '*');
+    await authorize(deps, ctx, { action: 'ListRetirableGrants' });
     // Precondition: ListRetirableGrants answers only for a retiring principal in the account of the caller.
     if (accountOfPrincipal(retiringPrincipal) !== ctx.principal.accountId) {
       throw new KmsError('AccessDeniedException', grantMessages.foreignRetiringPrincipal(ctx.principal.arn, retiringPrincipal));

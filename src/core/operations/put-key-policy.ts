@@ -15,7 +15,10 @@ export const putKeyPolicy = defineOperation({
     BypassPolicyLockoutSafetyCheck: s.boolean(),
   }),
   async run(deps, ctx, input) {
-    const resolved = await keyForOperation(deps, ctx, 'PutKeyPolicy', input.KeyId, { aliases: false });
+    const resolved = await keyForOperation(deps, ctx, 'PutKeyPolicy', input.KeyId, {
+      aliases: false,
+      authorization: { conditions: { 'kms:BypassPolicyLockoutSafetyCheck': input.BypassPolicyLockoutSafetyCheck ?? false } },
+    });
     validateKeyPolicy(input.Policy);
     assertNoLockout(input.Policy, ctx.principal, { arn: resolved.arn, accountId: resolved.key.accountId }, input.BypassPolicyLockoutSafetyCheck);
     await changeKey(deps, resolved, (key, arn) => {

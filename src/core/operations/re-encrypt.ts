@@ -1,9 +1,12 @@
 // ReEncrypt: decrypt under the source key and encrypt under the destination key, without
 // the plaintext ever leaving the service. Either side may be symmetric or RSA.
 import { assertNoEncryptionContext, rsaEncrypt } from '../asymmetric';
+import { parseCiphertext } from '../ciphertext';
+import type { RequestContext } from '../context';
 import { openCiphertext } from '../decryption';
+import type { CoreDeps } from '../deps';
 import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
-import { keyForOperation, throwIfDryRun } from '../keys';
+import { keyForOperation, resolveKey, throwIfDryRun } from '../keys';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
 import { sealSymmetric } from '../symmetric';
@@ -23,11 +26,21 @@ export const reEncrypt = defineOperation({
     DryRun: dryRunField(),
   }),
   async run(deps, ctx, input) {
-    const destination = await keyForOperation(deps, ctx, 'ReEncrypt', input.DestinationKeyId, { aliases: true, action: 'ReEncryptTo' });
+    const sameKey = { 'kms:ReEncryptOnSameKey': await namesSameKey(deps, ctx, input.CiphertextBlob, input.SourceKeyId, input.DestinationKeyId) };
+    const destination = await keyForOperation(deps, ctx, 'ReEncrypt', input.DestinationKeyId, {
+      aliases: true,
+      action: 'ReEncryptTo',
+      authorization: {
+        encryptionContext: input.DestinationEncryptionContext,
+        grantTokens: input.GrantTokens,
+        conditions: { 'kms:EncryptionAlgorithm': input.DestinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT', ...sameKey },
+      },
+    });
     const scheme = encryptionSchemeFor(destination, 'ReEncrypt', input.DestinationEncryptionAlgorithm);
     if (scheme.kind === 'rsa') assertNoEncryptionContext(input.DestinationEncryptionContext, scheme.key.keySpec);
     const opened = await openCiphertext(deps, ctx, {
       blob: input.CiphertextBlob, keyId: input.SourceKeyId, context: input.SourceEncryptionContext, algorithm: input.SourceEncryptionAlgorithm, dryRun: input.DryRun,
+      grantTokens: input.GrantTokens, conditions: sameKey,
     }, 'ReEncrypt');
     throwIfDryRun(input.DryRun);
     try {
@@ -48,3 +61,18 @@ export const reEncrypt = defineOperation({
     }
   },
 });
+
+/** kms:ReEncryptOnSameKey: whether the source and destination are one key (by id, wherever named). */
+async function namesSameKey(deps: CoreDeps, ctx: RequestContext, blob: Buffer, sourceKeyId: string | undefined, destinationKeyId: string): Promise<boolean> {
+  const keyIdOf = async (reference: string) => (await resolveKey(deps, ctx, reference, { aliases: true }).catch(() => undefined))?.key.keyId;
+  const source = sourceKeyId !== undefined ? await keyIdOf(sourceKeyId) : headerKeyId(blob);
+  return source !== undefined && source === (await keyIdOf(destinationKeyId));
+}
+
+function headerKeyId(blob: Buffer): string | undefined {
+  try {
+    return parseCiphertext(blob).keyId;
+  } catch {
+    return undefined;
+  }
+}

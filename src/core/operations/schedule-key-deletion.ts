@@ -12,8 +12,11 @@ export const scheduleKeyDeletion = defineOperation({
   name: 'ScheduleKeyDeletion',
   input: schema({ KeyId: s.required(keyIdField()), PendingWindowInDays: s.integer({ min: 7, max: 30 }) }),
   async run(deps, ctx, input) {
-    const resolved = await keyForOperation(deps, ctx, 'ScheduleKeyDeletion', input.KeyId, { aliases: false });
     const days = input.PendingWindowInDays ?? 30;
+    const resolved = await keyForOperation(deps, ctx, 'ScheduleKeyDeletion', input.KeyId, {
+      aliases: false,
+      authorization: { conditions: { 'kms:ScheduleKeyDeletionPendingWindowInDays': days } },
+    });
     const deletionDate = new Date(deps.clock.now().getTime() + days * DAY_MS);
     const key = await changeKey(deps, resolved, (current, arn) => {
       assertStateAllows('ScheduleKeyDeletion', current.state, arn);

@@ -12,7 +12,7 @@ export const tagResource = defineOperation({
   async run(deps, ctx, input) {
     const tags = validateTagsToAdd(input.Tags);
     // Precondition: tag operations accept a key id or key ARN only, never an alias.
-    const resolved = await keyForOperation(deps, ctx, 'TagResource', input.KeyId, { aliases: false });
+    const resolved = await keyForOperation(deps, ctx, 'TagResource', input.KeyId, { aliases: false, authorization: { requestTags: tags } });
     // State and the 50-tag limit are checked again on every attempt: the key may have changed.
     await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('TagResource', key.state, arn);

@@ -12,7 +12,7 @@ export const untagResource = defineOperation({
   async run(deps, ctx, input) {
     const tagKeys = validateTagKeysToRemove(input.TagKeys);
     // Precondition: tag operations accept a key id or key ARN only, never an alias.
-    const resolved = await keyForOperation(deps, ctx, 'UntagResource', input.KeyId, { aliases: false });
+    const resolved = await keyForOperation(deps, ctx, 'UntagResource', input.KeyId, { aliases: false, authorization: { conditions: { 'aws:TagKeys': tagKeys } } });
     await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('UntagResource', key.state, arn);
       return { ...key, tags: removeTags(key.tags, tagKeys) };

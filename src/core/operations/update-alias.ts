@@ -29,8 +29,9 @@ export const updateAlias = defineOperation({
 
     // The key the alias leaves: authorised too, in any state, even if it no longer exists.
     const currentArn = keyArn(PARTITION, scope, alias.targetKeyId);
-    authorize(ctx.principal, 'UpdateAlias', currentArn, scope.accountId);
-    const current = await deps.store.getKey(scope, alias.targetKeyId);
+    const stored = await deps.store.getKey(scope, alias.targetKeyId);
+    const current = stored && !stored.incomplete ? stored : undefined;
+    await authorize(deps, ctx, { action: 'UpdateAlias', ...(current ? { key: { record: current, arn: currentArn } } : {}) });
     // Precondition: UpdateAlias moves an alias only to a key of the same key type and key usage.
     if (current && !current.incomplete && !sameKind(current, next.key)) {
       throw new KmsError(

@@ -103,7 +103,10 @@ async function handle(req: Request, res: Response, options: KmsRouterOptions): P
       input = { KeyId, TargetKeyId };
     }
     input = decodeInput(operation.input, json);
-    const ctx: RequestContext = { principal: caller.principal, region: caller.region, requestId };
+    const ctx: RequestContext = {
+      principal: caller.principal, region: caller.region, requestId,
+      sourceIp: req.socket.remoteAddress, secureTransport: req.secure,
+    };
     const output = await operation.run(options.deps, ctx, input as never);
     res.status(200).type('application/x-amz-json-1.1').send(JSON.stringify(toWire(output)));
     options.logger.info('request', {
