@@ -434,22 +434,26 @@ export class Pkcs11Token implements KeyToken {
   private async openRsaBlock(opened: Opened): Promise<Buffer> {
     const { session, wrappingKey, hash, rsaBlock } = opened;
     const modulusBytes = wrappingKey.modulus!.length;
-    if (opened.rsa === 'decrypt') {
-      this.lib.C_DecryptInit(session, rsaOaep(hash), wrappingKey.handle);
-      try {
-        return Buffer.from(await this.lib.C_DecryptAsync(session, rsaBlock, Buffer.alloc(modulusBytes)));
-      } catch (e) {
-        if (this.profile.rsaOaepFailureCodes.includes(ckrName(e) ?? '')) throw invalidCiphertext(`wrapped key material: OAEP decoding failed (${ckrName(e)})`);
-        throw e;
-      }
-    }
-    this.lib.C_DecryptInit(session, rsaX509, wrappingKey.handle);
-    const out = await this.lib.C_DecryptAsync(session, rsaBlock, Buffer.alloc(modulusBytes));
-    const block = leftPad(out, modulusBytes);
+    // The output buffers are zeroed once their content is copied out or decoded.
+    const out = Buffer.alloc(modulusBytes);
     try {
-      return decodeOaep(block, hash, modulusBytes);
+      if (opened.rsa === 'decrypt') {
+        this.lib.C_DecryptInit(session, rsaOaep(hash), wrappingKey.handle);
+        try {
+          return Buffer.from(await this.lib.C_DecryptAsync(session, rsaBlock, out));
+        } catch (e) {
+          if (this.profile.rsaOaepFailureCodes.includes(ckrName(e) ?? '')) throw invalidCiphertext(`wrapped key material: OAEP decoding failed (${ckrName(e)})`);
+          throw e;
+        }
+      }
+      this.lib.C_DecryptInit(session, rsaX509, wrappingKey.handle);
+      const block = leftPad(await this.lib.C_DecryptAsync(session, rsaBlock, out), modulusBytes);
+      try {
+        return decodeOaep(block, hash, modulusBytes);
+      } finally {
+        block.fill(0);
+      }
     } finally {
-      block.fill(0);
       out.fill(0);
     }
   }
@@ -485,22 +489,18 @@ export class Pkcs11Token implements KeyToken {
 
   /** The check value of a secret key, from one AES-ECB block or HMAC computed with it in the token. */
   private async secretCheckValue(session: pkcs11js.Handle, handle: pkcs11js.Handle, material: Exclude<ImportedMaterialSpec, { kind: 'PRIVATE_KEY' }>): Promise<string> {
-    let out: Buffer;
+    const out = Buffer.alloc(material.kind === 'AES' ? 16 : hashes[material.hash].bytes);
     try {
       if (material.kind === 'AES') {
         this.lib.C_EncryptInit(session, aesEcb, handle);
-        out = Buffer.from(await this.lib.C_EncryptAsync(session, CHECK_VALUE_BLOCK, Buffer.alloc(16)));
-      } else {
-        this.lib.C_SignInit(session, hmac(material.hash), handle);
-        out = Buffer.from(await this.lib.C_SignAsync(session, CHECK_VALUE_BLOCK, Buffer.alloc(hashes[material.hash].bytes)));
+        return checkValueOf(await this.lib.C_EncryptAsync(session, CHECK_VALUE_BLOCK, out));
       }
+      this.lib.C_SignInit(session, hmac(material.hash), handle);
+      return checkValueOf(await this.lib.C_SignAsync(session, CHECK_VALUE_BLOCK, out));
     } catch (e) {
       // Precondition: material unwrapped in the token must fit its mechanism, as only a key of the right length does.
       if (keyMisfitCodes.includes(ckrName(e) ?? '')) throw new KmsError('IncorrectKeyMaterialException', importMessages.wrongLength(material), `check value: ${ckrName(e)}`);
       throw e;
-    }
-    try {
-      return checkValueOf(out);
     } finally {
       out.fill(0);
     }

@@ -8,7 +8,7 @@ import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
 import type { KeyRecord, KeyScope } from '../../src/core/model';
 import { runMaintenance } from '../../src/core/maintenance';
-import { runImportUpkeep } from '../../src/core/key-import';
+import { importKeyMaterial, runImportUpkeep } from '../../src/core/key-import';
 import { FakeClock } from '../support/clock';
 import { wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { kmsCall } from '../support/signed';
@@ -415,7 +415,11 @@ describe('ImportKeyMaterial', () => {
       objectId = request.target!.objectId;
       return new Promise(() => undefined);
     });
-    void importMaterial(meta.KeyId, randomBytes(32), { params: p });
+    // Straight into core: an HTTP request left hanging would keep a socket open.
+    const key0 = await stored(meta.KeyId);
+    void importKeyMaterial(svc.deps, { key: key0, arn: meta.Arn }, {
+      importToken: Buffer.from(p.token, 'base64'), encryptedMaterial: wrapKeyMaterial(p.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(32)), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     jest.restoreAllMocks();
     const key = await stored(meta.KeyId);
