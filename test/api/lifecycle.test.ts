@@ -92,6 +92,14 @@ describe('ScheduleKeyDeletion and CancelKeyDeletion', () => {
   });
 });
 
+it('cancelling the deletion of an EXTERNAL key without material leaves it PendingImport', async () => {
+  const key = (await kmsCall(svc.app, 'CreateKey', { Origin: 'EXTERNAL' })).body.KeyMetadata as { KeyId: string };
+  expect((await describe_(key.KeyId)).KeyState).toBe('PendingImport');
+  expect((await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 })).status).toBe(200);
+  expect((await kmsCall(svc.app, 'CancelKeyDeletion', { KeyId: key.KeyId })).status).toBe(200);
+  expect(await describe_(key.KeyId)).toMatchObject({ KeyState: 'PendingImport', Enabled: false });
+});
+
 describe('the deletion worker', () => {
   it('a key is destroyed only once its deletion date has passed.', async () => {
     // Every token object (all versions), the metadata and the aliases go, and not a moment before.

@@ -34,6 +34,7 @@ async function denied(promise: Promise<unknown>): Promise<string> {
   return error!.message;
 }
 
+const ROOT_ARN = () => `arn:aws:iam::${ACCOUNT}:root`;
 const defaultStatement = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' };
 
 it('every call is allowed only by a key policy, an identity policy or a grant, and never against an explicit deny.', async () => {
@@ -84,8 +85,6 @@ it('an identity policy opens exactly what it says', async () => {
   // ... while the key policy naming alice directly lets her in with no identity policy at all.
   await alice.send(new EncryptCommand({ KeyId: undelegated.KeyId, Plaintext: Buffer.from('x') }));
 });
-const ROOT_ARN = () => `arn:aws:iam::${ACCOUNT}:root`;
-
 it('a key-policy Deny with a kms:EncryptionContext: condition blocks only the matching requests', async () => {
   const key = await newKey({
     Version: '2012-10-17',

@@ -1,7 +1,9 @@
-// CancelKeyDeletion: stops a scheduled deletion; the key comes back Disabled, as in AWS.
+// CancelKeyDeletion: stops a scheduled deletion; the key comes back Disabled, as in AWS, or
+// PendingImport if it is an EXTERNAL key without key material.
 import { keyIdField } from '../fields';
 import { assertStateAllows } from '../key-state';
 import { changeKey, keyForOperation } from '../keys';
+import { currentVersion } from '../model';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
 
@@ -12,7 +14,8 @@ export const cancelKeyDeletion = defineOperation({
     const resolved = await keyForOperation(deps, ctx, 'CancelKeyDeletion', input.KeyId, { aliases: false });
     await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('CancelKeyDeletion', key.state, arn);
-      return { ...key, state: 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined };
+      const awaitingMaterial = key.origin === 'EXTERNAL' && currentVersion(key) === undefined;
+      return { ...key, state: awaitingMaterial ? 'PendingImport' : 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined };
     });
     return { KeyId: resolved.arn };
   },
