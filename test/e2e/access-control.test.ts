@@ -5,14 +5,13 @@ import {
   GenerateDataKeyCommand, GenerateRandomCommand, KMSClient, ListGrantsCommand, ListKeysCommand, ListRetirableGrantsCommand,
   PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand,
 } from '@aws-sdk/client-kms';
-import { ACCOUNT, ALICE, BOB, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ACCOUNT, ALICE, BOB, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 let svc: TestService;
 let root: KMSClient;
 let bob: KMSClient;
 let alice: KMSClient;
-const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
-  new KMSClient({ endpoint: svc.url, region: REGION, credentials, maxAttempts: 1 });
+const client = (credentials: { accessKeyId: string; secretAccessKey: string }) => sdkClient(svc, credentials);
 
 beforeAll(async () => {
   svc = await startTestService({ listen: true });

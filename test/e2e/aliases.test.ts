@@ -4,15 +4,14 @@ import {
   EncryptCommand, IncorrectKeyException, InvalidAliasNameException, KMSClient, KMSInvalidStateException, KMSServiceException,
   LimitExceededException, ListAliasesCommand, NotFoundException, UpdateAliasCommand, paginateListAliases,
 } from '@aws-sdk/client-kms';
-import { ACCOUNT, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 let svc: TestService;
 let kms: KMSClient;
 
 beforeAll(async () => {
   svc = await startTestService({ listen: true });
-  // maxAttempts 1: an error must surface as it is, not after retries.
-  kms = new KMSClient({ endpoint: svc.url, region: REGION, credentials: ROOT, maxAttempts: 1 });
+  kms = sdkClient(svc, ROOT);
 });
 afterAll(async () => {
   kms.destroy();

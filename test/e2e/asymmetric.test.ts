@@ -12,14 +12,13 @@ import {
   constants, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, sign as nodeSign, verify as nodeVerify, type KeyObject,
 } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 let svc: TestService;
 let kms: KMSClient;
 beforeAll(async () => {
   svc = await startTestService({ listen: true });
-  // maxAttempts 1: an error must surface as it is, not after retries.
-  kms = new KMSClient({ endpoint: svc.url, region: REGION, credentials: ROOT, maxAttempts: 1 });
+  kms = sdkClient(svc, ROOT);
 });
 afterAll(async () => {
   kms.destroy();

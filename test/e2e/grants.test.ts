@@ -4,7 +4,7 @@ import {
   InvalidGrantIdException, InvalidGrantTokenException, KMSClient, KMSServiceException, ListGrantsCommand, ListRetirableGrantsCommand,
   NotFoundException, RetireGrantCommand, RevokeGrantCommand, paginateListGrants, paginateListRetirableGrants,
 } from '@aws-sdk/client-kms';
-import { ACCOUNT, ALICE, OTHER_ROOT, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ACCOUNT, ALICE, OTHER_ROOT, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 let svc: TestService;
 let kms: KMSClient;
@@ -13,9 +13,7 @@ let other: KMSClient;
 
 beforeAll(async () => {
   svc = await startTestService({ listen: true });
-  // maxAttempts 1: an error must surface as it is, not after retries.
-  const client = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
-    new KMSClient({ endpoint: svc.url, region: REGION, credentials, maxAttempts: 1 });
+  const client = (credentials: { accessKeyId: string; secretAccessKey: string }) => sdkClient(svc, credentials);
   kms = client(ROOT);
   alice = client(ALICE);
   other = client(OTHER_ROOT);

@@ -15,7 +15,7 @@ import { SOFTHSM_MODULE } from '../../src/config';
 import { runMaintenance } from '../../src/core/maintenance';
 import { FakeClock } from '../support/clock';
 import { wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
-import { ACCOUNT, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 import { inspectObjectsById } from '../support/softhsm';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -25,7 +25,7 @@ let kms: KMSClient;
 beforeAll(async () => {
   clock = new FakeClock(new Date('2026-07-01T00:00:00Z'));
   svc = await startTestService({ listen: true, clock });
-  kms = new KMSClient({ endpoint: svc.url, region: REGION, credentials: ROOT, maxAttempts: 1 });
+  kms = sdkClient(svc, ROOT);
 });
 afterAll(async () => {
   kms.destroy();

@@ -4,13 +4,13 @@ import {
   CancelKeyDeletionCommand, CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, DisabledException, EnableKeyCommand,
   EncryptCommand, KMSClient, KMSInvalidStateException, ScheduleKeyDeletionCommand, UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
-import { REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 let svc: TestService;
 let kms: KMSClient;
 beforeAll(async () => {
   svc = await startTestService({ listen: true });
-  kms = new KMSClient({ endpoint: svc.url, region: REGION, credentials: ROOT, maxAttempts: 1 });
+  kms = sdkClient(svc, ROOT);
 });
 afterAll(async () => {
   kms.destroy();

@@ -10,7 +10,7 @@ import {
 import { parseCiphertext } from '../../src/core/ciphertext';
 import { runMaintenance } from '../../src/core/maintenance';
 import { FakeClock } from '../support/clock';
-import { ACCOUNT, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 
 const DAY = 24 * 60 * 60 * 1000;
 let clock: FakeClock;
@@ -19,7 +19,7 @@ let kms: KMSClient;
 beforeAll(async () => {
   clock = new FakeClock(new Date('2026-04-01T00:00:00Z'));
   svc = await startTestService({ listen: true, clock });
-  kms = new KMSClient({ endpoint: svc.url, region: REGION, credentials: ROOT, maxAttempts: 1 });
+  kms = sdkClient(svc, ROOT);
 });
 afterAll(async () => {
   kms.destroy();

@@ -1,4 +1,5 @@
 // A service wired like main.ts, on a throwaway token and a temporary embedded store.
+import { KMSClient } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -110,4 +111,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       if (!closeOptions.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An unmodified AWS SDK client for a listening test service. maxAttempts 1: an error must
+ * surface as it is, not after retries.
+ */
+export function sdkClient(svc: TestService, credentials: { accessKeyId: string; secretAccessKey: string }): KMSClient {
+  if (!svc.url) throw new Error('start the service with { listen: true }');
+  return new KMSClient({ endpoint: svc.url, region: REGION, credentials, maxAttempts: 1 });
 }
