@@ -96,7 +96,9 @@ it('a broken file keeps the previous principals, and the log names the problem b
     expect(await outcome(ROOT)).toBe('OK');
   }
   const text = log();
-  expect((text.match(/credentials file refused/g) ?? []).length).toBe(errorsBefore + 3);
+  // At least one refusal per broken version; an in-place write caught half-way by the poller
+  // is refused too (as not valid JSON), so there may be more under load.
+  expect((text.match(/credentials file refused/g) ?? []).length).toBeGreaterThanOrEqual(errorsBefore + 3);
   expect(text).toMatch(/not valid JSON/);
   expect(text).toMatch(/is not a principal ARN/);
   expect(text).toMatch(/repeats access key id/);
