@@ -10,13 +10,11 @@ import {
 } from '../../src/core/import-material';
 import { IMPORT_PARAMETERS_VALID_MS, runImportUpkeep } from '../../src/core/key-import';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
-import type { Operation } from '../../src/core/operation';
 import { operations } from '../../src/core/operations';
-import { decodeInput } from '../../src/core/schema';
-import { toWire } from '../../src/http/kms/json';
 import { FakeClock } from '../support/clock';
-import { FakeToken, fakeTokens } from '../support/fake-token';
+import { FakeToken } from '../support/fake-token';
 import { kwpWrap, wrapKeyMaterial, type WrappingAlgorithmName } from '../support/import-wrap';
+import { callOperation, kmsFailure, newCoreDeps, type Loose } from '../support/core-harness';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -98,25 +96,12 @@ describe('import flows on fakes', () => {
   let store: MemoryStore;
   let clock: FakeClock;
   beforeEach(async () => {
-    token = new FakeToken();
-    store = new MemoryStore();
-    await store.init();
-    clock = new FakeClock(new Date('2026-01-01T00:00:00Z'));
-    deps = { store, tokens: fakeTokens(token), clock };
+    ({ deps, token, store, clock } = await newCoreDeps());
   });
-
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  type Loose = Record<string, any>;
-  async function call(name: keyof typeof operations, body: object): Promise<Loose> {
-    const operation = operations[name] as unknown as Operation;
-    const output = await operation.run(deps, root, decodeInput(operation.input, JSON.parse(JSON.stringify(body))) as never);
-    return toWire(output) as Loose;
+  function call(name: keyof typeof operations, body: object): Promise<Loose> {
+    return callOperation(deps, root, name, body);
   }
-  async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-    const e = await promise.then(() => undefined, (x: unknown) => x);
-    if (!(e instanceof KmsError)) throw new Error(`expected a KmsError, got ${String(e)}`);
-    return { code: e.code, message: e.message };
-  }
+  const failure = kmsFailure;
   const stored = async (keyId: string): Promise<KeyRecord> => (await store.getKey(scope, keyId))!;
   async function importInto(keyId: string, material: Buffer, algorithm: WrappingAlgorithmName = 'RSAES_OAEP_SHA_256', extra: object = {}) {
     const p = await call('GetParametersForImport', { KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' });

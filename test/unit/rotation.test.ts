@@ -4,15 +4,12 @@
 import { parseCiphertext } from '../../src/core/ciphertext';
 import type { RequestContext } from '../../src/core/context';
 import type { CoreDeps } from '../../src/core/deps';
-import { KmsError } from '../../src/core/errors';
 import type { KeyRecord } from '../../src/core/model';
-import type { Operation } from '../../src/core/operation';
 import { operations } from '../../src/core/operations';
 import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation';
-import { decodeInput } from '../../src/core/schema';
-import { toWire } from '../../src/http/kms/json';
 import { FakeClock } from '../support/clock';
-import { FakeToken, fakeTokens } from '../support/fake-token';
+import { FakeToken } from '../support/fake-token';
+import { callOperation, kmsFailure, newCoreDeps, type Loose } from '../support/core-harness';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -26,27 +23,14 @@ let token: FakeToken;
 let store: MemoryStore;
 let clock: FakeClock;
 beforeEach(async () => {
-  token = new FakeToken();
-  store = new MemoryStore();
-  await store.init();
-  clock = new FakeClock(new Date('2026-01-01T00:00:00Z'));
-  deps = { store, tokens: fakeTokens(token), clock };
+  ({ deps, token, store, clock } = await newCoreDeps());
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = Record<string, any>;
-
-async function call(name: keyof typeof operations, body: object): Promise<Loose> {
-  const operation = operations[name] as unknown as Operation;
-  const output = await operation.run(deps, root, decodeInput(operation.input, JSON.parse(JSON.stringify(body))) as never);
-  return toWire(output) as Loose;
+function call(name: keyof typeof operations, body: object): Promise<Loose> {
+  return callOperation(deps, root, name, body);
 }
 
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!(error instanceof KmsError)) throw new Error(`expected a KmsError, got ${String(error)}`);
-  return { code: error.code, message: error.message };
-}
+const failure = kmsFailure;
 
 async function newKey(): Promise<{ KeyId: string; Arn: string }> {
   return (await call('CreateKey', {})).KeyMetadata;
