@@ -8,7 +8,8 @@ import { createApp } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
 import { PrincipalDirectory } from './http/auth/principals';
 import { createLogger, type Logger } from './log/logger';
-import { Pkcs11TokenDirectory } from './pkcs11';
+import { KeyStoreRegistry } from './core/key-stores/registry';
+import { openDefaultToken } from './pkcs11';
 import { openMetadataStore } from './store';
 
 /** How often the deletion worker and crash recovery run. */
@@ -29,7 +30,7 @@ function principalsFrom(config: Config, logger: Logger): { current(): PrincipalD
 }
 
 async function start(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
-  const tokens = Pkcs11TokenDirectory.open({
+  const defaultToken = openDefaultToken({
     modulePath: config.pkcs11Module,
     tokenLabel: config.tokenLabel,
     pin: config.pin,
@@ -39,10 +40,11 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
     profileVendor: config.hsmProfile,
     moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
   });
-  logger.info('token ready', { token: config.tokenLabel, profile: tokens.defaultToken.profile.vendor });
+  logger.info('token ready', { token: config.tokenLabel, profile: defaultToken.profile.vendor });
+  const keyStores = new KeyStoreRegistry(defaultToken);
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   await store.init();
-  const deps: CoreDeps = { store, tokens, clock: systemClock };
+  const deps: CoreDeps = { store, keyStores, clock: systemClock };
 
   // Internal events get a log line each, named as CloudTrail names them.
   const report = (r: MaintenanceReport) => {
@@ -76,7 +78,7 @@ async function start(config: Readonly<Config>, logger: Logger): Promise<() => Pr
     principals.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await store.close();
-    tokens.close();
+    await keyStores.close();
   };
 }
 

@@ -1,5 +1,5 @@
-// Asymmetric keys: where a key version lives in its token, its public key, RSA-OAEP
-// encryption (a public-key operation, on the host) and decryption (always in the token),
+// Asymmetric keys: where a key version lives in its key store, its public key, RSA-OAEP
+// encryption (a public-key operation, on the host) and decryption (always in the key store),
 // and the peer public keys of key agreement.
 import { createPublicKey, publicEncrypt, constants, type KeyObject } from 'node:crypto';
 import type { CoreDeps } from './deps';
@@ -7,23 +7,14 @@ import type { EncryptionContext } from './encryption-context';
 import { KmsError, messages } from './errors';
 import { curves, maxOaepPlaintext, nodeHashName, oaepHashOf, rsaModulusBits, type EccKeySpec, type RsaEncryptionAlgorithm, type RsaKeySpec } from './key-specs';
 import { currentVersion, type KeyRecord, type KeyVersion } from './model';
-import { decodeOaep } from './oaep';
-import type { KeyToken } from './ports';
+import type { KeyStoreCapabilities, KeyStoreCapability } from './key-stores/port';
+import type { BackingKey } from './key-stores/registry';
 
-export interface TokenObject {
-  token: KeyToken;
-  objectId: string;
-  version: KeyVersion;
-}
-
-/** The token object behind a key's current version. */
-export function currentTokenObject(deps: CoreDeps, key: KeyRecord): TokenObject {
+/** A capability of the key store holding a key's current version, and the version's backing key in it. */
+export function currentBackingKey<K extends KeyStoreCapability>(deps: CoreDeps, key: KeyRecord, capability: K): BackingKey<KeyStoreCapabilities[K]> & { version: KeyVersion } {
   const version = currentVersion(key);
   if (!version) throw new KmsError('KMSInternalException', 'The key has no usable key material.', `key ${key.keyId} has no current version`);
-  if (version.backing.kind !== 'pkcs11') throw new KmsError('KMSInternalException', 'Unsupported key backing.', `backing ${version.backing.kind}`);
-  const token = deps.tokens.get(version.backing.tokenId);
-  if (!token) throw new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `token ${version.backing.tokenId} not configured`);
-  return { token, objectId: version.backing.objectId, version };
+  return { ...deps.keyStores.capabilityFor(version.backing, capability), version };
 }
 
 /** The public key (DER SubjectPublicKeyInfo) recorded when the key pair was generated. */
@@ -72,27 +63,16 @@ function assertRsaCiphertextShape(key: KeyRecord & { keySpec: RsaKeySpec }, ciph
   if (Buffer.compare(ciphertext, modulus) >= 0) throw new KmsError('IncorrectKeyException', messages.incorrectKey, 'RSA ciphertext not below the modulus');
 }
 
-/**
- * RSA-OAEP decryption with the private key in the token: natively when the token's
- * capability profile lists the hash, otherwise the raw RSA primitive in the token and OAEP
- * decoding on the host, in constant time.
- */
+/** RSA-OAEP decryption with the private key, which never leaves its key store. */
 export async function rsaDecrypt(deps: CoreDeps, key: KeyRecord & { keySpec: RsaKeySpec }, algorithm: RsaEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
   assertRsaCiphertextShape(key, ciphertext);
-  const { token, objectId } = currentTokenObject(deps, key);
-  const hash = oaepHashOf[algorithm];
+  const { capability, backingKeyId } = currentBackingKey(deps, key, 'keyPairs');
   try {
-    if (token.capabilities.rsaOaepHashes.includes(hash)) return await token.rsaDecrypt(objectId, { oaep: hash }, ciphertext);
-    const block = await token.rsaDecrypt(objectId, 'RAW', ciphertext);
-    try {
-      return decodeOaep(block, hash, rsaModulusBits[key.keySpec] / 8);
-    } finally {
-      block.fill(0);
-    }
+    return await capability.rsaOaepDecrypt(backingKeyId, oaepHashOf[algorithm], ciphertext);
   } catch (e) {
     // OAEP cannot tell a ciphertext made under another key (or with the other hash) from a
     // damaged one. AWS answers IncorrectKeyException here; one answer for every padding
-    // failure, whichever path decoded it, also leaves no padding oracle.
+    // failure also leaves no padding oracle.
     if (e instanceof KmsError && e.code === 'InvalidCiphertextException') throw new KmsError('IncorrectKeyException', messages.incorrectKey, e.detail);
     throw e;
   }

@@ -8,9 +8,10 @@ import { dataKeyPairSpecField, dryRunField, encryptionContextField, grantTokensF
 import { assertTokenCanHold } from './key-specs';
 import { keyForOperation, throwIfDryRun } from './keys';
 import type { DataKeyPairSpec } from './model';
-import type { AsymmetricKeySpec } from './ports';
+import type { AsymmetricKeySpec } from './key-stores/port';
+import { requireCapability } from './key-stores/registry';
 import { s, schema } from './schema';
-import { sealSymmetric } from './symmetric';
+import { keyStoreCall, sealSymmetric } from './symmetric';
 import { assertSymmetricEncryptionKey } from './symmetric-checks';
 
 export const dataKeyPairInput = schema({
@@ -38,9 +39,9 @@ export async function generateDataKeyPair(
   assertSymmetricEncryptionKey(resolved, operation, undefined);
   assertTokenCanHold(input.KeyPairSpec, 'KeyPairSpec');
   throwIfDryRun(input.DryRun);
-  const pair = await deps.tokens.defaultToken.generateDataKeyPair(input.KeyPairSpec as AsymmetricKeySpec);
+  const pair = await requireCapability(deps.keyStores.storeFor(), 'keyPairs').generateDataKeyPair(input.KeyPairSpec as AsymmetricKeySpec);
   try {
-    const sealed = await sealSymmetric(deps, resolved.key, pair.privateKeyPkcs8, input.EncryptionContext);
+    const sealed = await sealSymmetric(deps, resolved.key, pair.privateKeyPkcs8, input.EncryptionContext, keyStoreCall(ctx, operation, resolved.arn));
     return {
       PrivateKeyCiphertextBlob: sealed.ciphertextBlob,
       PrivateKeyPlaintext: pair.privateKeyPkcs8,

@@ -7,7 +7,7 @@ import { dataKeySpecField, dryRunField, encryptionContextField, grantTokensField
 import { keyForOperation, throwIfDryRun } from './keys';
 import type { DataKeySpec } from './model';
 import { s, schema } from './schema';
-import { sealSymmetric } from './symmetric';
+import { keyStoreCall, sealSymmetric } from './symmetric';
 import { assertSymmetricEncryptionKey } from './symmetric-checks';
 
 export const dataKeyInput = schema({
@@ -34,7 +34,7 @@ export async function generateDataKey(
   assertSymmetricEncryptionKey(resolved, operation, undefined);
   throwIfDryRun(input.DryRun);
   const length = input.NumberOfBytes ?? bytesForSpec[input.KeySpec ?? 'AES_256'];
-  const plaintext = await deps.tokens.defaultToken.randomBytes(length);
-  const sealed = await sealSymmetric(deps, resolved.key, plaintext, input.EncryptionContext);
+  const plaintext = await deps.keyStores.storeFor().randomBytes(length);
+  const sealed = await sealSymmetric(deps, resolved.key, plaintext, input.EncryptionContext, keyStoreCall(ctx, operation, resolved.arn));
   return { CiphertextBlob: sealed.ciphertextBlob, Plaintext: plaintext, KeyId: resolved.arn, KeyMaterialId: sealed.keyMaterialId };
 }

@@ -10,7 +10,7 @@ import { isRsaSpec } from './key-specs';
 import { authorizeKeyAction, keyForOperation, resolveKey, type ResolvedKey } from './keys';
 import { assertStateAllows } from './key-state';
 import type { EncryptionAlgorithm } from './model';
-import { openSymmetric, parseCiphertext } from './symmetric';
+import { keyStoreCall, openSymmetric, parseCiphertext } from './symmetric';
 import { encryptionSchemeFor } from './symmetric-checks';
 
 export interface Opened {
@@ -51,7 +51,7 @@ export async function openCiphertext(
     if (source.key.keyId !== parsed.keyId) throw new KmsError('IncorrectKeyException', messages.incorrectKey);
     encryptionSchemeFor(source, operation, request.algorithm);
     if (request.dryRun) return { plaintext: Buffer.alloc(0), source, algorithm: 'SYMMETRIC_DEFAULT', keyMaterialId: parsed.keyMaterialId };
-    const plaintext = await openSymmetric(deps, source.key, parsed, request.context);
+    const plaintext = await openSymmetric(deps, source.key, parsed, request.context, keyStoreCall(ctx, operation, source.arn));
     return { plaintext, source, algorithm: 'SYMMETRIC_DEFAULT', keyMaterialId: parsed.keyMaterialId };
   }
 
@@ -70,6 +70,6 @@ export async function openCiphertext(
   // Only symmetric keys make v1 ciphertexts; a header naming another kind of key is forged.
   if (scheme.kind !== 'symmetric') throw new KmsError('InvalidCiphertextException', '', `v1 ciphertext names non-symmetric key ${source.key.keyId}`);
   if (request.dryRun) return { plaintext: Buffer.alloc(0), source, algorithm: 'SYMMETRIC_DEFAULT', keyMaterialId: parsed.keyMaterialId };
-  const plaintext = await openSymmetric(deps, source.key, parsed, request.context);
+  const plaintext = await openSymmetric(deps, source.key, parsed, request.context, keyStoreCall(ctx, operation, source.arn));
   return { plaintext, source, algorithm: 'SYMMETRIC_DEFAULT', keyMaterialId: parsed.keyMaterialId };
 }

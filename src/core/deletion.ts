@@ -22,12 +22,12 @@ export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
     let allDestroyed = true;
     // Every version's object, and an imported key's wrapping keys and retired objects.
     for (const object of tokenObjectsOf(key)) {
-      const token = deps.tokens.get(object.tokenId);
-      if (!token) {
+      const objects = deps.keyStores.keyObjectsIn(object.tokenId);
+      if (!objects) {
         allDestroyed = false;
         continue;
       }
-      await token.destroyKey(object.objectId);
+      await objects.destroyKey(object.objectId);
     }
     // An object on a token that is not configured now stays recorded until it can be destroyed.
     if (!allDestroyed) continue;

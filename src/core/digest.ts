@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { KmsError } from './errors';
 import { hashLength, nodeHashName } from './key-specs';
 import type { KeySpec, MessageType, SigningAlgorithm } from './model';
-import type { HashAlgorithm } from './ports';
+import type { HashAlgorithm } from './key-stores/port';
 
 export function hash(algorithm: HashAlgorithm, data: Buffer): Buffer {
   return createHash(nodeHashName[algorithm]).update(data).digest();

@@ -82,6 +82,7 @@ export const messages = {
   pendingDeletion: (arn: string) => `${arn} is pending deletion.`,
   pendingImport: (arn: string) => `${arn} is pending import.`,
   unavailable: (arn: string) => `${arn} is unavailable.`,
+  keyUnavailable: 'The request was rejected because the specified KMS key was not available.',
   incorrectKey: 'The key ID in the request does not identify a CMK that can perform this operation.',
   dryRun: 'The request would have succeeded, but the DryRun option is set.',
   wrongUsage: (arn: string, usage: string, op: string) => `${arn} key usage is ${usage} which is not valid for ${op}.`,

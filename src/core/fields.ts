@@ -4,7 +4,8 @@ import { s } from './schema';
 
 export const keyIdField = () => s.string({ min: 1, max: 2048 });
 export const encryptionContextField = () => s.stringMap();
-export const grantTokensField = () => s.list(s.string({ min: 1, max: 8192 }), { min: 0, max: 10 });
+/** Grant tokens are bearer credentials: secret. */
+export const grantTokensField = () => s.secret(s.list(s.string({ min: 1, max: 8192 }), { min: 0, max: 10 }));
 export const dryRunField = () => s.boolean();
 export const encryptionAlgorithmField = () => s.enum(encryptionAlgorithms);
 export const dataKeySpecField = () => s.enum(dataKeySpecs);

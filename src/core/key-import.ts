@@ -22,7 +22,8 @@ import {
   currentVersion, type ExpirationModel, type ImportParameters, type ImportState, type ImportType, type KeyRecord, type KeyVersion,
   type WrappingAlgorithm, type WrappingKeySpec,
 } from './model';
-import type { ImportedMaterialSpec, ImportWrappingAlgorithm, KeyPairPurpose, KeyToken, RsaWrappingKeySpec } from './ports';
+import type { ImportedMaterialSpec, ImportWrappingAlgorithm, KeyPairPurpose, RsaWrappingKeySpec } from './key-stores/port';
+import { requireCapability } from './key-stores/registry';
 import { INCOMPLETE_GRACE_MS } from './recovery';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -162,12 +163,6 @@ function withImportState(key: KeyRecord, state: ImportState): KeyRecord {
   return { ...key, imported: { ...rest, ...(next ? { upkeepAt: next } : {}) } };
 }
 
-function tokenOrUnavailable(deps: CoreDeps, tokenId: string): KeyToken {
-  const token = deps.tokens.get(tokenId);
-  if (!token) throw new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `token ${tokenId} not configured`);
-  return token;
-}
-
 const wrappingAlgorithmsSupported: readonly WrappingAlgorithm[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'];
 
 // ---- GetParametersForImport
@@ -183,12 +178,13 @@ export async function getImportParameters(deps: CoreDeps, resolved: ResolvedKey,
   // Precondition: import parameters are issued only for the wrapping algorithms and RSA key specs AWS still offers.
   if (!wrappingAlgorithmsSupported.includes(algorithm)) throw new KmsError('UnsupportedOperationException', keyImportMessages.unsupportedAlgorithm(algorithm));
   if (spec === 'SM2') throw new KmsError('UnsupportedOperationException', keyImportMessages.unsupportedSpec(spec));
-  const token = deps.tokens.defaultToken;
+  const store = deps.keyStores.storeFor(resolved.key.customKeyStoreId);
+  const keyImport = requireCapability(store, 'keyImport');
   const now = deps.clock.now();
   const secret = randomBytes(32);
   const parameters: ImportParameters = {
     id: newKeyMaterialId(),
-    tokenId: token.id,
+    tokenId: store.id,
     wrappingAlgorithm: algorithm,
     wrappingKeySpec: spec,
     secretDigest: secretDigest(secret).toString('hex'),
@@ -207,7 +203,7 @@ export async function getImportParameters(deps: CoreDeps, resolved: ResolvedKey,
   });
   let publicKey: Buffer;
   try {
-    publicKey = await token.generateWrappingKeyPair(parameters.id, `kms-import:${recorded.keyId}`, spec as RsaWrappingKeySpec);
+    publicKey = await keyImport.generateWrappingKeyPair(parameters.id, `kms-import:${recorded.keyId}`, spec as RsaWrappingKeySpec);
   } catch (e) {
     await retireParameters(deps, recorded, (p) => p.id === parameters.id).catch(() => undefined);
     throw e;
@@ -276,8 +272,8 @@ export async function importKeyMaterial(deps: CoreDeps, resolved: ResolvedKey, r
   const parameters = parametersForToken(key, arn, request.importToken, deps.clock.now());
   assertImportType(key, arn, request);
   const material = materialSpecOf(key);
-  const token = tokenOrUnavailable(deps, parameters.tokenId);
-  const unwrap = (target?: { objectId: string; label: string }) => token.importKeyMaterial({
+  const { store, capability: keyImport } = deps.keyStores.capabilityFor({ kind: 'pkcs11', tokenId: parameters.tokenId, objectId: parameters.id }, 'keyImport');
+  const unwrap = (target?: { objectId: string; label: string }) => keyImport.importKeyMaterial({
     wrappingKeyId: parameters.id, algorithm: parameters.wrappingAlgorithm as ImportWrappingAlgorithm, encryptedMaterial: request.encryptedMaterial, material, ...(target ? { target } : {}),
   });
 
@@ -302,7 +298,7 @@ export async function importKeyMaterial(deps: CoreDeps, resolved: ResolvedKey, r
   const versionId = key.imported?.keyMaterialId ?? newKeyMaterialId();
   const objectId = newKeyMaterialId();
   const claimedAt = deps.clock.now();
-  const version: KeyVersion = { id: versionId, backing: { kind: 'pkcs11', tokenId: token.id, objectId }, createdAt: claimedAt, status: 'PENDING' };
+  const version: KeyVersion = { id: versionId, backing: { kind: 'pkcs11', tokenId: store.id, objectId }, createdAt: claimedAt, status: 'PENDING' };
   const started = await changeKey(deps, resolved, (fresh, freshArn) => {
     const claimed = assertStillImportable(fresh, freshArn, parameters.id);
     if (claimed.usedAt) throw new KmsError('InvalidImportTokenException', keyImportMessages.invalidToken(freshArn), 'import parameters already used');
@@ -441,9 +437,9 @@ export async function destroyRetiredObjects(deps: CoreDeps, key: KeyRecord): Pro
   const retired = key.imported?.retiredObjects ?? [];
   const destroyed = new Set<string>();
   for (const object of retired) {
-    const token = deps.tokens.get(object.tokenId);
-    if (!token) continue;
-    await token.destroyKey(object.objectId);
+    const objects = deps.keyStores.keyObjectsIn(object.tokenId);
+    if (!objects) continue;
+    await objects.destroyKey(object.objectId);
     destroyed.add(object.objectId);
   }
   if (destroyed.size === 0) return key;

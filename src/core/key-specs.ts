@@ -4,7 +4,7 @@ import { KmsError, messages } from './errors';
 import type {
   DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm,
 } from './model';
-import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from './ports';
+import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from './key-stores/port';
 
 /** The key usages CreateKey accepts for each key spec (one usage per key). */
 export const usagesBySpec: Record<KeySpec, readonly KeyUsage[]> = {

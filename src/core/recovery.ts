@@ -14,12 +14,10 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
   for (const key of leftovers) {
     const objects = tokenObjectsOf(key);
     for (const object of objects) {
-      const token = deps.tokens.get(object.tokenId);
-      // A token that is not configured now keeps the record, to be retried when it is.
-      if (!token) continue;
-      await token.destroyKey(object.objectId);
+      // A key store that is not connected now keeps the record, to be retried when it is.
+      await deps.keyStores.keyObjectsIn(object.tokenId)?.destroyKey(object.objectId);
     }
-    if (objects.every((o) => deps.tokens.get(o.tokenId))) {
+    if (objects.every((o) => deps.keyStores.keyObjectsIn(o.tokenId))) {
       await deps.store.deleteKey(key, key.keyId);
     }
   }

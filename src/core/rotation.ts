@@ -16,7 +16,8 @@ import { assertStateAllows } from './key-state';
 import { newKeyMaterialId } from './key-id';
 import { arnOf, changeKey, type ResolvedKey } from './keys';
 import type { KeyRecord, KeyRotation, KeyScope, KeyVersion, RotationType } from './model';
-import type { KeyToken } from './ports';
+import type { KeyStore } from './key-stores/port';
+import { requireCapability } from './key-stores/registry';
 import { INCOMPLETE_GRACE_MS } from './recovery';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -63,13 +64,10 @@ export function assertRotatable(key: KeyRecord, arn: string): void {
   if (!isSymmetricEncryptionKey(key)) throw new KmsError('UnsupportedOperationException', '', `key spec ${key.keySpec} / ${key.keyUsage} cannot rotate`);
 }
 
-/** The token new versions of this key go to: the one holding its current version. */
-function tokenForNewVersion(deps: CoreDeps, key: KeyRecord): KeyToken {
+/** The key store new versions of this key go to: the one holding its current version, else its custom key store's or the default. */
+function storeForNewVersion(deps: CoreDeps, key: KeyRecord): KeyStore {
   const current = key.versions.find((v) => v.id === key.currentVersionId) ?? key.versions[0];
-  const tokenId = current?.backing.kind === 'pkcs11' ? current.backing.tokenId : deps.tokens.defaultToken.id;
-  const token = deps.tokens.get(tokenId);
-  if (!token) throw new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `token ${tokenId} not configured`);
-  return token;
+  return current ? deps.keyStores.resolve(current.backing).store : deps.keyStores.storeFor(key.customKeyStoreId);
 }
 
 /** Thrown inside step 1 of an automatic rotation that is no longer due; the scheduler skips the key. */
@@ -114,11 +112,12 @@ function assertMayStart(key: KeyRecord, arn: string, type: RotationType, now: Da
  */
 export async function rotateKey(deps: CoreDeps, resolved: ResolvedKey, type: RotationType): Promise<KeyRecord> {
   const startedAt = deps.clock.now();
-  // Checked here too, so a key that cannot rotate is refused before its token is looked for.
+  // Checked here too, so a key that cannot rotate is refused before its key store is looked for.
   assertMayStart(resolved.key, resolved.arn, type, startedAt);
-  const token = tokenForNewVersion(deps, resolved.key);
+  const store = storeForNewVersion(deps, resolved.key);
+  const keyObjects = requireCapability(store, 'keyObjects');
   const versionId = newKeyMaterialId();
-  const version: KeyVersion = { id: versionId, backing: { kind: 'pkcs11', tokenId: token.id, objectId: versionId }, createdAt: startedAt, status: 'PENDING' };
+  const version: KeyVersion = { id: versionId, backing: { kind: 'pkcs11', tokenId: store.id, objectId: versionId }, createdAt: startedAt, status: 'PENDING' };
 
   // Step 1: the PENDING version is recorded before the object exists, so no object is ever unnamed.
   const started = await changeKey(deps, resolved, (key, arn) => {
@@ -133,7 +132,7 @@ export async function rotateKey(deps: CoreDeps, resolved: ResolvedKey, type: Rot
 
   // Step 2.
   try {
-    await token.generateAesKey(versionId, `kms:${started.keyId}`);
+    await keyObjects.generateAesKey(versionId, `kms:${started.keyId}`);
   } catch (e) {
     await abandonVersion(deps, started, version).catch(() => undefined);
     throw e;
@@ -193,7 +192,7 @@ class VersionGone extends Error {
  */
 export async function abandonVersion(deps: CoreDeps, scope: KeyScope & { keyId: string }, version: KeyVersion): Promise<{ completed?: KeyRecord; kept?: boolean }> {
   if (version.backing.kind !== 'pkcs11') return { kept: true };
-  const token = deps.tokens.get(version.backing.tokenId);
+  const keyObjects = deps.keyStores.keyObjectsIn(version.backing.tokenId);
   const objectId = version.backing.objectId;
   const fresh = await deps.store.getKey(scope, scope.keyId);
   let claimed: KeyRecord | undefined;
@@ -212,9 +211,9 @@ export async function abandonVersion(deps: CoreDeps, scope: KeyScope & { keyId: 
     // versions it knew of): nothing names the object any more, so it goes below.
     if (!(e instanceof VersionGone) && !(isKmsError(e) && e.code === 'NotFoundException')) throw e;
   }
-  // A token that is not configured now keeps the version recorded, to be retried when it is.
-  if (!token) return { kept: true };
-  await token.destroyKey(objectId);
+  // A key store that is not connected now keeps the version recorded, to be retried when it is.
+  if (!keyObjects) return { kept: true };
+  await keyObjects.destroyKey(objectId);
   if (claimed) {
     try {
       await changeKey(deps, { key: claimed, arn: arnOf(claimed) }, (key) => {

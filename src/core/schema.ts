@@ -14,6 +14,8 @@ export interface Field<T> {
   readonly kind: string;
   /** Message used when the field is absent; a field without it is optional. */
   readonly requiredMessage?: string;
+  /** Never recorded (in logs, audit records, metrics): plaintext, ciphertexts, key material, grant tokens ... */
+  readonly secret?: boolean;
   decode(value: unknown, ctx: Ctx): T | undefined;
 }
 
@@ -78,10 +80,14 @@ export const s = {
     };
   },
 
-  /** Base64 on the wire, bytes in the handler. `secret` keeps the value out of messages. */
+  /**
+   * Base64 on the wire, bytes in the handler. Kept out of messages, and secret: a blob is
+   * plaintext, a ciphertext, a signature or key material, none of which is ever recorded.
+   */
   blob(options: { min?: number; max?: number } = {}): Field<Buffer> {
     return {
       kind: 'blob',
+      secret: true,
       decode(value, ctx) {
         if (typeof value !== 'string') throw wrongType(value, 'Blob', ctx.path);
         // Precondition: blob fields must be canonical base64.
@@ -177,6 +183,11 @@ export const s = {
   },
 
   required,
+
+  /** Marks a field never to be recorded. */
+  secret<F extends Field<unknown>>(field: F): F & { secret: true } {
+    return { ...field, secret: true };
+  },
 };
 
 type RequiredKeys<F> = { [K in keyof F]: F[K] extends { requiredMessage: string } ? K : never }[keyof F];
@@ -233,4 +244,14 @@ export function decodeInput<F extends Record<string, Field<unknown>>>(descriptio
     if (present !== 1) throw new KmsError('ValidationException', rule.message);
   }
   return value;
+}
+
+/** The members of a decoded input that may be recorded: every present member not declared secret. */
+export function recordableParameters<F extends Record<string, Field<unknown>>>(description: Schema<F>, input: Decoded<F>): Record<string, unknown> {
+  const recorded: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(description.fields)) {
+    const value = (input as Record<string, unknown>)[name];
+    if (value !== undefined && !field.secret) recorded[name] = value;
+  }
+  return recorded;
 }

@@ -1,19 +1,20 @@
 // What Sign and Verify share: the key's checks, the scheme and the digest, in AWS's order
 // (key usage, then algorithm against key spec, then message type and digest length).
-import { currentTokenObject, type TokenObject } from './asymmetric';
+import { currentBackingKey } from './asymmetric';
 import type { RequestContext } from './context';
 import type { CoreDeps } from './deps';
 import { digestOf } from './digest';
 import { signatureSchemeFor } from './key-specs';
 import { assertUsage, keyForOperation, throwIfDryRun, type ResolvedKey } from './keys';
 import type { MessageType, SigningAlgorithm } from './model';
-import type { SignatureScheme } from './ports';
+import type { KeyPairCapability, SignatureScheme } from './key-stores/port';
+import type { BackingKey } from './key-stores/registry';
 
 export interface SigningRequest {
   resolved: ResolvedKey;
   scheme: SignatureScheme;
   digest: Buffer;
-  object: TokenObject;
+  object: BackingKey<KeyPairCapability>;
 }
 
 export async function prepareSigning(
@@ -33,5 +34,5 @@ export async function prepareSigning(
   const scheme = signatureSchemeFor(resolved.key.keySpec, resolved.key.keyUsage, input.SigningAlgorithm);
   const digest = digestOf(input.Message, input.MessageType ?? 'RAW', scheme.hash, input.SigningAlgorithm, resolved.key.keySpec);
   throwIfDryRun(input.DryRun);
-  return { resolved, scheme, digest, object: currentTokenObject(deps, resolved.key) };
+  return { resolved, scheme, digest, object: currentBackingKey(deps, resolved.key, 'keyPairs') };
 }

@@ -37,7 +37,7 @@ export function createApp(options: AppOptions): express.Express {
 
   app.get('/healthz', async (_req, res) => {
     const [tokenOk, storeOk] = await Promise.all([
-      options.deps.tokens.defaultToken.isHealthy(),
+      options.deps.keyStores.storeFor().isHealthy(),
       options.deps.store.ping().then(() => true, () => false),
     ]);
     const healthy = tokenOk && storeOk;

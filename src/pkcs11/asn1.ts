@@ -1,7 +1,7 @@
 // The little DER the adapter writes and reads itself: PKCS#1 DigestInfo, ECDSA signatures
 // (PKCS#11's r‖s against the DER SEQUENCE AWS returns) and CKA_EC_POINT. Keys themselves
 // (SPKI, PKCS#8) are encoded by node:crypto from JWKs, never here.
-import type { HashAlgorithm } from '../core/ports';
+import type { HashAlgorithm } from '../core/key-stores/port';
 
 /** DER of DigestInfo up to the digest bytes (RFC 8017 §9.2 note 1). */
 const digestInfoPrefix: Record<HashAlgorithm, Buffer> = {

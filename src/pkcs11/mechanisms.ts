@@ -1,7 +1,7 @@
 // Mechanisms and their parameters, built from the token profile; the tables that name hashes,
 // curves and key specs in PKCS#11 terms.
 import * as pkcs11js from 'pkcs11js';
-import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from '../core/ports';
+import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from '../core/key-stores/port';
 import type { TokenProfile } from './profile';
 
 export const GCM_IV_BYTES = 12;

@@ -2,7 +2,7 @@
 // and model, so supporting a new HSM means writing a profile rather than branching code.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { HashAlgorithm } from '../core/ports';
+import type { HashAlgorithm } from '../core/key-stores/port';
 
 export interface TokenProfile {
   vendor: string;

@@ -1,7 +1,10 @@
 // A connection to one token: the module loaded by absolute path, the token found by label,
 // one login, and a bounded pool of sessions lent out through withSession(). A device or
 // session error rebuilds the connection with backoff.
-import { isAbsolute } from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path, { isAbsolute } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError } from '../core/errors';
 import { ckrName, isConnectionLost, isSessionSuspect } from './errors';
@@ -27,35 +30,71 @@ export interface TokenInfo {
 
 type Session = pkcs11js.Handle;
 
-// One PKCS11 instance per module path: C_Initialize is process-wide for a library.
+/**
+ * One PKCS11 instance per module file and configuration. C_Initialize is process-wide for a
+ * library, and a module reads its configuration (SoftHSM: SOFTHSM2_CONF) only then; the
+ * dynamic loader shares one instance per file. So a second configuration of a module that is
+ * loaded already gets a private copy of the library file, and with it an instance of its own.
+ */
 const modules = new Map<string, pkcs11js.PKCS11>();
+const environments = new Map<pkcs11js.PKCS11, Record<string, string>>();
 const openConnections = new Map<pkcs11js.PKCS11, number>();
+
+/** Runs `fn` with `environment` set in process.env, and restores what was there. */
+function withEnvironment<T>(environment: Record<string, string>, fn: () => T): T {
+  const saved = Object.fromEntries(Object.keys(environment).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, environment);
+  try {
+    return fn();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+function privateCopy(modulePath: string, configuration: string): string {
+  const dir = path.join(tmpdir(), 'hsm-kms-modules', createHash('sha256').update(`${modulePath}\0${configuration}`).digest('hex').slice(0, 16));
+  const copy = path.join(dir, path.basename(modulePath));
+  if (!existsSync(copy)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    copyFileSync(modulePath, copy);
+  }
+  return copy;
+}
+
+function initialize(lib: pkcs11js.PKCS11): void {
+  withEnvironment(environments.get(lib) ?? {}, () => lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }));
+}
 
 function loadModule(modulePath: string, environment: Record<string, string> = {}): pkcs11js.PKCS11 {
   // Precondition: the PKCS#11 module is loaded by absolute path only.
   if (!isAbsolute(modulePath)) throw new Error(`PKCS#11 module path must be absolute: ${modulePath}`);
-  let lib = modules.get(modulePath);
-  if (!lib) {
-    Object.assign(process.env, environment);
-    lib = new pkcs11js.PKCS11();
-    lib.load(modulePath);
-    try {
-      // Requests run on libuv threads concurrently, so the library must do its own locking.
-      lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    } catch (e) {
-      // Initialised by an earlier, now discarded, instance in this process (test runners
-      // reload modules): start afresh so the library rescans its tokens.
-      if (ckrName(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw e;
-      reinitializeModule(lib);
-    }
-    modules.set(modulePath, lib);
+  const configuration = JSON.stringify(Object.entries(environment).sort());
+  const key = `${modulePath}\0${configuration}`;
+  const loaded = modules.get(key);
+  if (loaded) return loaded;
+  const firstOfFile = ![...modules.keys()].some((k) => k.startsWith(`${modulePath}\0`));
+  const lib = new pkcs11js.PKCS11();
+  lib.load(firstOfFile ? modulePath : privateCopy(modulePath, configuration));
+  environments.set(lib, environment);
+  try {
+    // Requests run on libuv threads concurrently, so the library must do its own locking.
+    initialize(lib);
+  } catch (e) {
+    // Initialised by an earlier, now discarded, instance in this process (test runners
+    // reload modules): start afresh so the library rescans its tokens.
+    if (ckrName(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') throw e;
+    reinitializeModule(lib);
   }
+  modules.set(key, lib);
   return lib;
 }
 
 function reinitializeModule(lib: pkcs11js.PKCS11): void {
   try { lib.C_Finalize(); } catch { /* already finalized */ }
-  lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  initialize(lib);
 }
 
 const trim = (s: string) => s.replace(/[\s\0]+$/, '');

@@ -5,7 +5,7 @@
 // objects made for values the API hands out by design (data key pairs, ECDH shared secrets),
 // destroyed as soon as they are read.
 import * as pkcs11js from 'pkcs11js';
-import type { KeyPairPurpose } from '../core/ports';
+import type { KeyPairPurpose } from '../core/key-stores/port';
 import type { KeyPairAlgorithm } from './mechanisms';
 
 interface Usage {

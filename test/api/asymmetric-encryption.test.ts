@@ -73,11 +73,11 @@ describe('Encrypt and Decrypt with RSA keys', () => {
   });
 
   it('keeps the private key in the token: SHA-1 natively, SHA-256 as the raw primitive with host-side OAEP decoding (SoftHSM profile)', async () => {
-    const token = svc.tokens.defaultToken;
-    expect(token.capabilities.rsaOaepHashes).toEqual(['SHA_1']);
+    const token = svc.defaultStore;
+    expect(token.profile.rsaOaepHashes).toEqual(['SHA_1']);
     const key = keys.get('RSA_2048')!;
     const publicKey = await publicKeyOf(key.KeyId);
-    const calls = jest.spyOn(token, 'rsaDecrypt');
+    const calls = jest.spyOn(token.keyPairs, 'rsaDecrypt');
     for (const EncryptionAlgorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] as Algorithm[]) {
       const ciphertext = offlineEncrypt(publicKey, EncryptionAlgorithm, Buffer.from('x'));
       expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: b64(ciphertext), KeyId: key.KeyId, EncryptionAlgorithm })).status).toBe(200);
@@ -164,7 +164,7 @@ describe('Encrypt and Decrypt with RSA keys', () => {
     const dryRun = { __type: 'DryRunOperationException', message: 'The request would have succeeded, but the DryRun option is set.' };
     expect((await kmsCall(svc.app, 'Encrypt', { KeyId: key.KeyId, Plaintext: b64('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1', DryRun: true })).body).toEqual(dryRun);
     const ciphertext = (await kmsCall(svc.app, 'Encrypt', { KeyId: key.KeyId, Plaintext: b64('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })).body.CiphertextBlob;
-    const decrypts = jest.spyOn(svc.tokens.defaultToken, 'rsaDecrypt');
+    const decrypts = jest.spyOn(svc.defaultStore.keyPairs, 'rsaDecrypt');
     expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: ciphertext, KeyId: key.KeyId, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1', DryRun: true })).body).toEqual(dryRun);
     expect(decrypts).not.toHaveBeenCalled();
     decrypts.mockRestore();

@@ -139,17 +139,17 @@ describe('CreateKey', () => {
   }, 120_000);
 
   it('a token failure while generating a key pair leaves no record; a store failure after it leaves no objects', async () => {
-    const token = svc.tokens.defaultToken;
+    const token = svc.defaultStore;
     const count = async () => (await svc.store.listKeys(scope, { limit: 1000 })).items.length + (await svc.store.listIncompleteKeys(new Date(Date.now() + 3600_000))).length;
     const before = await count();
-    const failing = jest.spyOn(token, 'generateKeyPair').mockRejectedValueOnce(new Error('injected token failure'));
+    const failing = jest.spyOn(token.keyPairs, 'generateKeyPair').mockRejectedValueOnce(new Error('injected token failure'));
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).status).toBe(500);
     failing.mockRestore();
     expect(await count()).toBe(before);
 
     const made: string[] = [];
-    const real = token.generateKeyPair.bind(token);
-    const spy = jest.spyOn(token, 'generateKeyPair').mockImplementationOnce(async (objectId, ...rest) => {
+    const real = token.keyPairs.generateKeyPair.bind(token.keyPairs);
+    const spy = jest.spyOn(token.keyPairs, 'generateKeyPair').mockImplementationOnce(async (objectId, ...rest) => {
       made.push(objectId);
       return real(objectId, ...rest);
     });
@@ -163,15 +163,15 @@ describe('CreateKey', () => {
   });
 
   it('a crash between the token and the store leaves an incomplete record, and recovery removes both halves of the pair and the HMAC key', async () => {
-    const token = svc.tokens.defaultToken;
+    const token = svc.defaultStore;
     const made: string[] = [];
-    const realPair = token.generateKeyPair.bind(token);
-    const realHmac = token.generateHmacKey.bind(token);
-    jest.spyOn(token, 'generateKeyPair').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realPair(objectId, ...rest); });
-    jest.spyOn(token, 'generateHmacKey').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realHmac(objectId, ...rest); });
+    const realPair = token.keyPairs.generateKeyPair.bind(token.keyPairs);
+    const realHmac = token.hmacKeys.generateHmacKey.bind(token.hmacKeys);
+    jest.spyOn(token.keyPairs, 'generateKeyPair').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realPair(objectId, ...rest); });
+    jest.spyOn(token.hmacKeys, 'generateHmacKey').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realHmac(objectId, ...rest); });
     // The process "dies" after the token call: neither the finishing write nor any clean-up happens.
     const replace = jest.spyOn(svc.deps.store, 'replaceKey').mockRejectedValue(new Error('process gone'));
-    const destroy = jest.spyOn(token, 'destroyKey').mockRejectedValue(new Error('process gone'));
+    const destroy = jest.spyOn(token.keyObjects, 'destroyKey').mockRejectedValue(new Error('process gone'));
     const remove = jest.spyOn(svc.deps.store, 'deleteKey').mockRejectedValue(new Error('process gone'));
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })).status).toBe(500);
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'HMAC_384', KeyUsage: 'GENERATE_VERIFY_MAC' })).status).toBe(500);
@@ -408,7 +408,7 @@ describe('Sign and Verify', () => {
 
   it('DryRun answers DryRunOperationException after every check, and signs nothing', async () => {
     const meta = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
-    const signing = jest.spyOn(svc.tokens.defaultToken, 'signDigest');
+    const signing = jest.spyOn(svc.defaultStore.keyPairs, 'signDigest');
     const dry = await kmsCall(svc.app, 'Sign', { KeyId: meta.KeyId, Message: b64(message), SigningAlgorithm: 'ECDSA_SHA_256', DryRun: true });
     expect(dry.body).toEqual({ __type: 'DryRunOperationException', message: 'The request would have succeeded, but the DryRun option is set.' });
     expect(signing).not.toHaveBeenCalled();

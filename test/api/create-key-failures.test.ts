@@ -46,8 +46,8 @@ async function everyRecord(): Promise<KeyRecord[]> {
 describe('CreateKey failure between the token and the store', () => {
   it('a store failure after the token object is made destroys the object and leaves no record', async () => {
     const generated: string[] = [];
-    const realGenerate = svc.tokens.defaultToken.generateAesKey.bind(svc.tokens.defaultToken);
-    const spy = jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockImplementation(async (objectId, label) => {
+    const realGenerate = svc.defaultStore.keyObjects.generateAesKey.bind(svc.defaultStore.keyObjects);
+    const spy = jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockImplementation(async (objectId, label) => {
       generated.push(objectId);
       return realGenerate(objectId, label);
     });
@@ -58,13 +58,13 @@ describe('CreateKey failure between the token and the store', () => {
     expect(res.body.__type).toBe('KMSInternalException');
     expect(res.body.message).not.toMatch(/injected/);
     expect(generated).toHaveLength(1);
-    expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(generated[0]!)).toBe(false);
     expect((await everyRecord()).some((k) => k.versions.some((v) => v.id === generated[0]))).toBe(false);
   });
 
   it('a token failure leaves no record', async () => {
     const before = (await everyRecord()).length;
-    const spy = jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockRejectedValueOnce(new Error('injected token failure'));
+    const spy = jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockRejectedValueOnce(new Error('injected token failure'));
     const res = await kmsCall(svc.app, 'CreateKey', {});
     spy.mockRestore();
     expect(res.status).toBe(500);
@@ -73,8 +73,8 @@ describe('CreateKey failure between the token and the store', () => {
 
   it('a crash after the token object is made (no compensation ran) is undone by recovery at the next start', async () => {
     const generated: string[] = [];
-    const realGenerate = svc.tokens.defaultToken.generateAesKey.bind(svc.tokens.defaultToken);
-    jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
+    const realGenerate = svc.defaultStore.keyObjects.generateAesKey.bind(svc.defaultStore.keyObjects);
+    jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
       generated.push(objectId);
       return realGenerate(objectId, label);
     });
@@ -82,12 +82,12 @@ describe('CreateKey failure between the token and the store', () => {
     // compensating clean-up fail, as they would never run.
     faulty.failNextReplace = true;
     faulty.failNextDelete = true;
-    const destroy = jest.spyOn(svc.tokens.defaultToken, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
+    const destroy = jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     const res = await kmsCall(svc.app, 'CreateKey', {});
     destroy.mockRestore();
     expect(res.status).toBe(500);
     const [objectId] = generated;
-    expect(await svc.tokens.defaultToken.hasKey(objectId!)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(objectId!)).toBe(true);
     const leftovers = await svc.store.listIncompleteKeys(new Date(Date.now() + 1000));
     expect(leftovers.map((k) => k.versions[0]!.id)).toContain(objectId);
     // The half-made key is invisible to every API meanwhile.
@@ -97,32 +97,32 @@ describe('CreateKey failure between the token and the store', () => {
 
     // Next start: recovery with no grace period (main.ts does this at start-up).
     expect(await recoverIncompleteKeys(svc.deps, 'none')).toBeGreaterThanOrEqual(1);
-    expect(await svc.tokens.defaultToken.hasKey(objectId!)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(objectId!)).toBe(false);
     expect(await svc.store.listIncompleteKeys(new Date(Date.now() + 1000))).toHaveLength(0);
   });
 
   it('recovery leaves a creation still inside its grace period alone', async () => {
     const generated: string[] = [];
-    const realGenerate = svc.tokens.defaultToken.generateAesKey.bind(svc.tokens.defaultToken);
-    jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
+    const realGenerate = svc.defaultStore.keyObjects.generateAesKey.bind(svc.defaultStore.keyObjects);
+    jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
       generated.push(objectId);
       return realGenerate(objectId, label);
     });
     faulty.failNextReplace = true;
     faulty.failNextDelete = true;
-    jest.spyOn(svc.tokens.defaultToken, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
+    jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     await kmsCall(svc.app, 'CreateKey', {});
     expect(await recoverIncompleteKeys(svc.deps)).toBe(0);
-    expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(generated[0]!)).toBe(true);
     await recoverIncompleteKeys(svc.deps, 'none');
-    expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(generated[0]!)).toBe(false);
   });
 
   it('successful creations are untouched by recovery', async () => {
     const res = await kmsCall(svc.app, 'CreateKey', {});
     const objectId = res.body.KeyMetadata.CurrentKeyMaterialId as string;
     await recoverIncompleteKeys(svc.deps, 'none');
-    expect(await svc.tokens.defaultToken.hasKey(objectId)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(objectId)).toBe(true);
     expect((await kmsCall(svc.app, 'Encrypt', { KeyId: res.body.KeyMetadata.KeyId, Plaintext: 'aGk=' })).status).toBe(200);
   });
 });

@@ -64,7 +64,7 @@ describe.each(specs)('%s', (KeyPairSpec, type, details) => {
 
 describe('data key pair errors', () => {
   it('every pair is new, and made by the token', async () => {
-    const generate = jest.spyOn(svc.tokens.defaultToken, 'generateDataKeyPair');
+    const generate = jest.spyOn(svc.defaultStore.keyPairs, 'generateDataKeyPair');
     const first = await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256' });
     const second = await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId, KeyPairSpec: 'ECC_NIST_P256' });
     expect(first.body.PublicKey).not.toBe(second.body.PublicKey);
@@ -96,7 +96,7 @@ describe('data key pair errors', () => {
     }
     expect((await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId, KeyPairSpec: 'RSA_1024' })).body.message).toMatch(/^1 validation error detected: Value 'RSA_1024' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: \[/);
     expect((await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId })).body.message).toBe("1 validation error detected: Value null at 'keyPairSpec' failed to satisfy constraint: Member must not be null");
-    const generate = jest.spyOn(svc.tokens.defaultToken, 'generateDataKeyPair');
+    const generate = jest.spyOn(svc.defaultStore.keyPairs, 'generateDataKeyPair');
     for (const operation of ['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext']) {
       expect((await kmsCall(svc.app, operation, { KeyId: keyId, KeyPairSpec: 'RSA_2048', DryRun: true })).body).toEqual({
         __type: 'DryRunOperationException', message: 'The request would have succeeded, but the DryRun option is set.',

@@ -119,8 +119,8 @@ describe('GenerateMac and VerifyMac errors', () => {
     expect((await kmsCall(svc.app, 'VerifyMac', { KeyId: key.KeyId, Message: b64('m'), MacAlgorithm: 'HMAC_SHA_512', Mac: b64(Buffer.alloc(6145)) })).body.message)
       .toBe("1 validation error detected: Value at 'mac' failed to satisfy constraint: Member must have length less than or equal to 6144");
     const mac = (await kmsCall(svc.app, 'GenerateMac', { KeyId: key.KeyId, Message: b64(Buffer.alloc(4096, 1)), MacAlgorithm: 'HMAC_SHA_512' })).body.Mac;
-    const spy = jest.spyOn(svc.tokens.defaultToken, 'hmac');
-    const verifySpy = jest.spyOn(svc.tokens.defaultToken, 'verifyHmac');
+    const spy = jest.spyOn(svc.defaultStore.hmacKeys, 'hmac');
+    const verifySpy = jest.spyOn(svc.defaultStore.hmacKeys, 'verifyHmac');
     const dryRun = { __type: 'DryRunOperationException', message: 'The request would have succeeded, but the DryRun option is set.' };
     expect((await kmsCall(svc.app, 'GenerateMac', { KeyId: key.KeyId, Message: b64('m'), MacAlgorithm: 'HMAC_SHA_512', DryRun: true })).body).toEqual(dryRun);
     expect((await kmsCall(svc.app, 'VerifyMac', { KeyId: key.KeyId, Message: b64(Buffer.alloc(4096, 1)), MacAlgorithm: 'HMAC_SHA_512', Mac: mac, DryRun: true })).body).toEqual(dryRun);

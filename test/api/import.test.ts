@@ -70,7 +70,7 @@ const pendingImport = (arn: string) => ({ __type: 'KMSInvalidStateException', me
 
 /** Every token object the key's record names exists; nothing else the test saw does. */
 async function tokenHas(objectId: string): Promise<boolean> {
-  return svc.tokens.defaultToken.hasKey(objectId);
+  return svc.defaultStore.keyObjects.hasKey(objectId);
 }
 
 describe('CreateKey with Origin EXTERNAL', () => {
@@ -372,10 +372,10 @@ describe('ImportKeyMaterial', () => {
   it('a store failure mid-import leaves no token object unnamed and no PENDING version, and releases the import token', async () => {
     const meta = await createExternalKey();
     const material = randomBytes(32);
-    const token = svc.tokens.defaultToken;
+    const token = svc.defaultStore;
     const made: string[] = [];
-    const realImport = token.importKeyMaterial.bind(token);
-    jest.spyOn(token, 'importKeyMaterial').mockImplementation(async (request) => {
+    const realImport = token.keyImport.importKeyMaterial.bind(token.keyImport);
+    jest.spyOn(token.keyImport, 'importKeyMaterial').mockImplementation(async (request) => {
       if (request.target) made.push(request.target.objectId);
       return realImport(request);
     });
@@ -406,11 +406,11 @@ describe('ImportKeyMaterial', () => {
   it('a process that dies mid-import leaves work that maintenance finishes: the PENDING version and its object go, the claimed wrapping key too', async () => {
     const meta = await createExternalKey();
     const p = await parameters(meta.KeyId);
-    const token = svc.tokens.defaultToken;
+    const token = svc.defaultStore;
     // The import stops for good once the token object exists.
     let objectId = '';
-    const realImport = token.importKeyMaterial.bind(token);
-    jest.spyOn(token, 'importKeyMaterial').mockImplementation(async (request) => {
+    const realImport = token.keyImport.importKeyMaterial.bind(token.keyImport);
+    jest.spyOn(token.keyImport, 'importKeyMaterial').mockImplementation(async (request) => {
       await realImport(request);
       objectId = request.target!.objectId;
       return new Promise(() => undefined);

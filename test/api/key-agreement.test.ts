@@ -76,7 +76,7 @@ describe('DeriveSharedSecret refusals', () => {
     });
     // A KEY_AGREEMENT key does nothing else.
     expect((await kmsCall(svc.app, 'Sign', { KeyId: agreement.KeyId, Message: b64('m'), SigningAlgorithm: 'ECDSA_SHA_384' })).body.message).toBe(`${agreement.Arn} key usage is KEY_AGREEMENT which is not valid for Sign.`);
-    const derive = jest.spyOn(svc.tokens.defaultToken, 'deriveSharedSecret');
+    const derive = jest.spyOn(svc.defaultStore.keyPairs, 'deriveSharedSecret');
     expect((await kmsCall(svc.app, 'DeriveSharedSecret', { KeyId: agreement.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey, DryRun: true })).body.__type).toBe('DryRunOperationException');
     expect(derive).not.toHaveBeenCalled();
     derive.mockRestore();

@@ -107,7 +107,7 @@ describe('the deletion worker', () => {
     const stored = (await svc.store.getKey(scope, key.KeyId))!;
     // A second version, as rotation will add, must go too.
     const secondVersion = 'ab'.repeat(32);
-    await svc.tokens.defaultToken.generateAesKey(secondVersion, `kms:${key.KeyId}`);
+    await svc.defaultStore.keyObjects.generateAesKey(secondVersion, `kms:${key.KeyId}`);
     await svc.store.replaceKey({ ...stored, versions: [...stored.versions, { id: secondVersion, backing: { kind: 'pkcs11', tokenId: 'default', objectId: secondVersion }, createdAt: clock.now(), status: 'ACTIVE' }] });
     await svc.store.insertAlias({ ...scope, aliasName: 'alias/doomed', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
@@ -115,13 +115,13 @@ describe('the deletion worker', () => {
     clock.advance(7 * DAY - 1);
     expect(await deleteDueKeys(svc.deps)).not.toContain(key.KeyId);
     expect((await describe_(key.KeyId)).KeyState).toBe('PendingDeletion');
-    expect(await svc.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(true);
 
     clock.advance(1);
     expect(await deleteDueKeys(svc.deps)).toContain(key.KeyId);
     expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: key.KeyId })).body.__type).toBe('NotFoundException');
-    expect(await svc.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(false);
-    expect(await svc.tokens.defaultToken.hasKey(secondVersion)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(secondVersion)).toBe(false);
     expect(await svc.store.getAlias(scope, 'alias/doomed')).toBeUndefined();
   });
 
@@ -132,7 +132,7 @@ describe('the deletion worker', () => {
     clock.advanceDays(60);
     await deleteDueKeys(svc.deps);
     expect((await describe_(key.KeyId)).KeyState).toBe('Disabled');
-    expect(await svc.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(true);
   });
 
   it('loses to a CancelKeyDeletion that lands between its read and its claim', async () => {
@@ -148,7 +148,7 @@ describe('the deletion worker', () => {
     await deleteDueKeys(svc.deps);
     spy.mockRestore();
     expect((await describe_(key.KeyId)).KeyState).toBe('Disabled');
-    expect(await svc.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(true);
   });
 });
 
@@ -163,10 +163,10 @@ describe('the deletion worker across a restart', () => {
     restartClock.advanceDays(10);
     const second = await startTestService({ clock: restartClock, restartOf: { token: first.token, dir: first.dir } });
     try {
-      expect(await second.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(true);
+      expect(await second.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(true);
       const report = await runMaintenance(second.deps, { atStartup: true });
       expect(report.deleted).toEqual([key.KeyId]);
-      expect(await second.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(false);
+      expect(await second.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(false);
       expect((await kmsCall(second.app, 'DescribeKey', { KeyId: key.KeyId })).body.__type).toBe('NotFoundException');
     } finally {
       await second.close();
@@ -180,7 +180,7 @@ describe('the deletion worker across a restart', () => {
     const spy = jest.spyOn(svc.deps.store, 'deleteKey').mockRejectedValueOnce(new Error('crash'));
     await expect(deleteDueKeys(svc.deps)).rejects.toThrow('crash');
     spy.mockRestore();
-    expect(await svc.tokens.defaultToken.hasKey(key.CurrentKeyMaterialId)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(false);
     // Claimed and invisible meanwhile; the next start's maintenance removes the record.
     expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: key.KeyId })).body.__type).toBe('NotFoundException');
     await runMaintenance(svc.deps, { atStartup: true });

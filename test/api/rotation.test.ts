@@ -81,9 +81,9 @@ const decrypts = async (blob: string, app = svc.app) => (await kmsCall(app, 'Dec
 /** Records every object id the token is asked to generate, and still generates it. */
 function watchGenerations(): string[] {
   const generated: string[] = [];
-  const token = svc.tokens.defaultToken;
-  const real = token.generateAesKey.bind(token);
-  jest.spyOn(token, 'generateAesKey').mockImplementation(async (objectId, label) => {
+  const token = svc.defaultStore;
+  const real = token.keyObjects.generateAesKey.bind(token.keyObjects);
+  jest.spyOn(token.keyObjects, 'generateAesKey').mockImplementation(async (objectId, label) => {
     generated.push(objectId);
     return real(objectId, label);
   });
@@ -95,7 +95,7 @@ async function expectConsistent(keyId: string, oldCiphertexts: string[]): Promis
   const key = await stored(keyId);
   const current = key.versions.find((v) => v.id === key.currentVersionId);
   expect(current?.status).toBe('ACTIVE');
-  expect(await svc.tokens.defaultToken.hasKey(current!.id)).toBe(true);
+  expect(await svc.defaultStore.keyObjects.hasKey(current!.id)).toBe(true);
   const fresh = await encrypt(keyId);
   expect(versionIn(fresh)).toBe(key.currentVersionId);
   for (const blob of [...oldCiphertexts, fresh]) expect(await decrypts(blob)).toBe(true);
@@ -106,7 +106,7 @@ async function expectConsistent(keyId: string, oldCiphertexts: string[]): Promis
 async function expectNoOrphans(keyId: string, generated: string[]): Promise<void> {
   const named = new Set((await stored(keyId)).versions.map((v) => v.id));
   for (const objectId of generated) {
-    if (!named.has(objectId)) expect(await svc.tokens.defaultToken.hasKey(objectId)).toBe(false);
+    if (!named.has(objectId)) expect(await svc.defaultStore.keyObjects.hasKey(objectId)).toBe(false);
   }
 }
 
@@ -375,7 +375,7 @@ describe('a rotation interrupted at each step', () => {
   it('a token failure (before any object exists) leaves the key as it was', async () => {
     const key = await createKey();
     const before = await encrypt(key.KeyId);
-    jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockRejectedValueOnce(new Error('injected token failure'));
+    jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockRejectedValueOnce(new Error('injected token failure'));
     const res = await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId });
     expect(res.status).toBe(500);
     expect(res.body.__type).toBe('KMSInternalException');
@@ -395,7 +395,7 @@ describe('a rotation interrupted at each step', () => {
     const res = await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId });
     expect(res.status).toBe(500);
     expect(generated).toHaveLength(1);
-    expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(false);
+    expect(await svc.defaultStore.keyObjects.hasKey(generated[0]!)).toBe(false);
     const after = await expectConsistent(key.KeyId, [before]);
     expect(after.currentVersionId).toBe(key.CurrentKeyMaterialId);
     expect(after.versions).toHaveLength(1);
@@ -419,13 +419,13 @@ describe('a rotation interrupted at each step', () => {
     const key = await createKey(first.app);
     const before = await encrypt(key.KeyId, first.app);
     const generated: string[] = [];
-    const realGenerate = first.tokens.defaultToken.generateAesKey.bind(first.tokens.defaultToken);
-    jest.spyOn(first.tokens.defaultToken, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
+    const realGenerate = first.defaultStore.keyObjects.generateAesKey.bind(first.defaultStore.keyObjects);
+    jest.spyOn(first.defaultStore.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
       await realGenerate(objectId, label);
       generated.push(objectId);
       // The process dies here: the finishing write and every clean-up fail, as they would never run.
       firstFaulty.arm(() => 'fail');
-      jest.spyOn(first.tokens.defaultToken, 'destroyKey').mockRejectedValue(new Error('process gone'));
+      jest.spyOn(first.defaultStore.keyObjects, 'destroyKey').mockRejectedValue(new Error('process gone'));
     });
     restartClock.advance(1000);
     expect((await kmsCall(first.app, 'RotateKeyOnDemand', { KeyId: key.KeyId })).status).toBe(500);
@@ -437,7 +437,7 @@ describe('a rotation interrupted at each step', () => {
     // rotation shows as under way.
     const leftover = await stored(key.KeyId, first.store);
     expect(leftover.versions.map((v) => [v.id, v.status])).toEqual([[key.CurrentKeyMaterialId, 'ACTIVE'], [objectId, 'PENDING']]);
-    expect(await first.tokens.defaultToken.hasKey(objectId!)).toBe(true);
+    expect(await first.defaultStore.keyObjects.hasKey(objectId!)).toBe(true);
     expect(versionIn(await encrypt(key.KeyId, first.app))).toBe(key.CurrentKeyMaterialId);
     expect(await status(key.KeyId, first.app)).toEqual({ KeyId: key.KeyId, KeyRotationEnabled: false, OnDemandRotationStartDate: restartClock.now().getTime() / 1000 });
     // Inside the grace period the periodic recovery leaves it alone (it may still be in flight).
@@ -447,7 +447,7 @@ describe('a rotation interrupted at each step', () => {
     const second = await startTestService({ clock: restartClock, restartOf: { token: first.token, dir: first.dir } });
     try {
       expect((await runMaintenance(second.deps, { atStartup: true })).recovered).toBe(1);
-      expect(await second.tokens.defaultToken.hasKey(objectId!)).toBe(false);
+      expect(await second.defaultStore.keyObjects.hasKey(objectId!)).toBe(false);
       const after = await stored(key.KeyId, second.store);
       expect(after.versions.map((v) => v.id)).toEqual([key.CurrentKeyMaterialId]);
       expect(after.currentVersionId).toBe(key.CurrentKeyMaterialId);
@@ -467,7 +467,7 @@ describe('a rotation interrupted at each step', () => {
     const before = await encrypt(key.KeyId);
     const generated = watchGenerations();
     // The token call never happens (the process died first); the clean-up does not run either.
-    jest.spyOn(svc.tokens.defaultToken, 'generateAesKey').mockImplementationOnce(async (objectId) => {
+    jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId) => {
       generated.push(objectId);
       faulty.arm(() => 'fail');
       throw new Error('process gone');
@@ -490,18 +490,18 @@ describe('a rotation interrupted at each step', () => {
     const generated = watchGenerations();
     // Step 3 and the clean-up's writes fail: the PENDING version and its object stay behind.
     faulty.arm((n) => (n >= 2 ? 'fail' : undefined));
-    jest.spyOn(svc.tokens.defaultToken, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
+    jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     expect((await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId })).status).toBe(500);
     faulty.disarm();
     jest.restoreAllMocks();
     const versions = (await stored(key.KeyId)).versions;
     expect(versions.map((v) => v.status)).toEqual(['ACTIVE', 'ACTIVE', 'PENDING']);
-    expect(await svc.tokens.defaultToken.hasKey(generated[0]!)).toBe(true);
+    expect(await svc.defaultStore.keyObjects.hasKey(generated[0]!)).toBe(true);
 
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
     clock.advanceDays(8);
     // The deletion worker alone (recovery, which would also remove the PENDING version, does not run).
     expect(await deleteDueKeys(svc.deps)).toContain(key.KeyId);
-    for (const v of versions) expect(await svc.tokens.defaultToken.hasKey(v.id)).toBe(false);
+    for (const v of versions) expect(await svc.defaultStore.keyObjects.hasKey(v.id)).toBe(false);
   });
 });

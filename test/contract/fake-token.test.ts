@@ -3,4 +3,7 @@
 import { FakeToken } from '../support/fake-token';
 import { describeKeyTokenContract } from './key-token.contract';
 
-describeKeyTokenContract('FakeToken on node:crypto', async () => ({ token: new FakeToken(), close: async () => undefined }));
+describeKeyTokenContract('FakeToken on node:crypto', async () => {
+  const token = new FakeToken();
+  return { token, nativeOaepHashes: token.nativeOaepHashes, close: async () => undefined };
+});

@@ -1,14 +1,27 @@
-// The KeyToken port's contract: every token implementation (SoftHSM here, a real HSM when
-// configured, and the node:crypto FakeToken core unit tests use) must behave like this. Crypto
+// The key store contract for tokens: every implementation with all the token capabilities
+// (SoftHSM here, a real HSM when configured, and the node:crypto FakeToken core unit tests
+// use) must behave like this. Crypto
 // results are checked independently with node:crypto wherever the public half allows it.
 import {
   constants, createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
   publicEncrypt, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject,
 } from 'node:crypto';
 import { KmsError } from '../../src/core/errors';
-import { CHECK_VALUE_BLOCK } from '../../src/core/import-material';
-import { decodeOaep } from '../../src/core/oaep';
-import type { AsymmetricKeySpec, HashAlgorithm, ImportedMaterialSpec, KeyToken, SignatureScheme } from '../../src/core/ports';
+import { CHECK_VALUE_BLOCK } from '../../src/pkcs11/import-material';
+import { decodeOaep } from '../../src/pkcs11/oaep';
+import type {
+  AsymmetricKeySpec, HashAlgorithm, ImportedMaterialSpec, KeyPairCapability, KeyStore, KeyStoreCall, KeyStoreCapabilities, SignatureScheme,
+} from '../../src/core/key-stores/port';
+
+/**
+ * A key store with every token capability, plus what the contract checks beneath the port: the
+ * token's own RSA decryption (native OAEP with a hash it lists, or the bare primitive).
+ */
+export type ContractToken = KeyStore & Readonly<KeyStoreCapabilities> & {
+  readonly keyPairs: KeyPairCapability & { rsaDecrypt(objectId: string, padding: { oaep: HashAlgorithm } | 'RAW', ciphertext: Buffer): Promise<Buffer> };
+};
+
+const call: KeyStoreCall = { operation: 'Encrypt', requestId: 'contract', principalArn: 'arn:aws:iam::111122223333:root', keyArn: 'arn:aws:kms:us-east-1:111122223333:key/contract' };
 import { wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 
 const newObjectId = () => randomBytes(32).toString('hex');
@@ -45,42 +58,46 @@ const flip = (b: Buffer, index: number, bit = 0x01) => {
   return copy;
 };
 
-export function describeKeyTokenContract(name: string, open: () => Promise<{ token: KeyToken; close: () => Promise<void> }>): void {
+export function describeKeyTokenContract(
+  name: string,
+  open: () => Promise<{ token: ContractToken; nativeOaepHashes: readonly HashAlgorithm[]; close: () => Promise<void> }>,
+): void {
   describe(`KeyToken contract: ${name}`, () => {
-    let token: KeyToken;
+    let token: ContractToken;
+    let nativeOaepHashes: readonly HashAlgorithm[];
     let close: () => Promise<void>;
-    beforeAll(async () => ({ token, close } = await open()));
+    beforeAll(async () => ({ token, nativeOaepHashes, close } = await open()));
     afterAll(async () => close());
 
     it('generates an AES key it then holds, and destroys it idempotently', async () => {
       const id = newObjectId();
-      expect(await token.hasKey(id)).toBe(false);
-      await token.generateAesKey(id, 'kms:test');
-      expect(await token.hasKey(id)).toBe(true);
-      expect(await token.destroyKey(id)).toBe(true);
-      expect(await token.hasKey(id)).toBe(false);
-      expect(await token.destroyKey(id)).toBe(false);
+      expect(await token.keyObjects.hasKey(id)).toBe(false);
+      await token.keyObjects.generateAesKey(id, 'kms:test');
+      expect(await token.keyObjects.hasKey(id)).toBe(true);
+      expect(await token.keyObjects.destroyKey(id)).toBe(true);
+      expect(await token.keyObjects.hasKey(id)).toBe(false);
+      expect(await token.keyObjects.destroyKey(id)).toBe(false);
     });
 
     it('seals and opens with AES-GCM, binding the AAD', async () => {
       const id = newObjectId();
-      await token.generateAesKey(id, 'kms:test');
+      await token.keyObjects.generateAesKey(id, 'kms:test');
       const aad = Buffer.from('header and context');
-      const sealed = await token.aesGcmEncrypt(id, aad, Buffer.from('payload'));
+      const sealed = await token.encrypt(id, aad, Buffer.from('payload'), call);
       expect(sealed.iv).toHaveLength(12);
       expect(sealed.tag).toHaveLength(16);
       expect(sealed.ciphertext).toHaveLength(7);
-      expect((await token.aesGcmDecrypt(id, aad, sealed)).toString()).toBe('payload');
-      await expect(token.aesGcmDecrypt(id, Buffer.from('other aad'), sealed)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
+      expect((await token.decrypt(id, aad, sealed, call)).toString()).toBe('payload');
+      await expect(token.decrypt(id, Buffer.from('other aad'), sealed, call)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
       const flipped = { ...sealed, tag: Buffer.from(sealed.tag.map((b, i) => (i === 0 ? b ^ 1 : b))) };
-      await expect(token.aesGcmDecrypt(id, aad, flipped)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
-      const again = await token.aesGcmEncrypt(id, aad, Buffer.from('payload'));
+      await expect(token.decrypt(id, aad, flipped, call)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
+      const again = await token.encrypt(id, aad, Buffer.from('payload'), call);
       expect(again.iv.equals(sealed.iv)).toBe(false);
-      await token.destroyKey(id);
+      await token.keyObjects.destroyKey(id);
     });
 
     it('reports a missing key as KeyUnavailableException, not an internal error', async () => {
-      const error = await token.aesGcmEncrypt(newObjectId(), Buffer.alloc(0), Buffer.from('x')).catch((e: unknown) => e);
+      const error = await token.encrypt(newObjectId(), Buffer.alloc(0), Buffer.from('x'), call).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KmsError);
       expect((error as KmsError).code).toBe('KeyUnavailableException');
     });
@@ -89,12 +106,12 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       const id = newObjectId();
       const digest = Buffer.alloc(32, 1);
       const missing = [
-        token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest),
-        token.verifyDigest(id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest, Buffer.alloc(256)),
-        token.rsaDecrypt(id, 'RAW', Buffer.alloc(256, 1)),
-        token.hmac(id, 'SHA_256', Buffer.from('m')),
-        token.verifyHmac(id, 'SHA_256', Buffer.from('m'), Buffer.alloc(32)),
-        token.deriveSharedSecret(id, Buffer.alloc(65, 4)),
+        token.keyPairs.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest),
+        token.keyPairs.verifyDigest(id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest, Buffer.alloc(256)),
+        token.keyPairs.rsaDecrypt(id, 'RAW', Buffer.alloc(256, 1)),
+        token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m')),
+        token.hmacKeys.verifyHmac(id, 'SHA_256', Buffer.from('m'), Buffer.alloc(32)),
+        token.keyPairs.deriveSharedSecret(id, Buffer.alloc(65, 4)),
       ];
       for (const call of missing) expect((await rejection(call)).code).toBe('KeyUnavailableException');
     });
@@ -115,12 +132,12 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       beforeAll(async () => {
         await Promise.all([...rsaSpecs, ...ecSpecs].map(async (spec) => {
           const id = newObjectId();
-          const spki = await token.generateKeyPair(id, `kms:sign:${spec}`, spec, 'SIGN_VERIFY');
+          const spki = await token.keyPairs.generateKeyPair(id, `kms:sign:${spec}`, spec, 'SIGN_VERIFY');
           signers.set(spec, { id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) });
         }));
       }, 120_000);
       afterAll(async () => {
-        for (const { id } of signers.values()) await token.destroyKey(id);
+        for (const { id } of signers.values()) await token.keyObjects.destroyKey(id);
       });
 
       it('returns each public key as DER SubjectPublicKeyInfo of the requested spec', () => {
@@ -145,20 +162,20 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const { id, publicKey } = signers.get(spec)!;
             const message = randomBytes(100);
             const digest = digestOf(scheme.hash, message);
-            const signature = await token.signDigest(id, scheme, digest);
+            const signature = await token.keyPairs.signDigest(id, scheme, digest);
             expect(signature).toHaveLength(bitsOf(spec) / 8);
             const pss = scheme.kind === 'RSA_PSS';
             const nodeKey = pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hashBytes[scheme.hash] } : publicKey;
             expect(nodeVerify(nodeHash[scheme.hash], message, nodeKey, signature)).toBe(true);
             // PSS is randomised; PKCS#1 v1.5 is deterministic.
-            expect((await token.signDigest(id, scheme, digest)).equals(signature)).toBe(!pss);
-            expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
-            expect(await token.verifyDigest(id, scheme, flip(digest, 0), signature)).toBe(false);
-            expect(await token.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
-            expect(await token.verifyDigest(id, scheme, digest, signature.subarray(1))).toBe(false);
-            expect(await token.verifyDigest(id, scheme, digest, Buffer.alloc(0))).toBe(false);
+            expect((await token.keyPairs.signDigest(id, scheme, digest)).equals(signature)).toBe(!pss);
+            expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature)).toBe(true);
+            expect(await token.keyPairs.verifyDigest(id, scheme, flip(digest, 0), signature)).toBe(false);
+            expect(await token.keyPairs.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
+            expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature.subarray(1))).toBe(false);
+            expect(await token.keyPairs.verifyDigest(id, scheme, digest, Buffer.alloc(0))).toBe(false);
             const other: SignatureScheme = { kind: pss ? 'RSA_PKCS1_V1_5' : 'RSA_PSS', hash: scheme.hash };
-            expect(await token.verifyDigest(id, other, digest, signature)).toBe(false);
+            expect(await token.keyPairs.verifyDigest(id, other, digest, signature)).toBe(false);
           });
         }
       }
@@ -170,23 +187,23 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
           const scheme: SignatureScheme = { kind: 'ECDSA', hash };
           const message = randomBytes(100);
           const digest = digestOf(hash, message);
-          const signature = await token.signDigest(id, scheme, digest);
+          const signature = await token.keyPairs.signDigest(id, scheme, digest);
           expect(signature[0]).toBe(0x30);
           expect(nodeVerify(nodeHash[hash], message, { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
-          expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
-          expect(await token.verifyDigest(id, scheme, flip(digest, 3), signature)).toBe(false);
-          expect(await token.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
+          expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature)).toBe(true);
+          expect(await token.keyPairs.verifyDigest(id, scheme, flip(digest, 3), signature)).toBe(false);
+          expect(await token.keyPairs.verifyDigest(id, scheme, digest, flip(signature, signature.length - 1))).toBe(false);
           // Randomised: a second signature differs and verifies too.
-          const again = await token.signDigest(id, scheme, digest);
+          const again = await token.keyPairs.signDigest(id, scheme, digest);
           expect(again.equals(signature)).toBe(false);
-          expect(await token.verifyDigest(id, scheme, digest, again)).toBe(true);
+          expect(await token.keyPairs.verifyDigest(id, scheme, digest, again)).toBe(true);
           // A DER signature node:crypto made with another key does not verify.
           const stranger = generateKeyPairSync('ec', { namedCurve: curveOf[spec].name });
-          expect(await token.verifyDigest(id, scheme, digest, nodeSign(nodeHash[hash], message, { key: stranger.privateKey, dsaEncoding: 'der' }))).toBe(false);
+          expect(await token.keyPairs.verifyDigest(id, scheme, digest, nodeSign(nodeHash[hash], message, { key: stranger.privateKey, dsaEncoding: 'der' }))).toBe(false);
           // The same signature as r‖s (what PKCS#11 speaks) is not DER, so it does not verify.
           const raw = nodeSign(nodeHash[hash], message, { key: stranger.privateKey, dsaEncoding: 'ieee-p1363' });
           expect(raw).toHaveLength(2 * fieldBytes);
-          expect(await token.verifyDigest(id, scheme, digest, raw)).toBe(false);
+          expect(await token.keyPairs.verifyDigest(id, scheme, digest, raw)).toBe(false);
         });
       }
 
@@ -194,7 +211,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         const { id } = signers.get('ECC_NIST_P256')!;
         const scheme: SignatureScheme = { kind: 'ECDSA', hash: 'SHA_256' };
         const digest = digestOf('SHA_256', Buffer.from('m'));
-        const good = await token.signDigest(id, scheme, digest);
+        const good = await token.keyPairs.signDigest(id, scheme, digest);
         const r = Buffer.alloc(32, 0x11);
         const int = (content: Buffer) => Buffer.concat([Buffer.from([0x02, content.length]), content]);
         const seq = (...parts: Buffer[]) => { const body = Buffer.concat(parts); return Buffer.concat([Buffer.from([0x30, body.length]), body]); };
@@ -215,7 +232,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
           Buffer.concat([Buffer.from([0x30, 0x81, 0x44]), good.subarray(2)]), // long-form length under 128
           randomBytes(72),
         ];
-        for (const signature of malformed) expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(false);
+        for (const signature of malformed) expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature)).toBe(false);
       });
 
       it('a digest must be as long as the hash of the signing algorithm.', async () => {
@@ -223,24 +240,24 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         const { id: ecId } = signers.get('ECC_NIST_P256')!;
         const short = Buffer.alloc(31, 1);
         for (const scheme of [{ kind: 'RSA_PKCS1_V1_5', hash: 'SHA_256' }, { kind: 'RSA_PSS', hash: 'SHA_256' }] as SignatureScheme[]) {
-          expect((await rejection(token.signDigest(id, scheme, short))).code).toBe('ValidationException');
-          expect((await rejection(token.verifyDigest(id, scheme, short, Buffer.alloc(256)))).code).toBe('ValidationException');
+          expect((await rejection(token.keyPairs.signDigest(id, scheme, short))).code).toBe('ValidationException');
+          expect((await rejection(token.keyPairs.verifyDigest(id, scheme, short, Buffer.alloc(256)))).code).toBe('ValidationException');
         }
-        expect((await rejection(token.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_384' }, Buffer.alloc(32, 1)))).code).toBe('ValidationException');
-        expect((await rejection(token.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_256' }, Buffer.alloc(0)))).code).toBe('ValidationException');
+        expect((await rejection(token.keyPairs.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_384' }, Buffer.alloc(32, 1)))).code).toBe('ValidationException');
+        expect((await rejection(token.keyPairs.signDigest(ecId, { kind: 'ECDSA', hash: 'SHA_256' }, Buffer.alloc(0)))).code).toBe('ValidationException');
       });
 
       it('refuses a scheme that does not fit the key type', async () => {
         const digest = Buffer.alloc(32, 1);
-        await rejection(token.signDigest(signers.get('RSA_2048')!.id, { kind: 'ECDSA', hash: 'SHA_256' }, digest));
-        await rejection(token.signDigest(signers.get('ECC_NIST_P256')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest));
+        await rejection(token.keyPairs.signDigest(signers.get('RSA_2048')!.id, { kind: 'ECDSA', hash: 'SHA_256' }, digest));
+        await rejection(token.keyPairs.signDigest(signers.get('ECC_NIST_P256')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, digest));
       });
 
       it('refuses to decrypt or agree keys with a signing key', async () => {
-        await rejection(token.rsaDecrypt(signers.get('RSA_2048')!.id, { oaep: 'SHA_1' }, Buffer.alloc(256, 1)));
-        await rejection(token.rsaDecrypt(signers.get('RSA_2048')!.id, 'RAW', Buffer.alloc(256, 1)));
+        await rejection(token.keyPairs.rsaDecrypt(signers.get('RSA_2048')!.id, { oaep: 'SHA_1' }, Buffer.alloc(256, 1)));
+        await rejection(token.keyPairs.rsaDecrypt(signers.get('RSA_2048')!.id, 'RAW', Buffer.alloc(256, 1)));
         const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-        await rejection(token.deriveSharedSecret(signers.get('ECC_NIST_P256')!.id, uncompressedPoint(peer.publicKey)));
+        await rejection(token.keyPairs.deriveSharedSecret(signers.get('ECC_NIST_P256')!.id, uncompressedPoint(peer.publicKey)));
       });
     });
 
@@ -249,38 +266,48 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       beforeAll(async () => {
         await Promise.all(rsaSpecs.map(async (spec) => {
           const id = newObjectId();
-          const spki = await token.generateKeyPair(id, `kms:decrypt:${spec}`, spec, 'ENCRYPT_DECRYPT');
+          const spki = await token.keyPairs.generateKeyPair(id, `kms:decrypt:${spec}`, spec, 'ENCRYPT_DECRYPT');
           decrypters.set(spec, { id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) });
         }));
       }, 120_000);
       afterAll(async () => {
-        for (const { id } of decrypters.values()) await token.destroyKey(id);
+        for (const { id } of decrypters.values()) await token.keyObjects.destroyKey(id);
       });
       const encrypt = (publicKey: KeyObject, hash: HashAlgorithm, message: Buffer) =>
         publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHash[hash] }, message);
 
       it('offers native OAEP with SHA-1 at least', () => {
-        expect(token.capabilities.rsaOaepHashes).toContain('SHA_1');
+        expect(nativeOaepHashes).toContain('SHA_1');
       });
 
       for (const spec of rsaSpecs) {
         it(`${spec}: decrypts node:crypto OAEP ciphertexts natively for each hash the capabilities list, and via RAW + decodeOaep for SHA-256`, async () => {
           const { id, publicKey } = decrypters.get(spec)!;
           const k = bitsOf(spec) / 8;
-          for (const hash of token.capabilities.rsaOaepHashes) {
+          for (const hash of nativeOaepHashes) {
             for (const length of [1, 32, k - 2 * hashBytes[hash] - 2]) {
               const message = randomBytes(length);
-              expect((await token.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, hash, message))).equals(message)).toBe(true);
+              expect((await token.keyPairs.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, hash, message))).equals(message)).toBe(true);
             }
           }
           for (const hash of ['SHA_1', 'SHA_256'] as const) {
             const message = randomBytes(k - 2 * hashBytes[hash] - 2);
-            const block = await token.rsaDecrypt(id, 'RAW', encrypt(publicKey, hash, message));
+            const block = await token.keyPairs.rsaDecrypt(id, 'RAW', encrypt(publicKey, hash, message));
             expect(block).toHaveLength(k);
             expect(decodeOaep(block, hash, k).equals(message)).toBe(true);
           }
         });
       }
+
+      it('rsaOaepDecrypt decrypts node:crypto OAEP ciphertexts with SHA-1 and SHA-256, and answers InvalidCiphertextException for the wrong hash', async () => {
+        const { id, publicKey } = decrypters.get('RSA_2048')!;
+        for (const hash of ['SHA_1', 'SHA_256'] as const) {
+          const message = randomBytes(32);
+          expect((await token.keyPairs.rsaOaepDecrypt(id, hash, encrypt(publicKey, hash, message))).equals(message)).toBe(true);
+        }
+        const error = await rejection(token.keyPairs.rsaOaepDecrypt(id, 'SHA_256', encrypt(publicKey, 'SHA_1', Buffer.from('x'))));
+        expect(error.code).toBe('InvalidCiphertextException');
+      });
 
       it('an OAEP padding that does not check is reported as InvalidCiphertextException.', async () => {
         const { id, publicKey } = decrypters.get('RSA_2048')!;
@@ -289,12 +316,12 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         const labelled = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', oaepLabel: Buffer.from('L') }, Buffer.from('secret'));
         const sha256 = encrypt(publicKey, 'SHA_256', Buffer.from('secret'));
         for (const bad of [labelled, sha256, flip(ciphertext, 128), flip(ciphertext, 255)]) {
-          const error = await rejection(token.rsaDecrypt(id, { oaep: 'SHA_1' }, bad));
+          const error = await rejection(token.keyPairs.rsaDecrypt(id, { oaep: 'SHA_1' }, bad));
           expect(error.code).toBe('InvalidCiphertextException');
           expect(error.message).toBe('');
         }
         // The key still serves afterwards.
-        expect((await token.rsaDecrypt(id, { oaep: 'SHA_1' }, ciphertext)).toString()).toBe('secret');
+        expect((await token.keyPairs.rsaDecrypt(id, { oaep: 'SHA_1' }, ciphertext)).toString()).toBe('secret');
       });
 
       it('an RSA ciphertext must be modulus-length and below the modulus.', async () => {
@@ -303,7 +330,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         const modulus = Buffer.from(publicKey.export({ format: 'jwk' }).n!, 'base64url');
         for (const padding of [{ oaep: 'SHA_1' }, 'RAW'] as const) {
           for (const bad of [ciphertext.subarray(1), Buffer.concat([Buffer.from([0]), ciphertext]), Buffer.alloc(0), modulus, Buffer.alloc(256, 0xff)]) {
-            expect((await rejection(token.rsaDecrypt(id, padding, bad))).code).toBe('InvalidCiphertextException');
+            expect((await rejection(token.keyPairs.rsaDecrypt(id, padding, bad))).code).toBe('InvalidCiphertextException');
           }
         }
       });
@@ -311,37 +338,37 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       it('OAEP runs natively only with a hash the token profile lists.', async () => {
         const { id, publicKey } = decrypters.get('RSA_2048')!;
         const all: HashAlgorithm[] = ['SHA_1', 'SHA_224', 'SHA_256', 'SHA_384', 'SHA_512'];
-        for (const hash of all.filter((h) => !token.capabilities.rsaOaepHashes.includes(h))) {
-          const error = await rejection(token.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, 'SHA_256', Buffer.from('x'))));
+        for (const hash of all.filter((h) => !nativeOaepHashes.includes(h))) {
+          const error = await rejection(token.keyPairs.rsaDecrypt(id, { oaep: hash }, encrypt(publicKey, 'SHA_256', Buffer.from('x'))));
           expect(error.code).not.toBe('InvalidCiphertextException');
         }
       });
 
       it('refuses to sign with a decryption key', async () => {
-        await rejection(token.signDigest(decrypters.get('RSA_2048')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, Buffer.alloc(32, 1)));
+        await rejection(token.keyPairs.signDigest(decrypters.get('RSA_2048')!.id, { kind: 'RSA_PSS', hash: 'SHA_256' }, Buffer.alloc(32, 1)));
       });
     });
 
     it("a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.", async () => {
       const id = newObjectId();
-      await rejection(token.generateKeyPair(id, 'kms:bad', 'ECC_NIST_P256', 'ENCRYPT_DECRYPT'));
-      await rejection(token.generateKeyPair(id, 'kms:bad', 'RSA_2048', 'KEY_AGREEMENT'));
-      expect(await token.hasKey(id)).toBe(false);
+      await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'ECC_NIST_P256', 'ENCRYPT_DECRYPT'));
+      await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'RSA_2048', 'KEY_AGREEMENT'));
+      expect(await token.keyObjects.hasKey(id)).toBe(false);
     });
 
     it('destroyKey removes both halves of a key pair', async () => {
       const id = newObjectId();
-      await token.generateKeyPair(id, 'kms:destroy', 'ECC_NIST_P256', 'SIGN_VERIFY');
+      await token.keyPairs.generateKeyPair(id, 'kms:destroy', 'ECC_NIST_P256', 'SIGN_VERIFY');
       const scheme: SignatureScheme = { kind: 'ECDSA', hash: 'SHA_256' };
       const digest = Buffer.alloc(32, 5);
-      const signature = await token.signDigest(id, scheme, digest);
-      expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
-      expect(await token.hasKey(id)).toBe(true);
-      expect(await token.destroyKey(id)).toBe(true);
-      expect(await token.hasKey(id)).toBe(false);
-      expect((await rejection(token.signDigest(id, scheme, digest))).code).toBe('KeyUnavailableException');
-      expect((await rejection(token.verifyDigest(id, scheme, digest, signature))).code).toBe('KeyUnavailableException');
-      expect(await token.destroyKey(id)).toBe(false);
+      const signature = await token.keyPairs.signDigest(id, scheme, digest);
+      expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature)).toBe(true);
+      expect(await token.keyObjects.hasKey(id)).toBe(true);
+      expect(await token.keyObjects.destroyKey(id)).toBe(true);
+      expect(await token.keyObjects.hasKey(id)).toBe(false);
+      expect((await rejection(token.keyPairs.signDigest(id, scheme, digest))).code).toBe('KeyUnavailableException');
+      expect((await rejection(token.keyPairs.verifyDigest(id, scheme, digest, signature))).code).toBe('KeyUnavailableException');
+      expect(await token.keyObjects.destroyKey(id)).toBe(false);
     });
 
     describe('HMAC keys', () => {
@@ -350,38 +377,38 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         it(`HMAC ${hash} with a ${length}-byte key: deterministic, ${hashBytes[hash]} bytes, key-bound, and verifyHmac agrees`, async () => {
           const id = newObjectId();
           const other = newObjectId();
-          await token.generateHmacKey(id, 'kms:hmac', length);
-          await token.generateHmacKey(other, 'kms:hmac', length);
-          expect(await token.hasKey(id)).toBe(true);
+          await token.hmacKeys.generateHmacKey(id, 'kms:hmac', length);
+          await token.hmacKeys.generateHmacKey(other, 'kms:hmac', length);
+          expect(await token.keyObjects.hasKey(id)).toBe(true);
           const message = Buffer.from('the message');
-          const mac = await token.hmac(id, hash, message);
+          const mac = await token.hmacKeys.hmac(id, hash, message);
           expect(mac).toHaveLength(hashBytes[hash]);
-          expect((await token.hmac(id, hash, message)).equals(mac)).toBe(true);
-          expect((await token.hmac(id, hash, Buffer.from('the messagE'))).equals(mac)).toBe(false);
-          expect((await token.hmac(other, hash, message)).equals(mac)).toBe(false);
-          expect(await token.verifyHmac(id, hash, message, mac)).toBe(true);
-          expect(await token.verifyHmac(id, hash, Buffer.from('other'), mac)).toBe(false);
-          expect(await token.verifyHmac(id, hash, message, flip(mac, mac.length - 1))).toBe(false);
-          expect(await token.verifyHmac(id, hash, message, mac.subarray(1))).toBe(false);
-          expect(await token.verifyHmac(id, hash, message, Buffer.concat([mac, Buffer.from([0])]))).toBe(false);
-          expect(await token.verifyHmac(id, hash, message, Buffer.alloc(0))).toBe(false);
-          expect(await token.verifyHmac(other, hash, message, mac)).toBe(false);
+          expect((await token.hmacKeys.hmac(id, hash, message)).equals(mac)).toBe(true);
+          expect((await token.hmacKeys.hmac(id, hash, Buffer.from('the messagE'))).equals(mac)).toBe(false);
+          expect((await token.hmacKeys.hmac(other, hash, message)).equals(mac)).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(id, hash, message, mac)).toBe(true);
+          expect(await token.hmacKeys.verifyHmac(id, hash, Buffer.from('other'), mac)).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(id, hash, message, flip(mac, mac.length - 1))).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(id, hash, message, mac.subarray(1))).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(id, hash, message, Buffer.concat([mac, Buffer.from([0])]))).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(id, hash, message, Buffer.alloc(0))).toBe(false);
+          expect(await token.hmacKeys.verifyHmac(other, hash, message, mac)).toBe(false);
           const big = randomBytes(4096);
-          expect(await token.verifyHmac(id, hash, big, await token.hmac(id, hash, big))).toBe(true);
-          expect(await token.destroyKey(id)).toBe(true);
-          await token.destroyKey(other);
-          expect((await rejection(token.hmac(id, hash, message))).code).toBe('KeyUnavailableException');
+          expect(await token.hmacKeys.verifyHmac(id, hash, big, await token.hmacKeys.hmac(id, hash, big))).toBe(true);
+          expect(await token.keyObjects.destroyKey(id)).toBe(true);
+          await token.keyObjects.destroyKey(other);
+          expect((await rejection(token.hmacKeys.hmac(id, hash, message))).code).toBe('KeyUnavailableException');
         });
       }
 
       it('a MAC message must not be empty.', async () => {
         const id = newObjectId();
-        await token.generateHmacKey(id, 'kms:hmac', 32);
-        expect((await rejection(token.hmac(id, 'SHA_256', Buffer.alloc(0)))).code).toBe('ValidationException');
-        expect((await rejection(token.verifyHmac(id, 'SHA_256', Buffer.alloc(0), Buffer.alloc(32)))).code).toBe('ValidationException');
+        await token.hmacKeys.generateHmacKey(id, 'kms:hmac', 32);
+        expect((await rejection(token.hmacKeys.hmac(id, 'SHA_256', Buffer.alloc(0)))).code).toBe('ValidationException');
+        expect((await rejection(token.hmacKeys.verifyHmac(id, 'SHA_256', Buffer.alloc(0), Buffer.alloc(32)))).code).toBe('ValidationException');
         // The key still serves afterwards.
-        expect(await token.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
-        await token.destroyKey(id);
+        expect(await token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
+        await token.keyObjects.destroyKey(id);
       });
     });
 
@@ -389,41 +416,41 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       for (const spec of ecSpecs) {
         it(`${spec}: the ECDH secret equals node:crypto's, computed from a local key pair and the returned public key`, async () => {
           const id = newObjectId();
-          const spki = await token.generateKeyPair(id, 'kms:ecdh', spec, 'KEY_AGREEMENT');
+          const spki = await token.keyPairs.generateKeyPair(id, 'kms:ecdh', spec, 'KEY_AGREEMENT');
           const tokenPublic = createPublicKey({ key: spki, format: 'der', type: 'spki' });
           expect(tokenPublic.asymmetricKeyDetails!.namedCurve).toBe(curveOf[spec].name);
           for (let i = 0; i < 2; i++) {
             const local = generateKeyPairSync('ec', { namedCurve: curveOf[spec].name });
             const expected = diffieHellman({ privateKey: local.privateKey, publicKey: tokenPublic });
-            const secret = await token.deriveSharedSecret(id, uncompressedPoint(local.publicKey));
+            const secret = await token.keyPairs.deriveSharedSecret(id, uncompressedPoint(local.publicKey));
             expect(secret).toHaveLength(curveOf[spec].fieldBytes);
             expect(secret.equals(expected)).toBe(true);
           }
-          await rejection(token.signDigest(id, { kind: 'ECDSA', hash: curveOf[spec].hash }, Buffer.alloc(hashBytes[curveOf[spec].hash], 1)));
-          await token.destroyKey(id);
+          await rejection(token.keyPairs.signDigest(id, { kind: 'ECDSA', hash: curveOf[spec].hash }, Buffer.alloc(hashBytes[curveOf[spec].hash], 1)));
+          await token.keyObjects.destroyKey(id);
         });
       }
 
       it('the peer public key must be an uncompressed point on the curve of the key.', async () => {
         const id = newObjectId();
-        await token.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P256', 'KEY_AGREEMENT');
+        await token.keyPairs.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P256', 'KEY_AGREEMENT');
         const good = uncompressedPoint(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
         const offCurve = Buffer.from(good);
         offCurve[64]! ^= 1;
         const otherCurve = uncompressedPoint(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey);
         const compressed = Buffer.concat([Buffer.from([2 + (good[64]! & 1)]), good.subarray(1, 33)]);
         for (const bad of [offCurve, otherCurve, compressed, good.subarray(1), Buffer.alloc(0), Buffer.concat([Buffer.from([4]), Buffer.alloc(64)])]) {
-          expect((await rejection(token.deriveSharedSecret(id, bad))).code).toBe('ValidationException');
+          expect((await rejection(token.keyPairs.deriveSharedSecret(id, bad))).code).toBe('ValidationException');
         }
-        expect(await token.deriveSharedSecret(id, good)).toHaveLength(32);
-        await token.destroyKey(id);
+        expect(await token.keyPairs.deriveSharedSecret(id, good)).toHaveLength(32);
+        await token.keyObjects.destroyKey(id);
       });
     });
 
     describe('data key pairs', () => {
       for (const spec of [...rsaSpecs, ...ecSpecs]) {
         it(`${spec}: a PKCS#8 private key and the SPKI of its public key; node:crypto signs with one and verifies with the other`, async () => {
-          const pair = await token.generateDataKeyPair(spec);
+          const pair = await token.keyPairs.generateDataKeyPair(spec);
           const privateKey = createPrivateKey({ key: pair.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
           const publicKey = createPublicKey({ key: pair.publicKeySpki, format: 'der', type: 'spki' });
           if (spec.startsWith('RSA')) {
@@ -440,7 +467,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const ciphertext = publicEncrypt({ key: publicKey, oaepHash: 'sha256' }, message);
             expect(ciphertext).toHaveLength(bitsOf(spec as (typeof rsaSpecs)[number]) / 8);
           }
-          const again = await token.generateDataKeyPair(spec);
+          const again = await token.keyPairs.generateDataKeyPair(spec);
           expect(again.privateKeyPkcs8.equals(pair.privateKeyPkcs8)).toBe(false);
         });
       }
@@ -449,10 +476,10 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       const wrappingId = newObjectId();
       let wrappingPublicKey: KeyObject;
       beforeAll(async () => {
-        const spki = await token.generateWrappingKeyPair(wrappingId, 'kms-import:contract', 'RSA_2048');
+        const spki = await token.keyImport.generateWrappingKeyPair(wrappingId, 'kms-import:contract', 'RSA_2048');
         wrappingPublicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
       });
-      afterAll(async () => token.destroyKey(wrappingId));
+      afterAll(async () => token.keyObjects.destroyKey(wrappingId));
 
       const aes: ImportedMaterialSpec = { kind: 'AES', bytes: 32 };
       const hmacSpec = (bytes: number, hash: HashAlgorithm): ImportedMaterialSpec => ({ kind: 'HMAC', bytes, hash });
@@ -464,7 +491,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       };
       const hmacCheckValue = (key: Buffer, hash: HashAlgorithm) => sha256(createHmac(nodeHash[hash], key).update(CHECK_VALUE_BLOCK).digest());
       const importInto = (algorithm: WrappingAlgorithmName, encryptedMaterial: Buffer, material: ImportedMaterialSpec, objectId?: string) =>
-        token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial, material, ...(objectId ? { target: { objectId, label: 'kms:imported' } } : {}) });
+        token.keyImport.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial, material, ...(objectId ? { target: { objectId, label: 'kms:imported' } } : {}) });
 
       it('the wrapping key pair is RSA of the spec asked for', () => {
         expect(wrappingPublicKey.asymmetricKeyType).toBe('rsa');
@@ -478,16 +505,16 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
           const imported = await importInto(algorithm, wrap(algorithm, material), aes, id);
           expect(imported.checkValue).toBe(aesCheckValue(material));
           expect(imported.publicKeySpki).toBeUndefined();
-          const sealed = await token.aesGcmEncrypt(id, Buffer.from('aad'), Buffer.from('imported'));
+          const sealed = await token.encrypt(id, Buffer.from('aad'), Buffer.from('imported'), call);
           const decipher = createDecipheriv('aes-256-gcm', material, sealed.iv).setAAD(Buffer.from('aad')).setAuthTag(sealed.tag);
           expect(Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString()).toBe('imported');
-          expect((await token.aesGcmDecrypt(id, Buffer.from('aad'), sealed)).toString()).toBe('imported');
+          expect((await token.decrypt(id, Buffer.from('aad'), sealed, call)).toString()).toBe('imported');
           // The same material again, for its check value only: equal, and nothing new stays in the token.
           const again = newObjectId();
           expect((await importInto(algorithm, wrap(algorithm, material), aes)).checkValue).toBe(imported.checkValue);
-          expect(await token.hasKey(again)).toBe(false);
+          expect(await token.keyObjects.hasKey(again)).toBe(false);
           expect((await importInto(algorithm, wrap(algorithm, randomBytes(32)), aes)).checkValue).not.toBe(imported.checkValue);
-          await token.destroyKey(id);
+          await token.keyObjects.destroyKey(id);
         });
 
         it(`${algorithm}: HMAC material imports for each spec; the token MACs as node:crypto does with the same bytes`, async () => {
@@ -496,8 +523,8 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const id = newObjectId();
             const imported = await importInto(algorithm, wrap(algorithm, material), hmacSpec(bytes, hash), id);
             expect(imported.checkValue).toBe(hmacCheckValue(material, hash));
-            expect((await token.hmac(id, hash, Buffer.from('m'))).equals(createHmac(nodeHash[hash], material).update('m').digest())).toBe(true);
-            await token.destroyKey(id);
+            expect((await token.hmacKeys.hmac(id, hash, Buffer.from('m'))).equals(createHmac(nodeHash[hash], material).update('m').digest())).toBe(true);
+            await token.keyObjects.destroyKey(id);
           }
         });
       }
@@ -512,7 +539,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
           const id = newObjectId();
           const error = await rejection(importInto(algorithm, wrap(algorithm, randomBytes(length)), material, id));
           expect({ algorithm, length, code: error.code }).toEqual({ algorithm, length, code: 'IncorrectKeyMaterialException' });
-          expect(await token.hasKey(id)).toBe(false);
+          expect(await token.keyObjects.hasKey(id)).toBe(false);
         }
       });
 
@@ -531,7 +558,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const id = newObjectId();
             const error = await rejection(importInto(algorithm, encrypted, aes, id));
             expect({ algorithm, code: error.code, message: error.message }).toEqual({ algorithm, code: 'InvalidCiphertextException', message: '' });
-            expect(await token.hasKey(id)).toBe(false);
+            expect(await token.keyObjects.hasKey(id)).toBe(false);
           }
         }
         // The wrapping key still serves afterwards.
@@ -539,7 +566,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
       });
 
       it('an unknown wrapping key is KeyUnavailableException', async () => {
-        const error = await rejection(token.importKeyMaterial({ wrappingKeyId: newObjectId(), algorithm: 'RSAES_OAEP_SHA_1', encryptedMaterial: Buffer.alloc(256, 1), material: aes }));
+        const error = await rejection(token.keyImport.importKeyMaterial({ wrappingKeyId: newObjectId(), algorithm: 'RSAES_OAEP_SHA_1', encryptedMaterial: Buffer.alloc(256, 1), material: aes }));
         expect(error.code).toBe('KeyUnavailableException');
       });
 
@@ -547,12 +574,12 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
         let wrapping4096: { id: string; publicKey: KeyObject };
         beforeAll(async () => {
           const id = newObjectId();
-          const spki = await token.generateWrappingKeyPair(id, 'kms-import:contract-4096', 'RSA_3072');
+          const spki = await token.keyImport.generateWrappingKeyPair(id, 'kms-import:contract-4096', 'RSA_3072');
           wrapping4096 = { id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) };
         }, 60_000);
-        afterAll(async () => token.destroyKey(wrapping4096.id));
+        afterAll(async () => token.keyObjects.destroyKey(wrapping4096.id));
         const importPair = (algorithm: WrappingAlgorithmName, pkcs8: Buffer, spec: AsymmetricKeySpec, purpose: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' | 'KEY_AGREEMENT', objectId?: string) =>
-          token.importKeyMaterial({
+          token.keyImport.importKeyMaterial({
             wrappingKeyId: wrapping4096.id, algorithm, encryptedMaterial: wrapKeyMaterial(wrapping4096.publicKey, algorithm, pkcs8),
             material: { kind: 'PRIVATE_KEY', spec, purpose }, ...(objectId ? { target: { objectId, label: 'kms:imported-pair' } } : {}),
           });
@@ -576,13 +603,13 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const hash: HashAlgorithm = spec.startsWith('ECC') ? curveOf[spec as (typeof ecSpecs)[number]].hash : 'SHA_256';
             const scheme: SignatureScheme = spec.startsWith('ECC') ? { kind: 'ECDSA', hash } : { kind: 'RSA_PSS', hash };
             const digest = digestOf(hash, Buffer.from('imported pair'));
-            const signature = await token.signDigest(id, scheme, digest);
+            const signature = await token.keyPairs.signDigest(id, scheme, digest);
             const verifyKey = spec.startsWith('ECC') ? { key: publicKey, dsaEncoding: 'der' as const } : { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
             expect({ spec, ok: nodeVerify(nodeHash[hash], Buffer.from('imported pair'), verifyKey, signature) }).toEqual({ spec, ok: true });
-            expect(await token.verifyDigest(id, scheme, digest, signature)).toBe(true);
+            expect(await token.keyPairs.verifyDigest(id, scheme, digest, signature)).toBe(true);
             // Again for the check value only: the same, and no object.
             expect((await importPair(algorithm, privateKey.export({ type: 'pkcs8', format: 'der' }), spec, 'SIGN_VERIFY')).checkValue).toBe(imported.checkValue);
-            await token.destroyKey(id);
+            await token.keyObjects.destroyKey(id);
           }
         });
 
@@ -591,15 +618,15 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
           const rsaId = newObjectId();
           await importPair('RSA_AES_KEY_WRAP_SHA_256', rsa.privateKey.export({ type: 'pkcs8', format: 'der' }), 'RSA_2048', 'ENCRYPT_DECRYPT', rsaId);
           const ciphertext = publicEncrypt({ key: rsa.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from('to the token'));
-          expect((await token.rsaDecrypt(rsaId, { oaep: 'SHA_1' }, ciphertext)).toString()).toBe('to the token');
+          expect((await token.keyPairs.rsaDecrypt(rsaId, { oaep: 'SHA_1' }, ciphertext)).toString()).toBe('to the token');
           const ec = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
           const ecId = newObjectId();
           await importPair('RSA_AES_KEY_WRAP_SHA_1', ec.privateKey.export({ type: 'pkcs8', format: 'der' }), 'ECC_NIST_P384', 'KEY_AGREEMENT', ecId);
           const peer = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
           const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: ec.publicKey });
-          expect((await token.deriveSharedSecret(ecId, uncompressedPoint(peer.publicKey))).equals(expected)).toBe(true);
-          await token.destroyKey(rsaId);
-          await token.destroyKey(ecId);
+          expect((await token.keyPairs.deriveSharedSecret(ecId, uncompressedPoint(peer.publicKey))).equals(expected)).toBe(true);
+          await token.keyObjects.destroyKey(rsaId);
+          await token.keyObjects.destroyKey(ecId);
         });
 
         it('a private key of another spec, type or encoding is IncorrectKeyMaterialException', async () => {
@@ -614,7 +641,7 @@ export function describeKeyTokenContract(name: string, open: () => Promise<{ tok
             const id = newObjectId();
             const error = await rejection(importPair('RSA_AES_KEY_WRAP_SHA_256', pkcs8, spec, 'SIGN_VERIFY', id));
             expect({ spec, code: error.code }).toEqual({ spec, code: 'IncorrectKeyMaterialException' });
-            expect(await token.hasKey(id)).toBe(false);
+            expect(await token.keyObjects.hasKey(id)).toBe(false);
           }
         });
       });

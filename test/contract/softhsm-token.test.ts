@@ -1,32 +1,36 @@
-// The KeyToken contract on SoftHSM, plus the adapter's own promises: a bounded session
+// The token key store contract on SoftHSM, plus the adapter's own promises: a bounded session
 // pool, reconnection after the sessions vanish underneath it, and custody attributes.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
-import type { ImportedMaterialSpec } from '../../src/core/ports';
+import type { ImportedMaterialSpec } from '../../src/core/key-stores/port';
 import type { Pkcs11Token } from '../../src/pkcs11';
-import { importPlan } from '../../src/pkcs11/token';
+import { importPlan } from '../../src/pkcs11/key-import';
 import { oaepWrap, wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
-import { createTestToken, openTestTokens } from '../support/softhsm';
+import { createTestToken, openTestToken } from '../support/softhsm';
 import { describeKeyTokenContract } from './key-token.contract';
 
 describeKeyTokenContract('SoftHSM2 through pkcs11js', async () => {
-  const directory = openTestTokens(createTestToken('contract'));
-  return { token: directory.defaultToken, close: async () => directory.close() };
+  const token = openTestToken(createTestToken('contract'));
+  return { token: token, nativeOaepHashes: token.profile.rsaOaepHashes, close: async () => token.close() };
 });
 
 describe('PKCS#11 adapter on SoftHSM', () => {
   it('chooses the SoftHSM profile by manufacturer', () => {
-    const directory = openTestTokens(createTestToken('profile'));
+    const token = openTestToken(createTestToken('profile'));
     try {
-      expect(directory.defaultToken.profile.vendor).toBe('SoftHSM2');
+      expect(token.profile.vendor).toBe('SoftHSM2');
     } finally {
-      directory.close();
+      token.close();
     }
   });
 
   it('never lends more sessions than the pool holds, and every caller is served', async () => {
-    const directory = openTestTokens(createTestToken('pool'), { poolSize: 2 });
-    const connection = directory.defaultToken.connection;
+    const token = openTestToken(createTestToken('pool'), { poolSize: 2 });
+    const connection = token.connection;
     let inFlight = 0;
     let peak = 0;
     try {
@@ -38,13 +42,13 @@ describe('PKCS#11 adapter on SoftHSM', () => {
       })));
       expect(peak).toBe(2);
     } finally {
-      directory.close();
+      token.close();
     }
   });
 
   it('fails a caller that waits too long for a session with KMSInternalException', async () => {
-    const directory = openTestTokens(createTestToken('starve'), { poolSize: 1, acquireTimeoutMs: 50 });
-    const connection = directory.defaultToken.connection;
+    const token = openTestToken(createTestToken('starve'), { poolSize: 1, acquireTimeoutMs: 50 });
+    const connection = token.connection;
     try {
       let release!: () => void;
       const holder = connection.withSession(() => new Promise<void>((r) => { release = r; }));
@@ -53,56 +57,53 @@ describe('PKCS#11 adapter on SoftHSM', () => {
       await holder;
       expect(await connection.withSession(async () => 'served')).toBe('served');
     } finally {
-      directory.close();
+      token.close();
     }
   });
 
   it('reconnects after its sessions are closed underneath it, and keeps serving', async () => {
     const testToken = createTestToken('reconnect');
-    const directory = openTestTokens(testToken);
-    const token = directory.defaultToken;
+    const token = openTestToken(testToken);
     try {
       const id = Buffer.alloc(32, 7).toString('hex');
-      await token.generateAesKey(id, 'kms:reconnect');
-      const sealed = await token.aesGcmEncrypt(id, Buffer.alloc(0), Buffer.from('before'));
+      await token.keyObjects.generateAesKey(id, 'kms:reconnect');
+      const sealed = await token.encrypt(id, Buffer.alloc(0), Buffer.from('before'));
       const generation = token.connection.generation;
       // Simulate a device reset: every session of the application on this slot disappears.
       const lib = token.connection.lib;
       const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === testToken.label)!;
       lib.C_CloseAllSessions(slot);
       // Idempotent operations retry once after the reconnect, so callers see no error.
-      expect((await token.aesGcmDecrypt(id, Buffer.alloc(0), sealed)).toString()).toBe('before');
+      expect((await token.decrypt(id, Buffer.alloc(0), sealed)).toString()).toBe('before');
       expect(token.connection.generation).toBeGreaterThan(generation);
       expect(await token.isHealthy()).toBe(true);
-      await token.destroyKey(id);
+      await token.keyObjects.destroyKey(id);
     } finally {
-      directory.close();
+      token.close();
     }
   });
 
   it('a GCM tag that does not verify is reported as InvalidCiphertextException.', async () => {
-    const directory = openTestTokens(createTestToken('gcmtag'));
-    const token = directory.defaultToken;
+    const token = openTestToken(createTestToken('gcmtag'));
     try {
       const id = Buffer.alloc(32, 3).toString('hex');
-      await token.generateAesKey(id, 'kms:gcm');
-      const sealed = await token.aesGcmEncrypt(id, Buffer.from('aad'), Buffer.from('data'));
+      await token.keyObjects.generateAesKey(id, 'kms:gcm');
+      const sealed = await token.encrypt(id, Buffer.from('aad'), Buffer.from('data'));
       const badTag = Buffer.from(sealed.tag);
       badTag[15] = badTag[15]! ^ 0x80;
-      await expect(token.aesGcmDecrypt(id, Buffer.from('aad'), { ...sealed, tag: badTag })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
+      await expect(token.decrypt(id, Buffer.from('aad'), { ...sealed, tag: badTag })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
       // The session survives the failed decrypt and serves the next call.
-      expect((await token.aesGcmDecrypt(id, Buffer.from('aad'), sealed)).toString()).toBe('data');
+      expect((await token.decrypt(id, Buffer.from('aad'), sealed)).toString()).toBe('data');
     } finally {
-      directory.close();
+      token.close();
     }
   });
 
   it('creates keys with CKA_TOKEN, CKA_SENSITIVE and no CKA_EXTRACTABLE', async () => {
-    const directory = openTestTokens(createTestToken('attrs'));
-    const token = directory.defaultToken;
+    const token = openTestToken(createTestToken('attrs'));
     try {
       const id = Buffer.alloc(32, 9).toString('hex');
-      await token.generateAesKey(id, 'kms:attrs');
+      await token.keyObjects.generateAesKey(id, 'kms:attrs');
       const value = await token.connection.withSession(async (session) => {
         const lib = token.connection.lib;
         lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }]);
@@ -114,12 +115,35 @@ describe('PKCS#11 adapter on SoftHSM', () => {
       });
       expect(value).toEqual([1, 1, 0, 1]);
     } finally {
-      directory.close();
+      token.close();
+    }
+  });
+
+  it('two tokens of one module with different configurations coexist in one process', () => {
+    // A second SoftHSM configuration with its own token directory, beside this run's.
+    const root = mkdtempSync(path.join(tmpdir(), 'hsm-kms-second-conf-'));
+    mkdirSync(path.join(root, 'tokens'));
+    const conf = path.join(root, 'softhsm2.conf');
+    writeFileSync(conf, `directories.tokendir = ${path.join(root, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    const second = { label: 'second-conf', pin: randomBytes(8).toString('hex'), conf };
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', second.label, '--so-pin', randomBytes(8).toString('hex'), '--pin', second.pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe' });
+    try {
+      // A real process: jest's sandboxed process.env never reaches a native module.
+      const out = execFileSync(process.execPath, ['-r', path.join(__dirname, '../support/ts-register.cjs'), path.join(__dirname, '../support/coexisting-tokens.child.ts'),
+        JSON.stringify([createTestToken('first-conf'), second])], { env: process.env, encoding: 'utf8', timeout: 60_000 });
+      const result = JSON.parse(out) as Record<string, unknown>;
+      expect(result.separateInstances).toBe(true);
+      expect((result.labels as string[])[1]).toBe('second-conf');
+      expect(result.roundTrips).toEqual(result.labels);
+      // Each holds its own object under the same CKA_ID: destroying one leaves the other.
+      expect(result).toMatchObject({ destroyedInSecond: true, stillInSecond: false, stillInFirst: true, environmentRestored: true });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
   it('the PKCS#11 module is loaded by absolute path only.', () => {
-    expect(() => openTestTokensWithModule('libsofthsm2.so')).toThrow(/absolute/);
+    expect(() => openTestTokenWithModule('libsofthsm2.so')).toThrow(/absolute/);
   });
 });
 
@@ -191,17 +215,14 @@ async function sessionObjectCount(token: Pkcs11Token): Promise<number> {
 }
 
 describe('asymmetric and HMAC keys on SoftHSM', () => {
-  let directory: ReturnType<typeof openTestTokens>;
   let token: Pkcs11Token;
   beforeAll(() => {
-    directory = openTestTokens(createTestToken('asymmetric'));
-    token = directory.defaultToken;
+    token = openTestToken(createTestToken('asymmetric'));
   });
-  afterAll(() => directory.close());
+  afterAll(() => token.close());
   const newId = () => randomBytes(32).toString('hex');
 
   it('exposes the profile: native OAEP with SHA-1 only, EdDSA present', () => {
-    expect(token.capabilities.rsaOaepHashes).toEqual(['SHA_1']);
     expect(token.profile.rsaOaepHashes).toEqual(['SHA_1']);
     expect(token.profile.eddsa).toBe(true);
   });
@@ -238,7 +259,7 @@ describe('asymmetric and HMAC keys on SoftHSM', () => {
   it('key pairs: both halves on the token under one CKA_ID and label; the private half private, sensitive, never extractable, its secret unreadable', async () => {
     for (const [spec, purpose] of [['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['ECC_NIST_P256', 'SIGN_VERIFY'], ['ECC_SECG_P256K1', 'KEY_AGREEMENT']] as const) {
       const id = newId();
-      await token.generateKeyPair(id, `kms:${spec}:${purpose}`, spec, purpose);
+      await token.keyPairs.generateKeyPair(id, `kms:${spec}:${purpose}`, spec, purpose);
       const objects = await rawObjects(token, id);
       expect(objects.map((o) => o.cls).sort()).toEqual(['private', 'public']);
       const priv = objects.find((o) => o.cls === 'private')!;
@@ -252,14 +273,14 @@ describe('asymmetric and HMAC keys on SoftHSM', () => {
       // Usage from the purpose, and nothing else.
       expect({ sign: priv.sign, decrypt: priv.decrypt, derive: priv.derive }).toEqual({ sign: purpose === 'SIGN_VERIFY', decrypt: purpose === 'ENCRYPT_DECRYPT', derive: purpose === 'KEY_AGREEMENT' });
       expect({ verify: pub.verify, encrypt: pub.encrypt }).toEqual({ verify: purpose === 'SIGN_VERIFY', encrypt: purpose === 'ENCRYPT_DECRYPT' });
-      expect(await token.destroyKey(id)).toBe(true);
+      expect(await token.keyObjects.destroyKey(id)).toBe(true);
       expect(await rawObjects(token, id)).toEqual([]);
     }
   });
 
   it('HMAC keys: a generic secret on the token, sensitive, never extractable, CKA_VALUE unreadable, sign/verify only', async () => {
     const id = newId();
-    await token.generateHmacKey(id, 'kms:hmac', 64);
+    await token.hmacKeys.generateHmacKey(id, 'kms:hmac', 64);
     const [key, ...rest] = await rawObjects(token, id);
     expect(rest).toEqual([]);
     expect(key).toMatchObject({
@@ -275,64 +296,62 @@ describe('asymmetric and HMAC keys on SoftHSM', () => {
       return (lib.C_GetAttributeValue(session, handle!, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readUInt32LE(0);
     });
     expect(valueLen).toBe(64);
-    await token.destroyKey(id);
+    await token.keyObjects.destroyKey(id);
   });
 
   it('data key pairs and ECDH secrets leave no object behind in the token', async () => {
     const before = await sessionObjectCount(token);
-    await Promise.all([token.generateDataKeyPair('RSA_2048'), token.generateDataKeyPair('ECC_NIST_P521'), token.generateDataKeyPair('ECC_SECG_P256K1')]);
+    await Promise.all([token.keyPairs.generateDataKeyPair('RSA_2048'), token.keyPairs.generateDataKeyPair('ECC_NIST_P521'), token.keyPairs.generateDataKeyPair('ECC_SECG_P256K1')]);
     const id = newId();
-    const spki = await token.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P384', 'KEY_AGREEMENT');
+    const spki = await token.keyPairs.generateKeyPair(id, 'kms:ecdh', 'ECC_NIST_P384', 'KEY_AGREEMENT');
     const jwk = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' });
     const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-    expect(await token.deriveSharedSecret(id, point)).toHaveLength(48);
+    expect(await token.keyPairs.deriveSharedSecret(id, point)).toHaveLength(48);
     expect(await sessionObjectCount(token)).toBe(before);
     expect((await rawObjects(token, id)).length).toBe(2);
-    await token.destroyKey(id);
+    await token.keyObjects.destroyKey(id);
   });
 
   it('key pairs keep serving after the sessions vanish underneath (handles re-found after reconnect)', async () => {
     const id = newId();
-    const spki = await token.generateKeyPair(id, 'kms:reconnect', 'ECC_NIST_P256', 'SIGN_VERIFY');
+    const spki = await token.keyPairs.generateKeyPair(id, 'kms:reconnect', 'ECC_NIST_P256', 'SIGN_VERIFY');
     const digest = createHash('sha256').update('m').digest();
-    await token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
+    await token.keyPairs.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
     const lib = token.connection.lib;
     const generation = token.connection.generation;
     const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token.connection.info.label)!;
     lib.C_CloseAllSessions(slot);
-    const signature = await token.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
+    const signature = await token.keyPairs.signDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest);
     expect(token.connection.generation).toBeGreaterThan(generation);
     expect(nodeVerify('sha256', Buffer.from('m'), { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), dsaEncoding: 'der' }, signature)).toBe(true);
-    expect(await token.verifyDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest, signature)).toBe(true);
-    await token.destroyKey(id);
+    expect(await token.keyPairs.verifyDigest(id, { kind: 'ECDSA', hash: 'SHA_256' }, digest, signature)).toBe(true);
+    await token.keyObjects.destroyKey(id);
   });
 
   it('a key destroyed behind the adapter\'s back is KeyUnavailableException, not a stale handle', async () => {
     const id = newId();
-    await token.generateHmacKey(id, 'kms:stale', 32);
-    await token.hmac(id, 'SHA_256', Buffer.from('m'));
+    await token.hmacKeys.generateHmacKey(id, 'kms:stale', 32);
+    await token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m'));
     const lib = token.connection.lib;
     await token.connection.withSession(async (session) => {
       lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_ID, value: Buffer.from(id, 'hex') }]);
       for (const handle of lib.C_FindObjects(session, 10)) lib.C_DestroyObject(session, handle);
       lib.C_FindObjectsFinal(session);
     });
-    await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
-    await expect(token.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
+    await expect(token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
+    await expect(token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m'))).rejects.toMatchObject({ code: 'KeyUnavailableException' });
   });
 });
 
 describe('key import on SoftHSM', () => {
-  let directory: ReturnType<typeof openTestTokens>;
   let token: Pkcs11Token;
   const wrappingId = randomBytes(32).toString('hex');
   let wrappingSpki: Buffer;
   beforeAll(async () => {
-    directory = openTestTokens(createTestToken('import'));
-    token = directory.defaultToken;
-    wrappingSpki = await token.generateWrappingKeyPair(wrappingId, 'kms-import:softhsm', 'RSA_2048');
+    token = openTestToken(createTestToken('import'));
+    wrappingSpki = await token.keyImport.generateWrappingKeyPair(wrappingId, 'kms-import:softhsm', 'RSA_2048');
   });
-  afterAll(() => directory.close());
+  afterAll(() => token.close());
   const newId = () => randomBytes(32).toString('hex');
   const aes: ImportedMaterialSpec = { kind: 'AES', bytes: 32 };
   const hmac256: ImportedMaterialSpec = { kind: 'HMAC', bytes: 32, hash: 'SHA_256' };
@@ -403,7 +422,7 @@ describe('key import on SoftHSM', () => {
     ];
     for (const [algorithm, material, bytes, kind] of cases) {
       const id = newId();
-      await token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial: wrapKeyMaterial(wrappingSpki, algorithm, bytes), material, target: { objectId: id, label: 'kms:imported' } });
+      await token.keyImport.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial: wrapKeyMaterial(wrappingSpki, algorithm, bytes), material, target: { objectId: id, label: 'kms:imported' } });
       const objects = await rawObjects(token, id);
       expect(objects.map((o) => o.cls).sort()).toEqual(kind === 'pair' ? ['private', 'public'] : ['secret']);
       const secret = objects.find((o) => o.cls !== 'public')!;
@@ -411,9 +430,9 @@ describe('key import on SoftHSM', () => {
       expect(secret.secretReadError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
       // Material from outside was never "always sensitive"; the token says so honestly.
       expect(secret.neverExtractable).toBe(false);
-      await token.destroyKey(id);
+      await token.keyObjects.destroyKey(id);
     }
-    await token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial: wrapKeyMaterial(wrappingSpki, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(28)), material: aes, target: { objectId: newId(), label: 'x' } }).catch(() => undefined);
+    await token.keyImport.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial: wrapKeyMaterial(wrappingSpki, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(28)), material: aes, target: { objectId: newId(), label: 'x' } }).catch(() => undefined);
     expect(await sessionObjectCount(token)).toBe(before);
   });
 
@@ -422,7 +441,7 @@ describe('key import on SoftHSM', () => {
     const good = wrapKeyMaterial(wrappingSpki, 'RSAES_OAEP_SHA_1', randomBytes(32));
     for (const encryptedMaterial of [good.subarray(2), Buffer.concat([Buffer.from([0]), good]), modulus, Buffer.concat([modulus, Buffer.alloc(40)])]) {
       const algorithm = encryptedMaterial.length > 256 ? 'RSA_AES_KEY_WRAP_SHA_1' as const : 'RSAES_OAEP_SHA_1' as const;
-      await expect(token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial, material: aes })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
+      await expect(token.keyImport.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm, encryptedMaterial, material: aes })).rejects.toMatchObject({ code: 'InvalidCiphertextException', message: '' });
     }
   });
 
@@ -432,7 +451,7 @@ describe('key import on SoftHSM', () => {
     for (const length of [25, 28, 31]) {
       const id = newId();
       const encryptedMaterial = wrapKeyMaterial(wrappingSpki, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(length));
-      await expect(token.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial, material: aes, target: { objectId: id, label: 'x' } }))
+      await expect(token.keyImport.importKeyMaterial({ wrappingKeyId: wrappingId, algorithm: 'RSA_AES_KEY_WRAP_SHA_1', encryptedMaterial, material: aes, target: { objectId: id, label: 'x' } }))
         .rejects.toMatchObject({ code: 'IncorrectKeyMaterialException', message: 'Imported key material for key spec SYMMETRIC_DEFAULT must be 32 bytes (256 bits) long.' });
       expect(await rawObjects(token, id)).toEqual([]);
     }
@@ -441,11 +460,10 @@ describe('key import on SoftHSM', () => {
 
 describe('session hygiene', () => {
   it('a session left with an active operation is closed, not lent again', async () => {
-    const directory = openTestTokens(createTestToken('suspect'), { poolSize: 1 });
-    const token = directory.defaultToken;
+    const token = openTestToken(createTestToken('suspect'), { poolSize: 1 });
     try {
       const id = randomBytes(32).toString('hex');
-      await token.generateHmacKey(id, 'kms:suspect', 32);
+      await token.hmacKeys.generateHmacKey(id, 'kms:suspect', 32);
       const lib = token.connection.lib;
       // SoftHSM leaves the sign operation active after CKR_ARGUMENTS_BAD on empty input.
       await expect(token.connection.withSession(async (session) => {
@@ -456,14 +474,14 @@ describe('session hygiene', () => {
         lib.C_SignUpdate(session, Buffer.alloc(0));
       })).rejects.toThrow(/CKR_ARGUMENTS_BAD/);
       // With one session in the pool, the next call would meet CKR_OPERATION_ACTIVE had it been kept.
-      expect(await token.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
+      expect(await token.hmacKeys.hmac(id, 'SHA_256', Buffer.from('m'))).toHaveLength(32);
     } finally {
-      directory.close();
+      token.close();
     }
   });
 });
 
-function openTestTokensWithModule(modulePath: string) {
-  const { Pkcs11TokenDirectory } = jest.requireActual<typeof import('../../src/pkcs11')>('../../src/pkcs11');
-  return Pkcs11TokenDirectory.open({ modulePath, tokenLabel: 'x', pin: 'x', poolSize: 1, acquireTimeoutMs: 10, reconnectDelayMs: { initial: 1, max: 1 } });
+function openTestTokenWithModule(modulePath: string) {
+  const { openDefaultToken } = jest.requireActual<typeof import('../../src/pkcs11')>('../../src/pkcs11');
+  return openDefaultToken({ modulePath, tokenLabel: 'x', pin: 'x', poolSize: 1, acquireTimeoutMs: 10, reconnectDelayMs: { initial: 1, max: 1 } });
 }

@@ -112,12 +112,12 @@ it('a scheduled rotation happens on the fake clock, with the status the SDK pars
 it('an injected crash mid-rotation leaves a consistent key: the old version current, no orphaned object', async () => {
   const key = await newKey();
   const before = await encrypt(key.KeyId!, 'survives');
-  const token = svc.tokens.defaultToken;
+  const token = svc.defaultStore;
   const generated: string[] = [];
-  const realGenerate = token.generateAesKey.bind(token);
+  const realGenerate = token.keyObjects.generateAesKey.bind(token);
   // The object is made, then the process "dies": the finishing write never happens, and
   // neither does the clean-up.
-  jest.spyOn(token, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
+  jest.spyOn(token.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
     await realGenerate(objectId, label);
     generated.push(objectId);
     jest.spyOn(svc.store, 'replaceKey').mockRejectedValue(new Error('process gone'));
@@ -136,7 +136,7 @@ it('an injected crash mid-rotation leaves a consistent key: the old version curr
 
   // Recovery, as at the next start, removes the PENDING version and destroys its object.
   await runMaintenance(svc.deps, { atStartup: true });
-  expect(await token.hasKey(generated[0]!)).toBe(false);
+  expect(await token.keyObjects.hasKey(generated[0]!)).toBe(false);
   const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId!);
   expect(stored!.versions.map((v) => v.id)).toEqual([key.CurrentKeyMaterialId]);
   expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).OnDemandRotationStartDate).toBeUndefined();

@@ -8,7 +8,7 @@ import { operations } from '../../src/core/operations';
 import { decodeInput } from '../../src/core/schema';
 import { toWire } from '../../src/http/kms/json';
 import { FakeClock } from './clock';
-import { FakeToken, fakeTokens } from './fake-token';
+import { FakeToken, fakeKeyStores } from './fake-token';
 import { MemoryStore } from './memory-store';
 
 export async function newCoreDeps(start = new Date('2026-01-01T00:00:00Z')) {
@@ -16,7 +16,7 @@ export async function newCoreDeps(start = new Date('2026-01-01T00:00:00Z')) {
   const store = new MemoryStore();
   await store.init();
   const clock = new FakeClock(start);
-  const deps: CoreDeps = { store, tokens: fakeTokens(token), clock };
+  const deps: CoreDeps = { store, keyStores: fakeKeyStores(token), clock };
   return { deps, token, store, clock };
 }
 

@@ -1,7 +1,7 @@
-// FakeToken: the KeyToken port on node:crypto, for core unit tests. Keys live in a Map and
-// never leave it, like a token's objects. It mirrors the PKCS#11 adapter's preconditions and
-// capabilities (native OAEP with SHA-1 only), so core paths that depend on them (host-side
-// OAEP decoding) run in unit tests too. The contract suite runs against it as well.
+// FakeToken: a key store with every token capability, on node:crypto, for core unit tests.
+// Keys live in a Map and never leave it, like a token's objects. It mirrors the PKCS#11
+// adapter's preconditions and its SoftHSM profile (native OAEP with SHA-1 only, the raw
+// primitive and host decoding otherwise). The contract suite runs against it as well.
 import {
   constants, createCipheriv, createDecipheriv, createECDH, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman,
   generateKeyPairSync, privateDecrypt, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual,
@@ -10,12 +10,13 @@ import {
 import { KmsError, messages } from '../../src/core/errors';
 import {
   assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost,
-} from '../../src/core/import-material';
-import { hashLength, mgf1 } from '../../src/core/oaep';
+} from '../../src/pkcs11/import-material';
+import { decodeOaep, hashLength, mgf1 } from '../../src/pkcs11/oaep';
 import type {
-  AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, ImportedKeyMaterial, KeyImportRequest, KeyPairPurpose, KeyToken, RsaWrappingKeySpec,
-  SignatureScheme, TokenCapabilities, TokenDirectory,
-} from '../../src/core/ports';
+  AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
+  KeyPairCapability, KeyPairPurpose, KeyStore, RsaWrappingKeySpec, SignatureScheme,
+} from '../../src/core/key-stores/port';
+import { KeyStoreRegistry } from '../../src/core/key-stores/registry';
 import { digestInfo, ecdsaDerToRaw, ecdsaRawToDer } from '../../src/pkcs11/asn1';
 
 interface FakeCurve {
@@ -149,8 +150,14 @@ function generatePair(spec: AsymmetricKeySpec): { privateKey: KeyObject; publicK
   return { ...generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 65537 }), modulusBytes: bits / 8 };
 }
 
-export class FakeToken implements KeyToken {
-  readonly capabilities: TokenCapabilities = { vendor: 'fake', rsaOaepHashes: ['SHA_1'] };
+export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapability, HmacCapability, KeyImportCapability {
+  /** As SoftHSM 2.6: OAEP natively with SHA-1 only. */
+  readonly nativeOaepHashes: readonly HashAlgorithm[] = ['SHA_1'];
+  // Every capability, on this one object.
+  readonly keyObjects: KeyObjectCapability = this;
+  readonly keyPairs: FakeToken = this;
+  readonly hmacKeys: HmacCapability = this;
+  readonly keyImport: KeyImportCapability = this;
   private readonly keys = new Map<string, FakeKey>();
   constructor(readonly id = 'default') {}
 
@@ -187,13 +194,13 @@ export class FakeToken implements KeyToken {
     return key;
   }
 
-  async aesGcmEncrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
+  async encrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key(objectId, 'aes').key, iv).setAAD(aad);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return { iv, ciphertext, tag: cipher.getAuthTag() };
   }
-  async aesGcmDecrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer> {
+  async decrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer> {
     const decipher = createDecipheriv('aes-256-gcm', this.key(objectId, 'aes').key, sealed.iv).setAAD(aad).setAuthTag(sealed.tag);
     try {
       return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
@@ -238,8 +245,19 @@ export class FakeToken implements KeyToken {
     }
   }
 
+  async rsaOaepDecrypt(objectId: string, hash: HashAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+    if (this.nativeOaepHashes.includes(hash)) return this.rsaDecrypt(objectId, { oaep: hash }, ciphertext);
+    const block = await this.rsaDecrypt(objectId, 'RAW', ciphertext);
+    try {
+      return decodeOaep(block, hash, block.length);
+    } finally {
+      block.fill(0);
+    }
+  }
+
+  /** The token's own RSA decryption, as the PKCS#11 adapter has it: native OAEP with SHA-1, or the bare primitive. */
   async rsaDecrypt(objectId: string, padding: { oaep: HashAlgorithm } | 'RAW', ciphertext: Buffer): Promise<Buffer> {
-    if (padding !== 'RAW' && !this.capabilities.rsaOaepHashes.includes(padding.oaep)) throw refused(`OAEP with ${padding.oaep} is not native`);
+    if (padding !== 'RAW' && !this.nativeOaepHashes.includes(padding.oaep)) throw refused(`OAEP with ${padding.oaep} is not native`);
     const key = this.pair(objectId, 'ENCRYPT_DECRYPT');
     if (ciphertext.length !== key.modulusBytes || Buffer.compare(ciphertext, key.modulus!) >= 0) throw invalidCiphertext();
     if (padding === 'RAW') {
@@ -346,6 +364,7 @@ export class FakeToken implements KeyToken {
   async isHealthy(): Promise<boolean> {
     return true;
   }
+  async close(): Promise<void> {}
 }
 
 function checkDigest(scheme: SignatureScheme, digest: Buffer): void {
@@ -356,6 +375,7 @@ function checkMessage(message: Buffer): void {
   if (message.length === 0) throw new KmsError('ValidationException', 'The message must not be empty.');
 }
 
-export function fakeTokens(token = new FakeToken()): TokenDirectory {
-  return { defaultToken: token, get: (id) => (id === token.id ? token : undefined) };
+/** A key store registry whose default store is `token`. */
+export function fakeKeyStores(token = new FakeToken()): KeyStoreRegistry {
+  return new KeyStoreRegistry(token);
 }

@@ -11,9 +11,10 @@ import { createApp } from '../../src/http/app';
 import { BearerAuthenticator, type JwtIssuerConfig } from '../../src/http/auth/bearer';
 import { PrincipalDirectory, type CredentialsFileEntry } from '../../src/http/auth/principals';
 import { createLogger } from '../../src/log/logger';
-import type { Pkcs11TokenDirectory } from '../../src/pkcs11';
+import { KeyStoreRegistry } from '../../src/core/key-stores/registry';
+import type { Pkcs11Token } from '../../src/pkcs11';
 import { EmbeddedStore } from '../../src/store/embedded';
-import { createTestToken, openTestTokens, type TestToken } from './softhsm';
+import { createTestToken, openTestToken, type TestToken } from './softhsm';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'us-east-1';
@@ -40,7 +41,9 @@ export interface TestService {
   app: ReturnType<typeof createApp>;
   deps: CoreDeps;
   store: MetadataStore;
-  tokens: Pkcs11TokenDirectory;
+  /** The default key store: the throwaway SoftHSM token. */
+  defaultStore: Pkcs11Token;
+  keyStores: KeyStoreRegistry;
   token: TestToken;
   dir: string;
   logFile: string;
@@ -68,12 +71,13 @@ export interface TestServiceOptions {
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
   const token = options.restartOf?.token ?? createTestToken();
-  const tokens = openTestTokens(token);
+  const defaultStore = openTestToken(token);
+  const keyStores = new KeyStoreRegistry(defaultStore);
   const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
   await realStore.init();
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = options.clock ?? systemClock;
-  const deps: CoreDeps = { store, tokens, clock };
+  const deps: CoreDeps = { store, keyStores, clock };
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
@@ -98,7 +102,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   }
   return {
-    app, deps, store: realStore, tokens, token, dir, logFile, url,
+    app, deps, store: realStore, defaultStore, keyStores, token, dir, logFile, url,
     async close(closeOptions = {}) {
       watched?.stop();
       if (server) {
@@ -107,7 +111,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       }
       await new Promise<void>((resolve) => logger.on('finish', resolve).end());
       await realStore.close();
-      tokens.close();
+      await keyStores.close();
       if (!closeOptions.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };

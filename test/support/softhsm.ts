@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
-import { Pkcs11TokenDirectory } from '../../src/pkcs11';
+import { openDefaultToken, type Pkcs11Token } from '../../src/pkcs11';
 
 export interface TestToken {
   label: string;
@@ -43,8 +43,9 @@ export function createTestToken(_purpose = 'test'): TestToken {
   }
 }
 
-export function openTestTokens(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number } = {}): Pkcs11TokenDirectory {
-  return Pkcs11TokenDirectory.open({
+/** The default token of a test service, on `token`. */
+export function openTestToken(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number } = {}): Pkcs11Token {
+  return openDefaultToken({
     modulePath: SOFTHSM_MODULE,
     tokenLabel: token.label,
     pin: token.pin,

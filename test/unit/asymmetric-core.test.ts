@@ -1,6 +1,5 @@
 // Core pieces of asymmetric keys with fakes: the spec tables against AWS's, digests, OAEP
-// limits, peer public keys, and the choice between native OAEP in the token and the raw RSA
-// primitive plus host-side decoding, made from the token's capability profile.
+// limits, peer public keys, and RSA decryption's answers.
 import { constants, createECDH, createPublicKey, generateKeyPairSync, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
 import { assertOaepFits, peerPublicPoint, rsaDecrypt } from '../../src/core/asymmetric';
 import type { CoreDeps } from '../../src/core/deps';
@@ -10,7 +9,7 @@ import {
   encryptionAlgorithmsOf, hmacSpecs, keyAgreementAlgorithmsOf, macAlgorithmsOf, maxOaepPlaintext, signatureSchemeFor, signingAlgorithmsOf, usagesBySpec,
 } from '../../src/core/key-specs';
 import { keySpecs, keyUsages, type KeyRecord } from '../../src/core/model';
-import type { HashAlgorithm, KeyToken } from '../../src/core/ports';
+import { FakeToken, fakeKeyStores } from '../support/fake-token';
 
 describe('key spec tables', () => {
   it('name a usage list for every key spec, and one algorithm list per usage', () => {
@@ -72,28 +71,21 @@ it('turns a peer SubjectPublicKeyInfo, compressed or not, into the uncompressed 
   expect(() => peerPublicPoint('ECC_NIST_P256', spki)).toThrow(expect.objectContaining({ code: 'ValidationException', message: '' }));
 });
 
-describe('RSA decryption follows the token\'s capability profile', () => {
+describe('RSA decryption in core', () => {
   let pair: { publicKey: KeyObject; privateKey: KeyObject };
   beforeAll(() => { pair = generateKeyPairSync('rsa', { modulusLength: 2048 }); });
 
-  /** A token holding one RSA private key, with the OAEP hashes it claims to do natively. */
-  function tokenWith(rsaOaepHashes: HashAlgorithm[]) {
-    const calls: unknown[] = [];
-    const token = {
-      id: 'default',
-      capabilities: { vendor: 'test', rsaOaepHashes },
-      async rsaDecrypt(_objectId: string, padding: { oaep: HashAlgorithm } | 'RAW', ciphertext: Buffer) {
-        calls.push(padding);
-        if (padding === 'RAW') return privateDecrypt({ key: pair.privateKey, padding: constants.RSA_NO_PADDING }, ciphertext);
-        try {
-          return privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: padding.oaep === 'SHA_1' ? 'sha1' : 'sha256' }, ciphertext);
-        } catch {
-          throw new KmsError('InvalidCiphertextException', '');
-        }
-      },
-    } as unknown as KeyToken;
-    const deps = { tokens: { defaultToken: token, get: () => token } } as unknown as CoreDeps;
-    return { deps, calls };
+  /** A key store holding one RSA private key; how it decrypts is its own business (see pkcs11-oaep-choice.test.ts). */
+  function storeWithKey() {
+    const store = new FakeToken();
+    jest.spyOn(store, 'rsaOaepDecrypt').mockImplementation(async (_objectId, hash, ciphertext) => {
+      try {
+        return privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash === 'SHA_1' ? 'sha1' : 'sha256' }, ciphertext);
+      } catch {
+        throw new KmsError('InvalidCiphertextException', '');
+      }
+    });
+    return { keyStores: fakeKeyStores(store) } as unknown as CoreDeps;
   }
 
   const key = () => ({
@@ -102,30 +94,20 @@ describe('RSA decryption follows the token\'s capability profile', () => {
   }) as unknown as KeyRecord & { keySpec: 'RSA_2048' };
   const encrypt = (hash: string, plaintext: Buffer) => publicEncrypt({ key: pair.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, plaintext);
 
-  it('a token that supports OAEP-SHA-256 decrypts natively; one that does not gets the raw primitive and host-side decoding', async () => {
+  it('decrypts with the hash of the algorithm', async () => {
+    const deps = storeWithKey();
     const plaintext = Buffer.from('capability profile');
-    const native = tokenWith(['SHA_1', 'SHA_256']);
-    expect(await rsaDecrypt(native.deps, key(), 'RSAES_OAEP_SHA_256', encrypt('sha256', plaintext))).toEqual(plaintext);
-    expect(await rsaDecrypt(native.deps, key(), 'RSAES_OAEP_SHA_1', encrypt('sha1', plaintext))).toEqual(plaintext);
-    expect(native.calls).toEqual([{ oaep: 'SHA_256' }, { oaep: 'SHA_1' }]);
-    const softhsm = tokenWith(['SHA_1']);
-    expect(await rsaDecrypt(softhsm.deps, key(), 'RSAES_OAEP_SHA_256', encrypt('sha256', plaintext))).toEqual(plaintext);
-    expect(await rsaDecrypt(softhsm.deps, key(), 'RSAES_OAEP_SHA_1', encrypt('sha1', plaintext))).toEqual(plaintext);
-    expect(softhsm.calls).toEqual(['RAW', { oaep: 'SHA_1' }]);
-    const none = tokenWith([]);
-    expect(await rsaDecrypt(none.deps, key(), 'RSAES_OAEP_SHA_1', encrypt('sha1', plaintext))).toEqual(plaintext);
-    expect(none.calls).toEqual(['RAW']);
+    expect(await rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_256', encrypt('sha256', plaintext))).toEqual(plaintext);
+    expect(await rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_1', encrypt('sha1', plaintext))).toEqual(plaintext);
   });
 
-  it('answers one IncorrectKeyException for a padding failure on either path', async () => {
-    for (const hashes of [['SHA_1', 'SHA_256'], []] as HashAlgorithm[][]) {
-      const { deps } = tokenWith(hashes);
-      const wrongHash = encrypt('sha1', Buffer.from('x'));
-      await expect(rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_256', wrongHash)).rejects.toMatchObject({ code: 'IncorrectKeyException' });
-      const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-      const otherKey = publicEncrypt({ key: other, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from('x'));
-      // Another key's ciphertext, whether or not it lies below this modulus.
-      await expect(rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_1', otherKey)).rejects.toMatchObject({ code: 'IncorrectKeyException' });
-    }
+  it('answers one IncorrectKeyException for a padding failure', async () => {
+    const deps = storeWithKey();
+    const wrongHash = encrypt('sha1', Buffer.from('x'));
+    await expect(rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_256', wrongHash)).rejects.toMatchObject({ code: 'IncorrectKeyException' });
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const otherKey = publicEncrypt({ key: other, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from('x'));
+    // Another key's ciphertext, whether or not it lies below this modulus.
+    await expect(rsaDecrypt(deps, key(), 'RSAES_OAEP_SHA_1', otherKey)).rejects.toMatchObject({ code: 'IncorrectKeyException' });
   });
 });

@@ -11,7 +11,7 @@ import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
 import type { Operation } from '../../src/core/operation';
 import { decodeInput } from '../../src/core/schema';
 import { toWire } from '../../src/http/kms/json';
-import { FakeToken, fakeTokens } from '../support/fake-token';
+import { FakeToken, fakeKeyStores } from '../support/fake-token';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -26,7 +26,7 @@ beforeEach(async () => {
   token = new FakeToken();
   const store = new MemoryStore();
   await store.init();
-  deps = { store, tokens: fakeTokens(token), clock: { now: () => new Date('2026-01-01T00:00:00Z') } };
+  deps = { store, keyStores: fakeKeyStores(token), clock: { now: () => new Date('2026-01-01T00:00:00Z') } };
 });
 
 // Results are loosely typed here: tests read a few fields and pass blobs back in.

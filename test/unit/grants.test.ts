@@ -15,7 +15,7 @@ import type { Operation } from '../../src/core/operation';
 import { operations } from '../../src/core/operations';
 import { decodeInput } from '../../src/core/schema';
 import { toWire } from '../../src/http/kms/json';
-import { fakeTokens } from '../support/fake-token';
+import { fakeKeyStores } from '../support/fake-token';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -37,7 +37,7 @@ let deps: CoreDeps;
 beforeEach(async () => {
   store = new MemoryStore();
   await store.init();
-  deps = { store, tokens: fakeTokens(), clock: { now: () => new Date('2026-01-01T00:00:00Z') } };
+  deps = { store, keyStores: fakeKeyStores(), clock: { now: () => new Date('2026-01-01T00:00:00Z') } };
 });
 
 let keyCounter = 0;

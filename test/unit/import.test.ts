@@ -7,7 +7,7 @@ import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
 import {
   assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, kwpPlaintextRange, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost,
-} from '../../src/core/import-material';
+} from '../../src/pkcs11/import-material';
 import { IMPORT_PARAMETERS_VALID_MS, runImportUpkeep } from '../../src/core/key-import';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
 import { operations } from '../../src/core/operations';

@@ -4,8 +4,8 @@
 import { constants, createHash, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { KmsError } from '../../src/core/errors';
-import { decodeOaep, hashLength, mgf1 } from '../../src/core/oaep';
-import type { HashAlgorithm } from '../../src/core/ports';
+import { decodeOaep, hashLength, mgf1 } from '../../src/pkcs11/oaep';
+import type { HashAlgorithm } from '../../src/core/key-stores/port';
 
 const nodeName: Record<string, string> = { SHA_1: 'sha1', SHA_256: 'sha256' };
 const sizes = [2048, 3072, 4096];

@@ -12,7 +12,8 @@ import { newKeyId, newKeyMaterialId, PARTITION } from '../key-id';
 import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
 import { defaultKeyPolicy } from '../policy';
 import { defineOperation } from '../operation';
-import type { KeyPairPurpose } from '../ports';
+import type { KeyPairPurpose } from '../key-stores/port';
+import { requireCapability } from '../key-stores/registry';
 import { s, schema } from '../schema';
 import { validateTags } from '../tags';
 
@@ -73,7 +74,7 @@ export const createKey = defineOperation({
       validateKeyPolicy(input.Policy);
       assertNoLockout(input.Policy, ctx.principal, { arn: keyArn(PARTITION, scope, keyId), accountId: scope.accountId }, input.BypassPolicyLockoutSafetyCheck);
     }
-    const token = deps.tokens.defaultToken;
+    const store = deps.keyStores.storeFor(input.CustomKeyStoreId);
     const versionId = newKeyMaterialId();
     const draft: KeyRecord = {
       ...scope,
@@ -87,7 +88,7 @@ export const createKey = defineOperation({
       keyManager: 'CUSTOMER',
       multiRegion: false,
       state: 'Enabled',
-      versions: [{ id: versionId, backing: { kind: 'pkcs11', tokenId: token.id, objectId: versionId }, createdAt: now, status: 'PENDING' }],
+      versions: [{ id: versionId, backing: { kind: 'pkcs11', tokenId: store.id, objectId: versionId }, createdAt: now, status: 'PENDING' }],
       tags,
       policy: input.Policy ?? defaultKeyPolicy(scope.accountId),
       incomplete: true,
@@ -106,15 +107,15 @@ export const createKey = defineOperation({
     // halves of a key pair share the CKA_ID, so they go together).
     await deps.store.insertKey(draft);
     const discardDraft = async () => {
-      await token.destroyKey(versionId).catch(() => undefined);
+      await store.keyObjects?.destroyKey(versionId).catch(() => undefined);
       await deps.store.deleteKey(scope, draft.keyId).catch(() => undefined);
     };
     let publicKeySpki: Buffer | undefined;
     try {
       const label = `kms:${draft.keyId}`;
-      if (isAsymmetricSpec(keySpec)) publicKeySpki = await token.generateKeyPair(versionId, label, keySpec, keyUsage as KeyPairPurpose);
-      else if (isHmacSpec(keySpec)) await token.generateHmacKey(versionId, label, hmacSpecs[keySpec].keyBytes);
-      else await token.generateAesKey(versionId, label);
+      if (isAsymmetricSpec(keySpec)) publicKeySpki = await requireCapability(store, 'keyPairs').generateKeyPair(versionId, label, keySpec, keyUsage as KeyPairPurpose);
+      else if (isHmacSpec(keySpec)) await requireCapability(store, 'hmacKeys').generateHmacKey(versionId, label, hmacSpecs[keySpec].keyBytes);
+      else await requireCapability(store, 'keyObjects').generateAesKey(versionId, label);
     } catch (e) {
       // The token may have made the object(s) before failing: destroy them with the record.
       await discardDraft();

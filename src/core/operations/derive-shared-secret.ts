@@ -1,6 +1,6 @@
-// DeriveSharedSecret: ECDH between the KMS key's private key (inside the token) and a peer's
+// DeriveSharedSecret: ECDH between the KMS key's private key (inside its key store) and a peer's
 // public key on the same curve. Returns the raw shared secret (Z), as AWS does.
-import { currentTokenObject, peerPublicPoint } from '../asymmetric';
+import { currentBackingKey, peerPublicPoint } from '../asymmetric';
 import { KmsError, messages } from '../errors';
 import { dryRunField, grantTokensField, keyAgreementAlgorithmField, keyIdField, publicKeyField } from '../fields';
 import { isEccSpec } from '../key-specs';
@@ -27,8 +27,8 @@ export const deriveSharedSecret = defineOperation({
     if (!isEccSpec(spec)) throw new KmsError('InvalidKeyUsageException', messages.incompatibleAlgorithm(input.KeyAgreementAlgorithm, spec));
     const point = peerPublicPoint(spec, input.PublicKey);
     throwIfDryRun(input.DryRun);
-    const { token, objectId } = currentTokenObject(deps, resolved.key);
-    const secret = await token.deriveSharedSecret(objectId, point);
+    const { capability, backingKeyId } = currentBackingKey(deps, resolved.key, 'keyPairs');
+    const secret = await capability.deriveSharedSecret(backingKeyId, point);
     return { KeyId: resolved.arn, SharedSecret: secret, KeyAgreementAlgorithm: input.KeyAgreementAlgorithm, KeyOrigin: resolved.key.origin };
   },
 });

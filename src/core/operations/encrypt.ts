@@ -5,7 +5,7 @@ import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTok
 import { keyForOperation, throwIfDryRun } from '../keys';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
-import { sealSymmetric } from '../symmetric';
+import { keyStoreCall, sealSymmetric } from '../symmetric';
 import { encryptionSchemeFor } from '../symmetric-checks';
 
 export const encrypt = defineOperation({
@@ -35,7 +35,7 @@ export const encrypt = defineOperation({
       return { CiphertextBlob: rsaEncrypt(scheme.key, scheme.algorithm, input.Plaintext), KeyId: resolved.arn, EncryptionAlgorithm: scheme.algorithm };
     }
     throwIfDryRun(input.DryRun);
-    const sealed = await sealSymmetric(deps, resolved.key, input.Plaintext, input.EncryptionContext);
+    const sealed = await sealSymmetric(deps, resolved.key, input.Plaintext, input.EncryptionContext, keyStoreCall(ctx, 'Encrypt', resolved.arn));
     return { CiphertextBlob: sealed.ciphertextBlob, KeyId: resolved.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' as const };
   },
 });

@@ -15,7 +15,7 @@ export const generateMac = defineOperation({
   }),
   async run(deps, ctx, input) {
     const { resolved, hash, object } = await prepareMac(deps, ctx, 'GenerateMac', input);
-    const mac = await object.token.hmac(object.objectId, hash, input.Message);
+    const mac = await object.capability.hmac(object.backingKeyId, hash, input.Message);
     return { Mac: mac, MacAlgorithm: input.MacAlgorithm, KeyId: resolved.arn };
   },
 });

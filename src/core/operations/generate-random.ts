@@ -1,4 +1,4 @@
-// GenerateRandom: bytes from the token's RNG.
+// GenerateRandom: bytes from a key store's RNG (the default token's).
 import { authorize } from '../authorize';
 import { KmsError } from '../errors';
 import { numberOfBytesField } from '../fields';
@@ -14,6 +14,6 @@ export const generateRandom = defineOperation({
   async run(deps, ctx, input) {
     await authorize(deps, ctx, { action: 'GenerateRandom' });
     if (input.CustomKeyStoreId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
-    return { Plaintext: await deps.tokens.defaultToken.randomBytes(input.NumberOfBytes) };
+    return { Plaintext: await deps.keyStores.storeFor().randomBytes(input.NumberOfBytes) };
   },
 });

@@ -9,7 +9,7 @@ import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTok
 import { keyForOperation, resolveKey, throwIfDryRun } from '../keys';
 import { defineOperation } from '../operation';
 import { s, schema } from '../schema';
-import { sealSymmetric } from '../symmetric';
+import { keyStoreCall, sealSymmetric } from '../symmetric';
 import { encryptionSchemeFor } from '../symmetric-checks';
 
 export const reEncrypt = defineOperation({
@@ -46,7 +46,7 @@ export const reEncrypt = defineOperation({
     try {
       const sealed = scheme.kind === 'rsa'
         ? { ciphertextBlob: rsaEncrypt(scheme.key, scheme.algorithm, opened.plaintext), keyMaterialId: undefined }
-        : await sealSymmetric(deps, destination.key, opened.plaintext, input.DestinationEncryptionContext);
+        : await sealSymmetric(deps, destination.key, opened.plaintext, input.DestinationEncryptionContext, keyStoreCall(ctx, 'ReEncrypt', destination.arn));
       return {
         CiphertextBlob: sealed.ciphertextBlob,
         SourceKeyId: opened.source.arn,

@@ -17,7 +17,7 @@ export const sign = defineOperation({
   }),
   async run(deps, ctx, input) {
     const { resolved, scheme, digest, object } = await prepareSigning(deps, ctx, 'Sign', input);
-    const signature = await object.token.signDigest(object.objectId, scheme, digest);
+    const signature = await object.capability.signDigest(object.backingKeyId, scheme, digest);
     return { KeyId: resolved.arn, Signature: signature, SigningAlgorithm: input.SigningAlgorithm };
   },
 });

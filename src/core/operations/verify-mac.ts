@@ -19,7 +19,7 @@ export const verifyMac = defineOperation({
   async run(deps, ctx, input) {
     const { resolved, hash, object } = await prepareMac(deps, ctx, 'VerifyMac', input);
     // Precondition: a MAC that does not match is refused with KMSInvalidMacException.
-    if (!(await object.token.verifyHmac(object.objectId, hash, input.Message, input.Mac))) {
+    if (!(await object.capability.verifyHmac(object.backingKeyId, hash, input.Message, input.Mac))) {
       throw new KmsError('KMSInvalidMacException', '', `MAC did not verify (${input.MacAlgorithm})`);
     }
     return { KeyId: resolved.arn, MacValid: true, MacAlgorithm: input.MacAlgorithm };

@@ -20,7 +20,7 @@ export const verify = defineOperation({
   async run(deps, ctx, input) {
     const { resolved, scheme, digest, object } = await prepareSigning(deps, ctx, 'Verify', input);
     // Precondition: a signature that does not verify is refused with KMSInvalidSignatureException.
-    if (!(await object.token.verifyDigest(object.objectId, scheme, digest, input.Signature))) {
+    if (!(await object.capability.verifyDigest(object.backingKeyId, scheme, digest, input.Signature))) {
       throw new KmsError('KMSInvalidSignatureException', '', `signature did not verify (${input.SigningAlgorithm})`);
     }
     return { KeyId: resolved.arn, SignatureValid: true, SigningAlgorithm: input.SigningAlgorithm };

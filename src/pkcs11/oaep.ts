@@ -4,8 +4,8 @@
 // it holds, failures are folded into one flag, and there is a single failure exit with one
 // error, so a caller cannot tell which check failed, or where (Manger's attack).
 import { createHash } from 'node:crypto';
-import { KmsError } from './errors';
-import type { HashAlgorithm } from './ports';
+import { KmsError } from '../core/errors';
+import type { HashAlgorithm } from '../core/key-stores/port';
 
 const nodeHash: Record<HashAlgorithm, { name: string; bytes: number }> = {
   SHA_1: { name: 'sha1', bytes: 20 },

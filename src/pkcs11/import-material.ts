@@ -3,8 +3,8 @@
 // node:crypto, and a PKCS#8 private key read into the components C_CreateObject takes. The
 // PKCS#11 adapter and the fake token share these, so both answer alike.
 import { createDecipheriv, createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { KmsError } from './errors';
-import type { AsymmetricKeySpec, ImportedMaterialSpec } from './ports';
+import { KmsError } from '../core/errors';
+import type { AsymmetricKeySpec, ImportedMaterialSpec } from '../core/key-stores/port';
 
 /**
  * The block whose AES encryption (or HMAC) under imported material, hashed, is its check value.

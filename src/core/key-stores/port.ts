@@ -1,0 +1,155 @@
+// The key store port: anything that holds the backing keys of KMS keys. The default PKCS#11
+// token, a further token (a custom key store) and an external key store reached over XKS all
+// implement the small required core; what only a token can do (make keys, key pairs, HMAC,
+// key agreement, import) comes as optional capabilities, absent where a store cannot.
+// Modelled on go-kms-wrapping's provider/key split: optional parts and a "not implemented" answer.
+
+export type HashAlgorithm = 'SHA_1' | 'SHA_224' | 'SHA_256' | 'SHA_384' | 'SHA_512';
+
+export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1';
+
+/** What a key pair in the token may do; decides CKA_SIGN/CKA_DECRYPT/CKA_DERIVE. */
+export type KeyPairPurpose = 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' | 'KEY_AGREEMENT';
+
+/** Signature schemes over a digest the caller computed. PSS uses MGF1 with the same hash and salt length = hash length. */
+export type SignatureScheme =
+  | { kind: 'RSA_PKCS1_V1_5'; hash: HashAlgorithm }
+  | { kind: 'RSA_PSS'; hash: HashAlgorithm }
+  | { kind: 'ECDSA'; hash: HashAlgorithm };
+
+/** The wrapping algorithms ImportKeyMaterial unwraps (AWS no longer accepts RSAES_PKCS1_V1_5; SM2PKE is China-only). */
+export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
+export type RsaWrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+
+/** What imported key material must be, from the KMS key's spec and usage. */
+export type ImportedMaterialSpec =
+  /** SYMMETRIC_DEFAULT: a 256-bit AES key. */
+  | { kind: 'AES'; bytes: 32 }
+  /** HMAC_*: a generic secret of exactly `bytes`, used with `hash`. */
+  | { kind: 'HMAC'; bytes: number; hash: HashAlgorithm }
+  /** RSA and ECC: a PKCS#8 private key of `spec`; the public key is derived from it. */
+  | { kind: 'PRIVATE_KEY'; spec: AsymmetricKeySpec; purpose: KeyPairPurpose };
+
+export interface KeyImportRequest {
+  /** The objectId of a pair from generateWrappingKeyPair. */
+  wrappingKeyId: string;
+  algorithm: ImportWrappingAlgorithm;
+  /** RSAES_OAEP_*: one RSA-OAEP block. RSA_AES_KEY_WRAP_*: RSA-OAEP of an AES key, then AES-KWP (RFC 5649) of the material under it. */
+  encryptedMaterial: Buffer;
+  material: ImportedMaterialSpec;
+  /** A token object (both halves, for a private key) under `objectId`; absent when only the check value is wanted. */
+  target?: { objectId: string; label: string };
+}
+
+export interface ImportedKeyMaterial {
+  /**
+   * Equal for the same material, different (but for 2^-128) otherwise, and revealing nothing
+   * of it: hex of the first 16 bytes of SHA-256 over AES-256-ECB of a fixed block (AES), over
+   * HMAC of that block with the key's hash (HMAC), or over the public key's DER SPKI
+   * (private keys). Computed with the key in the token.
+   */
+  checkValue: string;
+  /** Private keys: the public key, DER SubjectPublicKeyInfo. */
+  publicKeySpki?: Buffer;
+}
+
+export interface AesGcmSealed {
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+}
+
+/** Who asked for a use of a backing key: an external key store forwards it (XKS requestMetadata). */
+export interface KeyStoreCall {
+  /** The KMS API operation, e.g. "Encrypt". */
+  operation: string;
+  requestId: string;
+  principalArn: string;
+  /** The KMS key whose backing key is used. */
+  keyArn: string;
+}
+
+/** Token objects named by `objectId` (the CKA_ID, hex). Every key made is sensitive and non-extractable. */
+export interface KeyObjectCapability {
+  generateAesKey(objectId: string, label: string): Promise<void>;
+  /** Idempotent: returns false if there was no such object. */
+  destroyKey(objectId: string): Promise<boolean>;
+  hasKey(objectId: string): Promise<boolean>;
+}
+
+export interface KeyPairCapability {
+  /**
+   * A key pair whose private and public objects share `objectId`; the private half is
+   * sensitive and non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
+   */
+  generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer>;
+  /** Signs a digest with the private key. ECDSA signatures are returned DER-encoded, as AWS returns them. */
+  signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
+  /** Verifies in the token; false (not an error) for a signature that does not verify, including a malformed one. */
+  verifyDigest(objectId: string, scheme: SignatureScheme, digest: Buffer, signature: Buffer): Promise<boolean>;
+  /**
+   * RSA-OAEP decryption (MGF1 with the same hash, empty label) with the private key, which
+   * never leaves the token; how (native OAEP, or the raw primitive and decoding on the host)
+   * is the store's business. Throws InvalidCiphertextException for any ciphertext that does
+   * not decrypt, with one answer whatever the defect.
+   */
+  rsaOaepDecrypt(objectId: string, hash: HashAlgorithm, ciphertext: Buffer): Promise<Buffer>;
+  /** ECDH (no KDF) with the peer's uncompressed public point; the raw shared secret. */
+  deriveSharedSecret(objectId: string, peerPublicPoint: Buffer): Promise<Buffer>;
+  /**
+   * A key pair generated in the token and handed out: the data-key-pair API gives the
+   * private key to the caller by design.
+   */
+  generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }>;
+}
+
+export interface HmacCapability {
+  /** A generic secret of `lengthBytes` for HMAC, sensitive and non-extractable. */
+  generateHmacKey(objectId: string, label: string, lengthBytes: number): Promise<void>;
+  /** HMAC of `message` with the key's hash. */
+  hmac(objectId: string, hash: HashAlgorithm, message: Buffer): Promise<Buffer>;
+  /** Checks a MAC in the token; false when it does not match. */
+  verifyHmac(objectId: string, hash: HashAlgorithm, message: Buffer, mac: Buffer): Promise<boolean>;
+}
+
+export interface KeyImportCapability {
+  /**
+   * An RSA key pair for importing key material: the private half only unwraps (and decrypts,
+   * for host-side unpadding where the token lacks a mechanism); it is sensitive and
+   * non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
+   */
+  generateWrappingKeyPair(objectId: string, label: string, spec: RsaWrappingKeySpec): Promise<Buffer>;
+  /**
+   * Unwraps imported key material with a wrapping key pair's private half into the token,
+   * sensitive and non-extractable, and returns its check value. Throws
+   * InvalidCiphertextException when the material does not unwrap, and
+   * IncorrectKeyMaterialException when what unwraps is not material of `request.material`.
+   * Without `target` nothing stays in the token. Any host-side copy of the material is zeroed.
+   */
+  importKeyMaterial(request: KeyImportRequest): Promise<ImportedKeyMaterial>;
+}
+
+/** The optional capabilities, by name. */
+export interface KeyStoreCapabilities {
+  keyObjects: KeyObjectCapability;
+  keyPairs: KeyPairCapability;
+  hmacKeys: HmacCapability;
+  keyImport: KeyImportCapability;
+}
+export type KeyStoreCapability = keyof KeyStoreCapabilities;
+
+/**
+ * One key store. `backingKeyId` is what a BackingKeyRef names inside the store: a token's
+ * object id, or an external key store's key id.
+ */
+export interface KeyStore extends Partial<Readonly<KeyStoreCapabilities>> {
+  readonly id: string;
+  /** AES-256-GCM under the backing key. */
+  encrypt(backingKeyId: string, aad: Buffer, plaintext: Buffer, call: KeyStoreCall): Promise<AesGcmSealed>;
+  /** Throws KmsError InvalidCiphertextException when authentication fails. */
+  decrypt(backingKeyId: string, aad: Buffer, sealed: AesGcmSealed, call: KeyStoreCall): Promise<Buffer>;
+  randomBytes(length: number): Promise<Buffer>;
+  /** Resolves true when the store answers; never throws. */
+  isHealthy(): Promise<boolean>;
+  close(): Promise<void>;
+}

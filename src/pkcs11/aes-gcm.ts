@@ -1,0 +1,48 @@
+// AES-256-GCM with a key in the token: the symmetric core every key store offers.
+import type * as pkcs11js from 'pkcs11js';
+import type { AesGcmSealed } from '../core/key-stores/port';
+import { ckrName } from './errors';
+import { aesGcm, GCM_IV_BYTES, GCM_TAG_BYTES } from './mechanisms';
+import type { TokenProfile } from './profile';
+import { invalidCiphertext, type TokenObjects } from './token-objects';
+
+export class TokenAesGcm {
+  constructor(private readonly objects: TokenObjects) {}
+
+  private get lib(): pkcs11js.PKCS11 {
+    return this.objects.lib;
+  }
+
+  private get profile(): TokenProfile {
+    return this.objects.profile;
+  }
+
+  async aesGcmEncrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
+    return this.objects.withKey('aesGcmEncrypt', objectId, 'secret', async (session, key) => {
+      // IVs come from the token's RNG: SoftHSM 2.6 (profile generatesGcmIv=false) cannot make
+      // them, and a random 96-bit IV per message is safe for any token.
+      const iv = Buffer.from(this.lib.C_GenerateRandom(session, Buffer.alloc(GCM_IV_BYTES)));
+      this.lib.C_EncryptInit(session, aesGcm(this.profile, iv, aad), key.handle);
+      const out = await this.lib.C_EncryptAsync(session, plaintext, Buffer.alloc(plaintext.length + GCM_TAG_BYTES));
+      return {
+        iv,
+        ciphertext: Buffer.from(out.subarray(0, out.length - GCM_TAG_BYTES)),
+        tag: Buffer.from(out.subarray(out.length - GCM_TAG_BYTES)),
+      };
+    });
+  }
+
+  async aesGcmDecrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer> {
+    return this.objects.withKey('aesGcmDecrypt', objectId, 'secret', async (session, key) => {
+      this.lib.C_DecryptInit(session, aesGcm(this.profile, sealed.iv, aad), key.handle);
+      const input = Buffer.concat([sealed.ciphertext, sealed.tag]);
+      try {
+        return Buffer.from(await this.lib.C_DecryptAsync(session, input, Buffer.alloc(input.length)));
+      } catch (e) {
+        // Precondition: a GCM tag that does not verify is reported as InvalidCiphertextException.
+        if (this.profile.gcmAuthFailureCodes.includes(ckrName(e) ?? '')) throw invalidCiphertext(`GCM authentication failed (${ckrName(e)})`);
+        throw e;
+      }
+    });
+  }
+}

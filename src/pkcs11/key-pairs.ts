@@ -1,0 +1,203 @@
+// Key pairs in the token: RSA and EC keys generated there, signatures over digests, RSA-OAEP
+// decryption (native where the profile lists the hash, otherwise the raw primitive in the
+// token and constant-time decoding on the host), ECDH, and data key pairs handed out.
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import * as pkcs11js from 'pkcs11js';
+import { KmsError } from '../core/errors';
+import type { AsymmetricKeySpec, HashAlgorithm, KeyPairCapability, KeyPairPurpose, SignatureScheme } from '../core/key-stores/port';
+import { digestInfo, ecdsaDerToRaw, ecdsaRawToDer, leftPad } from './asn1';
+import { ckrName, toKmsError } from './errors';
+import { ecdh1, hashes, keyPairAlgorithms, keyPairGen, rsaOaep, rsaX509, signatureMechanism, type Curve, type KeyPairAlgorithm } from './mechanisms';
+import { decodeOaep } from './oaep';
+import type { TokenProfile } from './profile';
+import type { TokenConnection } from './sessions';
+import { dataKeyPairTemplates, kmsKeyPairTemplates, sharedSecretTemplate } from './templates';
+import { b64u, ecJwk, internal, invalidCiphertext, stripLeadingZeros, type TokenKey, type TokenObjects } from './token-objects';
+
+export class TokenKeyPairs implements KeyPairCapability {
+  constructor(private readonly objects: TokenObjects) {}
+
+  private get lib(): pkcs11js.PKCS11 {
+    return this.objects.lib;
+  }
+
+  private get connection(): TokenConnection {
+    return this.objects.connection;
+  }
+
+  private get profile(): TokenProfile {
+    return this.objects.profile;
+  }
+
+  async generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer> {
+    const algorithm = keyPairAlgorithms[spec];
+    // Precondition: a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.
+    if ((purpose === 'ENCRYPT_DECRYPT' && algorithm.kind !== 'RSA') || (purpose === 'KEY_AGREEMENT' && algorithm.kind !== 'EC')) {
+      throw internal(`generateKeyPair: ${spec} cannot be used for ${purpose}`);
+    }
+    return this.objects.generatePair('generateKeyPair', objectId, algorithm, kmsKeyPairTemplates(objectId, label, algorithm, purpose));
+  }
+
+  async signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer> {
+    checkDigest(scheme, digest);
+    return this.objects.withKey('signDigest', objectId, 'private', async (session, key) => {
+      const { input, signatureBytes, curve } = signatureInput(scheme, key, digest);
+      this.lib.C_SignInit(session, signatureMechanism(scheme), key.handle);
+      const out = await this.lib.C_SignAsync(session, input, Buffer.alloc(signatureBytes));
+      // AWS returns ECDSA signatures DER-encoded; PKCS#11 gives r‖s.
+      return curve ? ecdsaRawToDer(out, curve.fieldBytes) : Buffer.from(out);
+    });
+  }
+
+  async verifyDigest(objectId: string, scheme: SignatureScheme, digest: Buffer, signature: Buffer): Promise<boolean> {
+    checkDigest(scheme, digest);
+    return this.objects.withKey('verifyDigest', objectId, 'public', async (session, key) => {
+      const { input, signatureBytes, curve } = signatureInput(scheme, key, digest);
+      // A signature that cannot be well formed cannot verify: answer false without the token.
+      const raw = curve ? ecdsaDerToRaw(signature, curve.fieldBytes) : signature;
+      if (!raw || raw.length !== signatureBytes) return false;
+      this.lib.C_VerifyInit(session, signatureMechanism(scheme), key.handle);
+      try {
+        return await this.lib.C_VerifyAsync(session, input, raw);
+      } catch (e) {
+        const name = ckrName(e);
+        if (name === 'CKR_SIGNATURE_INVALID' || name === 'CKR_SIGNATURE_LEN_RANGE') return false;
+        throw e;
+      }
+    });
+  }
+
+  async rsaOaepDecrypt(objectId: string, hash: HashAlgorithm, ciphertext: Buffer): Promise<Buffer> {
+    if (this.profile.rsaOaepHashes.includes(hash)) return this.rsaDecrypt(objectId, { oaep: hash }, ciphertext);
+    const block = await this.rsaDecrypt(objectId, 'RAW', ciphertext);
+    try {
+      // RAW output is left-padded to the modulus length, so its length is the modulus's.
+      return decodeOaep(block, hash, block.length);
+    } finally {
+      block.fill(0);
+    }
+  }
+
+  /** The token's RSA decryption itself: native OAEP with a hash the profile lists, or the bare primitive ('RAW'). */
+  async rsaDecrypt(objectId: string, padding: { oaep: HashAlgorithm } | 'RAW', ciphertext: Buffer): Promise<Buffer> {
+    // Precondition: OAEP runs natively only with a hash the token profile lists.
+    // (The core asks for RAW and decodes on the host otherwise.)
+    if (padding !== 'RAW' && !this.profile.rsaOaepHashes.includes(padding.oaep)) {
+      throw internal(`rsaDecrypt: OAEP with ${padding.oaep} is not native on ${this.profile.vendor}; use RAW and decode on the host`);
+    }
+    return this.objects.withKey('rsaDecrypt', objectId, 'private', async (session, key) => {
+      const modulus = key.modulus;
+      if (!modulus) throw internal('rsaDecrypt: not an RSA key');
+      // Precondition: an RSA ciphertext must be modulus-length and below the modulus.
+      // (Public facts only; tokens report these cases ambiguously, SoftHSM as CKR_GENERAL_ERROR.)
+      if (ciphertext.length !== modulus.length || Buffer.compare(ciphertext, modulus) >= 0) {
+        throw invalidCiphertext('RSA ciphertext length or range');
+      }
+      this.lib.C_DecryptInit(session, padding === 'RAW' ? rsaX509 : rsaOaep(padding.oaep), key.handle);
+      try {
+        const out = await this.lib.C_DecryptAsync(session, ciphertext, Buffer.alloc(modulus.length));
+        return padding === 'RAW' ? leftPad(out, modulus.length) : out;
+      } catch (e) {
+        // Precondition: an OAEP padding that does not check is reported as InvalidCiphertextException.
+        if (padding !== 'RAW' && this.profile.rsaOaepFailureCodes.includes(ckrName(e) ?? '')) throw invalidCiphertext(`OAEP decoding failed (${ckrName(e)})`);
+        throw e;
+      }
+    });
+  }
+
+  async deriveSharedSecret(objectId: string, peerPublicPoint: Buffer): Promise<Buffer> {
+    return this.objects.withKey('deriveSharedSecret', objectId, 'private', async (session, key) => {
+      const curve = key.curve;
+      if (!curve) throw internal('deriveSharedSecret: not an EC key');
+      // Precondition: the peer public key must be an uncompressed point on the curve of the key.
+      // (Checked here too, so no token is ever shown an invalid-curve point.)
+      checkPeerPoint(curve, peerPublicPoint);
+      const secret = await this.lib.C_DeriveKeyAsync(session, ecdh1(peerPublicPoint), key.handle, sharedSecretTemplate(curve.fieldBytes));
+      try {
+        const [value] = this.lib.C_GetAttributeValue(session, secret, [{ type: pkcs11js.CKA_VALUE }]);
+        const bytes = value!.value as Buffer;
+        const result = Buffer.from(leftPad(bytes, curve.fieldBytes));
+        bytes.fill(0);
+        return result;
+      } finally {
+        this.objects.destroyQuietly(session, secret);
+      }
+    });
+  }
+
+  async generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }> {
+    const algorithm = keyPairAlgorithms[spec];
+    const templates = dataKeyPairTemplates(algorithm);
+    try {
+      // Session objects only, so a retry after a reconnect leaves nothing behind.
+      return await this.connection.withSession(async (session) => {
+        const pair = await this.lib.C_GenerateKeyPairAsync(session, keyPairGen(algorithm), templates.publicKey, templates.privateKey);
+        const secrets: Buffer[] = [];
+        try {
+          const privateKey = this.readPrivateKey(session, pair, algorithm, secrets);
+          return {
+            privateKeyPkcs8: privateKey.export({ type: 'pkcs8', format: 'der' }),
+            publicKeySpki: createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+          };
+        } finally {
+          for (const b of secrets) b.fill(0);
+          this.objects.destroyQuietly(session, pair.privateKey);
+          this.objects.destroyQuietly(session, pair.publicKey);
+        }
+      }, true);
+    } catch (e) {
+      throw toKmsError(e, 'generateDataKeyPair');
+    }
+  }
+
+  /** A handed-out key pair's private key; every secret component read is pushed onto `secrets` for zeroing. */
+  private readPrivateKey(session: pkcs11js.Handle, pair: pkcs11js.KeyPair, algorithm: KeyPairAlgorithm, secrets: Buffer[]): KeyObject {
+    if (algorithm.kind === 'RSA') {
+      const types = [
+        pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT, pkcs11js.CKA_PRIVATE_EXPONENT, pkcs11js.CKA_PRIME_1,
+        pkcs11js.CKA_PRIME_2, pkcs11js.CKA_EXPONENT_1, pkcs11js.CKA_EXPONENT_2, pkcs11js.CKA_COEFFICIENT,
+      ];
+      const values = this.lib.C_GetAttributeValue(session, pair.privateKey, types.map((type) => ({ type }))).map((a) => a.value as Buffer);
+      secrets.push(...values);
+      const [n, e, d, p, q, dp, dq, qi] = values.map((v) => b64u(stripLeadingZeros(v)));
+      return createPrivateKey({ key: { kty: 'RSA', n, e, d, p, q, dp, dq, qi }, format: 'jwk' });
+    }
+    const { curve } = algorithm;
+    const [value] = this.lib.C_GetAttributeValue(session, pair.privateKey, [{ type: pkcs11js.CKA_VALUE }]);
+    const raw = value!.value as Buffer;
+    const d = leftPad(raw, curve.fieldBytes);
+    secrets.push(raw, d);
+    // The private object has no CKA_EC_POINT on every token; the public half does.
+    const point = this.objects.readEcPoint(session, pair.publicKey, curve);
+    return createPrivateKey({ key: { ...ecJwk(curve, point), d: b64u(d) }, format: 'jwk' });
+  }
+}
+
+function checkDigest(scheme: SignatureScheme, digest: Buffer): void {
+  // Precondition: a digest must be as long as the hash of the signing algorithm.
+  if (digest.length !== hashes[scheme.hash].bytes) {
+    const algorithm = `${{ RSA_PKCS1_V1_5: 'RSASSA_PKCS1_V1_5', RSA_PSS: 'RSASSA_PSS', ECDSA: 'ECDSA' }[scheme.kind]}_${scheme.hash}`;
+    throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`, `digest of ${digest.length} bytes`);
+  }
+}
+
+function checkPeerPoint(curve: Curve, point: Buffer): void {
+  const invalid = () => new KmsError('ValidationException', 'The public key is not valid for this key agreement.', `peer point on ${curve.jwk}`);
+  if (point.length !== 1 + 2 * curve.fieldBytes || point[0] !== 0x04) throw invalid();
+  try {
+    // node:crypto refuses coordinates that are not on the curve.
+    createPublicKey({ key: ecJwk(curve, point), format: 'jwk' });
+  } catch {
+    throw invalid();
+  }
+}
+
+/** What the token signs or verifies for `scheme`, and how long the signature is. */
+function signatureInput(scheme: SignatureScheme, key: TokenKey, digest: Buffer): { input: Buffer; signatureBytes: number; curve?: Curve } {
+  if (scheme.kind === 'ECDSA') {
+    if (!key.curve) throw internal('ECDSA with a key that is not EC');
+    return { input: digest, signatureBytes: 2 * key.curve.fieldBytes, curve: key.curve };
+  }
+  if (!key.modulus) throw internal(`${scheme.kind} with a key that is not RSA`);
+  return { input: scheme.kind === 'RSA_PKCS1_V1_5' ? digestInfo(scheme.hash, digest) : digest, signatureBytes: key.modulus.length };
+}
