@@ -18,6 +18,8 @@ export interface RequestContext {
   /** For aws:SourceIp and aws:SecureTransport conditions. */
   sourceIp?: string;
   secureTransport?: boolean;
+  /** Told the ARN of every key the call resolves (the call's resources, for its event). */
+  onKeyResolved?: (arn: string) => void;
 }
 
 export function callerScope(ctx: RequestContext): KeyScope {

@@ -89,3 +89,9 @@ export const messages = {
   incompatibleAlgorithm: (algorithm: string, spec: string) => `Algorithm ${algorithm} is incompatible with key spec ${spec}.`,
   internal: 'An internal error occurred. Retry the request; if it keeps failing, contact the operator with the request id.',
 } as const;
+
+/** Any failure as a KmsError: one that is not is a bug or an adapter failure, and its detail stays internal. */
+export function asKmsError(e: unknown): KmsError {
+  if (e instanceof KmsError) return e;
+  return new KmsError('KMSInternalException', messages.internal, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+}

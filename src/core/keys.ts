@@ -25,6 +25,11 @@ async function loadComplete(deps: CoreDeps, scope: KeyScope, keyId: string): Pro
   return { key, arn: arnOf(key) };
 }
 
+function recorded(ctx: RequestContext, resolved: ResolvedKey): ResolvedKey {
+  ctx.onKeyResolved?.(resolved.arn);
+  return resolved;
+}
+
 /**
  * Resolves a KeyId parameter. `aliases` says whether the operation accepts alias names and
  * alias ARNs (cryptographic operations, DescribeKey, GetPublicKey) or only key ids and ARNs.
@@ -34,11 +39,11 @@ export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference:
   const scope = callerScope(ctx);
   switch (ref.kind) {
     case 'keyId':
-      return loadComplete(deps, scope, ref.keyId);
+      return recorded(ctx, await loadComplete(deps, scope, ref.keyId));
     case 'keyArn':
       // Precondition: an ARN in another region than the request's is not found.
       if (ref.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${ref.region}`);
-      return loadComplete(deps, { accountId: ref.accountId, region: ref.region }, ref.keyId);
+      return recorded(ctx, await loadComplete(deps, { accountId: ref.accountId, region: ref.region }, ref.keyId));
     case 'aliasName':
     case 'aliasArn': {
       if (!options.aliases) throw new KmsError('NotFoundException', messages.invalidKeyId(reference));
@@ -46,7 +51,7 @@ export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference:
       const aliasScope = ref.kind === 'aliasArn' ? { accountId: ref.accountId, region: ref.region } : scope;
       const alias = await deps.store.getAlias(aliasScope, ref.aliasName);
       if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArn(PARTITION, aliasScope, ref.aliasName)));
-      return { ...(await loadComplete(deps, aliasScope, alias.targetKeyId)), viaAlias: ref.aliasName };
+      return recorded(ctx, { ...(await loadComplete(deps, aliasScope, alias.targetKeyId)), viaAlias: ref.aliasName });
     }
     case 'invalid':
       throw new KmsError('NotFoundException', messages.invalidKeyId(reference));

@@ -114,7 +114,7 @@ it('an injected crash mid-rotation leaves a consistent key: the old version curr
   const before = await encrypt(key.KeyId!, 'survives');
   const token = svc.defaultStore;
   const generated: string[] = [];
-  const realGenerate = token.keyObjects.generateAesKey.bind(token);
+  const realGenerate = token.keyObjects.generateAesKey.bind(token.keyObjects);
   // The object is made, then the process "dies": the finishing write never happens, and
   // neither does the clean-up.
   jest.spyOn(token.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {

@@ -3,9 +3,7 @@
 import type { RequestContext } from '../../src/core/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
-import type { Operation } from '../../src/core/operation';
-import { operations } from '../../src/core/operations';
-import { decodeInput } from '../../src/core/schema';
+import { kmsOperations } from '../../src/http/kms/operations';
 import { toWire } from '../../src/http/kms/json';
 import { FakeClock } from './clock';
 import { FakeToken, fakeKeyStores } from './fake-token';
@@ -23,9 +21,10 @@ export async function newCoreDeps(start = new Date('2026-01-01T00:00:00Z')) {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Loose = Record<string, any>;
 
-export async function callOperation(deps: CoreDeps, ctx: RequestContext, name: keyof typeof operations, body: object): Promise<Loose> {
-  const operation = operations[name] as unknown as Operation;
-  const output = await operation.run(deps, ctx, decodeInput(operation.input, JSON.parse(JSON.stringify(body))) as never);
+export type OperationName = keyof typeof kmsOperations;
+
+export async function callOperation(deps: CoreDeps, ctx: RequestContext, name: OperationName, body: object): Promise<Loose> {
+  const output = await kmsOperations[name].prepare(JSON.parse(JSON.stringify(body))).run(deps, ctx);
   return toWire(output) as Loose;
 }
 

@@ -7,11 +7,12 @@ import path from 'node:path';
 import type { CoreDeps } from '../../src/core/deps';
 import type { Clock, MetadataStore } from '../../src/core/ports';
 import { systemClock } from '../../src/core/ports';
+import { composeCore } from '../../src/compose';
+import type { CoreService } from '../../src/core/calls/service';
 import { createApp } from '../../src/http/app';
 import { BearerAuthenticator, type JwtIssuerConfig } from '../../src/http/auth/bearer';
 import { PrincipalDirectory, type CredentialsFileEntry } from '../../src/http/auth/principals';
 import { createLogger } from '../../src/log/logger';
-import { KeyStoreRegistry } from '../../src/core/key-stores/registry';
 import type { Pkcs11Token } from '../../src/pkcs11';
 import { EmbeddedStore } from '../../src/store/embedded';
 import { createTestToken, openTestToken, type TestToken } from './softhsm';
@@ -43,7 +44,7 @@ export interface TestService {
   store: MetadataStore;
   /** The default key store: the throwaway SoftHSM token. */
   defaultStore: Pkcs11Token;
-  keyStores: KeyStoreRegistry;
+  service: CoreService;
   token: TestToken;
   dir: string;
   logFile: string;
@@ -72,14 +73,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
   const token = options.restartOf?.token ?? createTestToken();
   const defaultStore = openTestToken(token);
-  const keyStores = new KeyStoreRegistry(defaultStore);
   const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
   await realStore.init();
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = options.clock ?? systemClock;
-  const deps: CoreDeps = { store, keyStores, clock };
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
+  const { deps, service } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {
@@ -89,7 +89,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     : undefined;
   const bearer = options.jwtIssuers ? new BearerAuthenticator(options.jwtIssuers, { defaultRegion: REGION }) : undefined;
   const app = createApp({
-    deps, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+    service, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     jwks: { accountId: ACCOUNT, region: REGION },
   });
   let server: Server | undefined;
@@ -102,7 +102,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   }
   return {
-    app, deps, store: realStore, defaultStore, keyStores, token, dir, logFile, url,
+    app, deps, service, store: realStore, defaultStore, token, dir, logFile, url,
     async close(closeOptions = {}) {
       watched?.stop();
       if (server) {
@@ -111,7 +111,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       }
       await new Promise<void>((resolve) => logger.on('finish', resolve).end());
       await realStore.close();
-      await keyStores.close();
+      await deps.keyStores.close();
       if (!closeOptions.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,11 +6,8 @@ import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
 import { assertStateAllows, keyStateTable } from '../../src/core/key-state';
 import { keyStates } from '../../src/core/model';
-import { operations } from '../../src/core/operations';
 import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
-import type { Operation } from '../../src/core/operation';
-import { decodeInput } from '../../src/core/schema';
-import { toWire } from '../../src/http/kms/json';
+import { callOperation, type OperationName } from '../support/core-harness';
 import { FakeToken, fakeKeyStores } from '../support/fake-token';
 import { MemoryStore } from '../support/memory-store';
 
@@ -32,11 +29,9 @@ beforeEach(async () => {
 // Results are loosely typed here: tests read a few fields and pass blobs back in.
 type Loose = Record<string, string>;
 
-async function call(name: keyof typeof operations, ctx: RequestContext, body: object): Promise<Loose> {
-  const operation = operations[name] as unknown as Operation;
+async function call(name: OperationName, ctx: RequestContext, body: object): Promise<Loose> {
   // Inputs go through the same decoding as on the wire; outputs are put back on the wire.
-  const output = await operation.run(deps, ctx, decodeInput(operation.input, JSON.parse(JSON.stringify(body))) as never);
-  return toWire(output) as Loose;
+  return await callOperation(deps, ctx, name, body) as Loose;
 }
 
 async function rejectCode(promise: Promise<unknown>): Promise<string> {

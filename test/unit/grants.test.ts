@@ -11,10 +11,7 @@ import {
   type GrantRequest,
 } from '../../src/core/grants';
 import { grantOperations, type GrantConstraints, type GrantOperation, type GrantRecord, type KeyRecord, type KeySpec, type KeyUsage } from '../../src/core/model';
-import type { Operation } from '../../src/core/operation';
-import { operations } from '../../src/core/operations';
-import { decodeInput } from '../../src/core/schema';
-import { toWire } from '../../src/http/kms/json';
+import { callOperation, type OperationName } from '../support/core-harness';
 import { fakeKeyStores } from '../support/fake-token';
 import { MemoryStore } from '../support/memory-store';
 
@@ -72,10 +69,8 @@ async function storedGrant(key: KeyRecord, overrides: Partial<GrantRecord> = {})
   return grant;
 }
 
-async function call(name: keyof typeof operations, ctx: RequestContext, body: object): Promise<Record<string, unknown>> {
-  const operation = operations[name] as unknown as Operation;
-  const output = await operation.run(deps, ctx, decodeInput(operation.input, JSON.parse(JSON.stringify(body))) as never);
-  return toWire(output) as Record<string, unknown>;
+function call(name: OperationName, ctx: RequestContext, body: object): Promise<Record<string, unknown>> {
+  return callOperation(deps, ctx, name, body);
 }
 
 /** The error `promise` rejects with, which must be a KmsError. */

@@ -10,11 +10,10 @@ import {
 } from '../../src/pkcs11/import-material';
 import { IMPORT_PARAMETERS_VALID_MS, runImportUpkeep } from '../../src/core/key-import';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
-import { operations } from '../../src/core/operations';
 import { FakeClock } from '../support/clock';
 import { FakeToken } from '../support/fake-token';
 import { kwpWrap, wrapKeyMaterial, type WrappingAlgorithmName } from '../support/import-wrap';
-import { callOperation, kmsFailure, newCoreDeps, type Loose } from '../support/core-harness';
+import { callOperation, kmsFailure, newCoreDeps, type Loose, type OperationName } from '../support/core-harness';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -98,7 +97,7 @@ describe('import flows on fakes', () => {
   beforeEach(async () => {
     ({ deps, token, store, clock } = await newCoreDeps());
   });
-  function call(name: keyof typeof operations, body: object): Promise<Loose> {
+  function call(name: OperationName, body: object): Promise<Loose> {
     return callOperation(deps, root, name, body);
   }
   const failure = kmsFailure;

@@ -5,11 +5,10 @@ import { parseCiphertext } from '../../src/core/ciphertext';
 import type { RequestContext } from '../../src/core/context';
 import type { CoreDeps } from '../../src/core/deps';
 import type { KeyRecord } from '../../src/core/model';
-import { operations } from '../../src/core/operations';
 import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation';
 import { FakeClock } from '../support/clock';
 import { FakeToken } from '../support/fake-token';
-import { callOperation, kmsFailure, newCoreDeps, type Loose } from '../support/core-harness';
+import { callOperation, kmsFailure, newCoreDeps, type Loose, type OperationName } from '../support/core-harness';
 import { MemoryStore } from '../support/memory-store';
 
 const ACCOUNT = '111122223333';
@@ -26,7 +25,7 @@ beforeEach(async () => {
   ({ deps, token, store, clock } = await newCoreDeps());
 });
 
-function call(name: keyof typeof operations, body: object): Promise<Loose> {
+function call(name: OperationName, body: object): Promise<Loose> {
   return callOperation(deps, root, name, body);
 }
 

@@ -1,5 +1,7 @@
-// HTTP status for each core error code, as AWS KMS answers them.
-import type { ErrorCode } from '../../core/errors';
+// The KMS API's error table: HTTP status for each core error code, as AWS KMS answers them,
+// and the error shape {"__type", "message"} with x-amzn-ErrorType.
+import type { Response } from 'express';
+import type { ErrorCode, KmsError } from '../../core/errors';
 
 export const httpStatusFor: Record<ErrorCode, number> = {
   AccessDeniedException: 400,
@@ -37,3 +39,9 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   IncompleteSignatureException: 400,
   RequestEntityTooLargeException: 413,
 };
+
+/** Writes `error` in AWS's JSON 1.1 shape; `status` overrides the table (a 404 for an unknown path). */
+export function writeKmsError(res: Response, error: KmsError, status = httpStatusFor[error.code]): void {
+  res.status(status).type('application/x-amz-json-1.1').setHeader('x-amzn-ErrorType', error.code);
+  res.send(JSON.stringify({ __type: error.code, message: error.message }));
+}

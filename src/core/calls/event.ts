@@ -1,0 +1,36 @@
+// One structured event per call: what every observer (the request log, the audit trail,
+// metrics) is given. Built from declarations only: parameters are the members the input
+// description does not declare secret, so nothing secret can reach an observer by accident.
+import type { ErrorCode } from '../errors';
+
+/** Who made the call: a wire protocol, the admin CLI, or one of the service's own jobs. */
+export type CallSource = 'kms' | 'xks' | 'cli' | 'internal';
+
+export interface CallEvent {
+  source: CallSource;
+  /** The operation's name (AWS's, for the KMS API); absent when the request named none we know. */
+  operation?: string;
+  requestId: string;
+  /** The caller's principal ARN, once authenticated. */
+  principal?: string;
+  sourceIp?: string;
+  region?: string;
+  /** The key the request names, as given (KeyId, TargetKeyId), or what the response names. */
+  keyReference?: string;
+  /** ARNs of the keys the call resolved. */
+  resources: string[];
+  /** Request members that may be recorded. */
+  parameters?: Record<string, unknown>;
+  outcome: 'success' | 'failure';
+  errorCode?: ErrorCode;
+  errorMessage?: string;
+  /** Internal detail of a failure, for the operator's log only. */
+  errorDetail?: string;
+  /** Stack of an unexpected (non-KMS) error, for the operator's log only. */
+  stack?: string;
+  startedAt: Date;
+  latencyMs: number;
+}
+
+/** Awaited before the caller answers; an observer that throws fails the call (fail closed, as an audit device must). */
+export type CallObserver = (event: CallEvent) => void | Promise<void>;
