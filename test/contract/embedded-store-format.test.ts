@@ -184,18 +184,18 @@ describe('EmbeddedStore (SQLite) stored format', () => {
         VALUES (@grant_id, @account_id, @region, @key_id, @grant_token, @grantee_principal, @retiring_principal, @doc)`).run(grantRow);
     });
 
-    expect(await store.getKey(scope, keyId)).toStrictEqual(key);
-    expect(await store.getKey(scope, minimalKeyId)).toStrictEqual(minimalKey);
-    expect(await store.getAlias(scope, 'alias/v1')).toStrictEqual(alias);
-    expect(await store.findGrantByToken('token-1')).toStrictEqual(grant);
+    expect(await store.keys.get(scope, keyId)).toStrictEqual(key);
+    expect(await store.keys.get(scope, minimalKeyId)).toStrictEqual(minimalKey);
+    expect(await store.aliases.get(scope, 'alias/v1')).toStrictEqual(alias);
+    expect(await store.grants.findByToken('token-1')).toStrictEqual(grant);
   });
 
   test('the store writes records in exactly that format', async () => {
-    await store.insertKey(key);
-    await store.insertKey(minimalKey);
-    await store.insertAlias(alias);
-    await store.insertGrant(grant);
-    const replaced = await store.replaceKey({ ...minimalKey, revision: 0 });
+    await store.keys.insert(key);
+    await store.keys.insert(minimalKey);
+    await store.aliases.insert(alias);
+    await store.grants.insert(grant);
+    const replaced = await store.keys.replace({ ...minimalKey, revision: 0 });
 
     withRawDatabase((db) => {
       const keys = db.prepare('SELECT * FROM keys ORDER BY key_id').all();

@@ -58,7 +58,7 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A one-node replica set, so deleteKey's transaction path is exercised; a standalone if that fails. */
+/** A one-node replica set, so keys.delete's transaction path is exercised; a standalone if that fails. */
 async function startMemoryServer(binaryPath: string): Promise<RunningServer> {
   const binary = { systemBinary: binaryPath };
   const replSet = new MongoMemoryReplSet({ binary, replSet: { count: 1, storageEngine: 'wiredTiger' } });
@@ -67,7 +67,7 @@ async function startMemoryServer(binaryPath: string): Promise<RunningServer> {
     return { uri: replSet.getUri(), stop: async () => { await replSet.stop(); } };
   } catch (e) {
     await replSet.stop().catch(() => undefined);
-    console.warn(`MongoMemoryReplSet did not start (${String(e)}); using a standalone mongod, so deleteKey runs without a transaction`);
+    console.warn(`MongoMemoryReplSet did not start (${String(e)}); using a standalone mongod, so keys.delete runs without a transaction`);
   }
   const server = await MongoMemoryServer.create({ binary });
   return { uri: server.getUri(), stop: async () => { await server.stop(); } };
