@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { AliasRecord, GrantRecord, KeyRecord } from '../../src/core/model';
 import { EmbeddedStore } from '../../src/store/embedded';
+import { makeKey } from './metadata-fixtures';
 
 const scope = { accountId: '111122223333', region: 'us-east-1' };
 const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -85,22 +86,7 @@ const minimalKeyDoc = '{"accountId":"111122223333","region":"us-east-1","keyId":
   + '"origin":"AWS_KMS","keyManager":"CUSTOMER","multiRegion":false,"state":"Enabled","versions":[],"tags":[],'
   + '"revision":0,"updatedAt":"2024-05-07T10:11:12.456Z"}';
 
-const minimalKey: KeyRecord = {
-  ...scope,
-  keyId: minimalKeyId,
-  createdAt: new Date(Date.UTC(2024, 4, 6, 7, 8, 9, 123)),
-  description: '',
-  keySpec: 'HMAC_256',
-  keyUsage: 'GENERATE_VERIFY_MAC',
-  origin: 'AWS_KMS',
-  keyManager: 'CUSTOMER',
-  multiRegion: false,
-  state: 'Enabled',
-  versions: [],
-  tags: [],
-  revision: 0,
-  updatedAt: new Date(Date.UTC(2024, 4, 7, 10, 11, 12, 456)),
-};
+const minimalKey = makeKey(minimalKeyId, { keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' });
 
 const grantDoc = `{"accountId":"111122223333","region":"us-east-1","keyId":"${keyId}","grantId":"${'0'.repeat(63)}1",`
   + '"grantToken":"token-1","name":"backups","granteePrincipal":"arn:aws:iam::111122223333:user/alice",'
