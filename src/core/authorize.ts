@@ -28,7 +28,7 @@ export interface AuthorizationRequest {
 const tagMap = (tags: readonly Tag[] | undefined) => (tags ? Object.fromEntries(tags.map((t) => [t.TagKey, t.TagValue])) : undefined);
 
 async function aliasesOf(deps: CoreDeps, key: KeyRecord): Promise<string[]> {
-  const page = await deps.store.listAliases(key, { keyId: key.keyId }, { limit: 100 });
+  const page = await deps.store.aliases.list(key, { keyId: key.keyId }, { limit: 100 });
   return page.items.map((a) => a.aliasName);
 }
 

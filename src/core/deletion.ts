@@ -7,14 +7,14 @@ import { tokenObjectsOf } from './model';
 export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
   const now = deps.clock.now();
   const deleted: string[] = [];
-  for (const key of await deps.store.listKeysDueForDeletion(now)) {
+  for (const key of await deps.store.keys.listDueForDeletion(now)) {
     // Precondition: a key is destroyed only once its deletion date has passed.
     if (key.state !== 'PendingDeletion' || !key.deletionDate || key.deletionDate.getTime() > now.getTime()) continue;
     // Claim the key first (compare-and-set): a CancelKeyDeletion that got in between wins,
     // and once claimed the key is invisible to every API. A crash after this point leaves
     // an incomplete record, which recovery finishes deleting.
     try {
-      await deps.store.replaceKey({ ...key, incomplete: true, updatedAt: now });
+      await deps.store.keys.replace({ ...key, incomplete: true, updatedAt: now });
     } catch (e) {
       if (e instanceof RevisionConflictError) continue;
       throw e;
@@ -31,7 +31,7 @@ export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
     }
     // An object on a token that is not configured now stays recorded until it can be destroyed.
     if (!allDestroyed) continue;
-    await deps.store.deleteKey(key, key.keyId);
+    await deps.store.keys.delete(key, key.keyId);
     deleted.push(key.keyId);
   }
   return deleted;

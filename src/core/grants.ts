@@ -279,7 +279,7 @@ export function grantIdInToken(token: string): string | undefined {
 // Precondition: a grant token must be one the service issued for a grant that still exists.
 export async function grantForToken(deps: CoreDeps, token: string): Promise<GrantRecord> {
   const grantId = grantIdInToken(token);
-  const grant = grantId === undefined ? undefined : await deps.store.findGrantByToken(token);
+  const grant = grantId === undefined ? undefined : await deps.store.grants.findByToken(token);
   if (!grant || grant.grantId !== grantId) throw new KmsError('InvalidGrantTokenException', grantMessages.invalidGrantToken);
   return grant;
 }
@@ -379,7 +379,7 @@ export async function grantAllows(deps: CoreDeps, request: GrantRequest): Promis
   const { key } = request;
   let marker: string | undefined;
   do {
-    const page = await deps.store.listGrants(key, key.keyId, { granteePrincipal: request.granteeArn }, { limit: SCAN_PAGE, marker });
+    const page = await deps.store.grants.list(key, key.keyId, { granteePrincipal: request.granteeArn }, { limit: SCAN_PAGE, marker });
     if (page.items.some((grant) => grantPermits(grant, request))) return true;
     marker = page.nextMarker;
   } while (marker !== undefined);

@@ -354,7 +354,7 @@ export async function importKeyMaterial(deps: CoreDeps, resolved: ResolvedKey, r
 async function abandonImport(deps: CoreDeps, key: KeyRecord, version: KeyVersion, parametersId: string): Promise<{ completed?: KeyRecord }> {
   const objectId = version.backing.kind === 'pkcs11' ? version.backing.objectId : '';
   const tokenId = version.backing.kind === 'pkcs11' ? version.backing.tokenId : '';
-  const fresh = await deps.store.getKey(key, key.keyId);
+  const fresh = await deps.store.keys.get(key, key.keyId);
   if (!fresh || fresh.incomplete) return {};
   let completed: KeyRecord | undefined;
   const retired = await changeKey(deps, { key: fresh, arn: arnOf(fresh) }, (current) => {
@@ -416,7 +416,7 @@ export async function deleteImportedMaterial(deps: CoreDeps, resolved: ResolvedK
 
 /** Moves the wrapping keys of parameters matching `which` to `retiredObjects`, then destroys them. */
 async function retireParameters(deps: CoreDeps, key: KeyRecord, which: (p: ImportParameters) => boolean): Promise<KeyRecord> {
-  const fresh = await deps.store.getKey(key, key.keyId);
+  const fresh = await deps.store.keys.get(key, key.keyId);
   if (!fresh || fresh.incomplete) return key;
   const retired = await changeKey(deps, { key: fresh, arn: arnOf(fresh) }, (current) => {
     const state = importStateOf(current);
@@ -468,7 +468,7 @@ export interface ImportUpkeepReport {
 export async function runImportUpkeep(deps: CoreDeps): Promise<ImportUpkeepReport> {
   const report: ImportUpkeepReport = { expired: [], failed: [] };
   const now = deps.clock.now();
-  for (const due of await deps.store.listKeysDueForImportUpkeep(now)) {
+  for (const due of await deps.store.keys.listDueForImportUpkeep(now)) {
     try {
       let key = due;
       const state = importStateOf(key);

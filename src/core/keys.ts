@@ -19,7 +19,7 @@ export function arnOf(key: KeyRecord): string {
 }
 
 async function loadComplete(deps: CoreDeps, scope: KeyScope, keyId: string): Promise<ResolvedKey> {
-  const key = await deps.store.getKey(scope, keyId);
+  const key = await deps.store.keys.get(scope, keyId);
   // Precondition: a key whose creation has not completed does not exist for any API.
   if (!key || key.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(keyArn(PARTITION, scope, keyId)));
   return { key, arn: arnOf(key) };
@@ -49,7 +49,7 @@ export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference:
       if (!options.aliases) throw new KmsError('NotFoundException', messages.invalidKeyId(reference));
       if (ref.kind === 'aliasArn' && ref.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${ref.region}`);
       const aliasScope = ref.kind === 'aliasArn' ? { accountId: ref.accountId, region: ref.region } : scope;
-      const alias = await deps.store.getAlias(aliasScope, ref.aliasName);
+      const alias = await deps.store.aliases.get(aliasScope, ref.aliasName);
       if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArn(PARTITION, aliasScope, ref.aliasName)));
       return recorded(ctx, { ...(await loadComplete(deps, aliasScope, alias.targetKeyId)), viaAlias: ref.aliasName });
     }
@@ -111,12 +111,12 @@ export async function changeKey(
   let key = resolved.key;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await deps.store.replaceKey({ ...change(key, resolved.arn), updatedAt: deps.clock.now() });
+      return await deps.store.keys.replace({ ...change(key, resolved.arn), updatedAt: deps.clock.now() });
     } catch (e) {
       if (!(e instanceof RevisionConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw e;
       // Random pauses spread the losers out, so they do not collide again in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffCeilingMs(attempt)));
-      const fresh = await deps.store.getKey(key, key.keyId);
+      const fresh = await deps.store.keys.get(key, key.keyId);
       if (!fresh || fresh.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(resolved.arn));
       key = fresh;
     }

@@ -13,71 +13,88 @@ export interface PageRequest {
   marker?: string;
 }
 
-/**
- * Metadata only: keys (with versions, tags, policy and state), aliases and grants. Never key
- * bytes. Custom key stores and audit records join this port in later issues.
- */
-export interface MetadataStore {
-  init(): Promise<void>;
-  close(): Promise<void>;
-  /** Resolves when the store can serve requests; rejects otherwise. */
-  ping(): Promise<void>;
-
+/** Keys, each with its versions, tags, policy, rotation and import state: one record per key. */
+export interface KeyRepository {
   /** Throws DuplicateRecordError if the key id exists in the scope. */
-  insertKey(key: KeyRecord): Promise<void>;
-  getKey(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined>;
+  insert(key: KeyRecord): Promise<void>;
+  get(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined>;
   /** Complete keys in the scope, ordered by keyId. Throws InvalidMarker KmsError on a bad marker. */
-  listKeys(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>>;
+  list(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>>;
   /**
    * Replaces the stored key if its revision still equals `key.revision`, and returns the
    * stored copy with the revision bumped. Throws RevisionConflictError otherwise.
    */
-  replaceKey(key: KeyRecord): Promise<KeyRecord>;
-  /** Deletes the key, every alias pointing at it and every grant on it. No error if absent. */
-  deleteKey(scope: KeyScope, keyId: string): Promise<void>;
+  replace(key: KeyRecord): Promise<KeyRecord>;
+  /**
+   * Deletes the key, every alias pointing at it and every grant on it (atomically where the
+   * store can). No error if absent. The one write that crosses aggregates: an alias or grant
+   * must never outlive its key, and a retried delete finishes an interrupted one.
+   */
+  delete(scope: KeyScope, keyId: string): Promise<void>;
   /** Keys in any scope still marked incomplete and last updated before `before` (crash recovery). */
-  listIncompleteKeys(before: Date): Promise<KeyRecord[]>;
+  listIncomplete(before: Date): Promise<KeyRecord[]>;
   /** Complete keys in any scope, PendingDeletion with a deletionDate at or before `dueBy` (the deletion worker). */
-  listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]>;
+  listDueForDeletion(dueBy: Date): Promise<KeyRecord[]>;
   /**
    * Complete, Enabled keys in any scope with automatic rotation on and a nextRotationDate at or
    * before `dueBy`, soonest first (the rotation scheduler).
    */
-  listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]>;
+  listDueForRotation(dueBy: Date): Promise<KeyRecord[]>;
   /** Complete keys in any scope holding a PENDING version created before `before` (an interrupted rotation). */
-  listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]>;
+  listWithPendingVersions(before: Date): Promise<KeyRecord[]>;
   /**
    * Complete keys in any scope whose imported.upkeepAt is at or before `dueBy`, soonest first
    * (import upkeep: material expiry, spent import parameters, token objects awaiting destruction).
    */
-  listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]>;
+  listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]>;
+}
 
+export interface AliasRepository {
   /** Throws DuplicateRecordError if the alias name exists in the scope. */
-  insertAlias(alias: AliasRecord): Promise<void>;
-  getAlias(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined>;
+  insert(alias: AliasRecord): Promise<void>;
+  get(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined>;
   /** Ordered by aliasName; optionally only aliases of one key. */
-  listAliases(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>>;
+  list(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>>;
   /** Points an existing alias at another key. Returns false if the alias does not exist. */
-  updateAlias(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean>;
+  update(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean>;
   /** Returns false if the alias did not exist. */
-  deleteAlias(scope: KeyScope, aliasName: string): Promise<boolean>;
-  countAliasesForKey(scope: KeyScope, keyId: string): Promise<number>;
+  delete(scope: KeyScope, aliasName: string): Promise<boolean>;
+  countForKey(scope: KeyScope, keyId: string): Promise<number>;
+}
 
+export interface GrantRepository {
   /** Throws DuplicateRecordError if the grant id (unique in every scope) or the grant token exists. */
-  insertGrant(grant: GrantRecord): Promise<void>;
+  insert(grant: GrantRecord): Promise<void>;
   /** The grant with this id on this key; undefined if it is on another key or absent. */
-  getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined>;
+  get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined>;
   /** The grant a token was issued for, in any scope. */
-  findGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
+  findByToken(grantToken: string): Promise<GrantRecord | undefined>;
   /** The key's grants ordered by grantId, optionally only one grant id or one grantee principal. */
-  listGrants(
+  list(
     scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
   ): Promise<Page<GrantRecord>>;
   /** Grants on keys of any account in `region` whose retiring principal is exactly `retiringPrincipal`, ordered by grantId. */
-  listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>>;
+  listRetirable(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>>;
   /** Returns false if the key had no such grant. */
-  deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean>;
-  countGrantsForKey(scope: KeyScope, keyId: string): Promise<number>;
+  delete(scope: KeyScope, keyId: string, grantId: string): Promise<boolean>;
+  countForKey(scope: KeyScope, keyId: string): Promise<number>;
+}
+
+/**
+ * Metadata only, one repository per aggregate. Never key bytes. Each repository has its own
+ * contract suite, run against every store.
+ */
+export interface MetadataStore {
+  readonly keys: KeyRepository;
+  readonly aliases: AliasRepository;
+  readonly grants: GrantRepository;
+  // Later issues add repositories here: custom key stores, audit records, and leases for
+  // background jobs.
+
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves when the store can serve requests; rejects otherwise. */
+  ping(): Promise<void>;
 }
 
 export interface Clock {

@@ -10,7 +10,7 @@ export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
 /** `graceMs: 'none'` takes every incomplete record: right at start-up, when nothing of ours is in flight. */
 export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'none' = INCOMPLETE_GRACE_MS): Promise<number> {
   const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
-  const leftovers = await deps.store.listIncompleteKeys(before);
+  const leftovers = await deps.store.keys.listIncomplete(before);
   for (const key of leftovers) {
     const objects = tokenObjectsOf(key);
     for (const object of objects) {
@@ -18,7 +18,7 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
       await deps.keyStores.keyObjectsIn(object.tokenId)?.destroyKey(object.objectId);
     }
     if (objects.every((o) => deps.keyStores.keyObjectsIn(o.tokenId))) {
-      await deps.store.deleteKey(key, key.keyId);
+      await deps.store.keys.delete(key, key.keyId);
     }
   }
   return leftovers.length;

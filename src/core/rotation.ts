@@ -194,7 +194,7 @@ export async function abandonVersion(deps: CoreDeps, scope: KeyScope & { keyId: 
   if (version.backing.kind !== 'pkcs11') return { kept: true };
   const keyObjects = deps.keyStores.keyObjectsIn(version.backing.tokenId);
   const objectId = version.backing.objectId;
-  const fresh = await deps.store.getKey(scope, scope.keyId);
+  const fresh = await deps.store.keys.get(scope, scope.keyId);
   let claimed: KeyRecord | undefined;
   try {
     if (!fresh || fresh.incomplete) throw new VersionGone();
@@ -239,7 +239,7 @@ export async function abandonVersion(deps: CoreDeps, scope: KeyScope & { keyId: 
 export async function recoverInterruptedRotations(deps: CoreDeps, graceMs: number | 'none' = PENDING_VERSION_GRACE_MS): Promise<number> {
   const before = graceMs === 'none' ? END_OF_TIME : new Date(deps.clock.now().getTime() - graceMs);
   let abandoned = 0;
-  for (const key of await deps.store.listKeysWithPendingVersions(before)) {
+  for (const key of await deps.store.keys.listWithPendingVersions(before)) {
     for (const version of key.versions) {
       if (version.status !== 'PENDING' || version.createdAt.getTime() >= before.getTime()) continue;
       const outcome = await abandonVersion(deps, key, version);
@@ -261,7 +261,7 @@ export interface ScheduledRotations {
  */
 export async function rotateDueKeys(deps: CoreDeps): Promise<ScheduledRotations> {
   const result: ScheduledRotations = { rotated: [], failed: [] };
-  for (const key of await deps.store.listKeysDueForRotation(deps.clock.now())) {
+  for (const key of await deps.store.keys.listDueForRotation(deps.clock.now())) {
     try {
       await rotateKey(deps, { key, arn: arnOf(key) }, 'AUTOMATIC');
       result.rotated.push(key.keyId);

@@ -46,7 +46,7 @@ async function allKeys(deps: CoreDeps, scope: KeyScope): Promise<KeyRecord[]> {
   const keys: KeyRecord[] = [];
   let marker: string | undefined;
   do {
-    const page = await deps.store.listKeys(scope, { limit: 1000, ...(marker ? { marker } : {}) });
+    const page = await deps.store.keys.list(scope, { limit: 1000, ...(marker ? { marker } : {}) });
     keys.push(...page.items);
     marker = page.nextMarker;
   } while (marker);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeySpec, KeyState, KeyUsage } from '../../src/core/model';
 import { kmsCall, type SignOptions } from '../support/signed';
 import { ACCOUNT, ALICE, OTHER_ROOT, REGION, startTestService, type TestService } from '../support/service';
+import { withRepositories } from '../support/wrapped-store';
 
 // Moves the service's clock ahead of real time by hand; it stays within the signature skew.
 let shiftMs = 0;
@@ -57,9 +58,9 @@ const entry = async (name: string) => (await listAll()).find((a) => a.AliasName 
 
 /** Changes a stored key's spec, usage or state, as later issues' keys and the lifecycle operations would. */
 async function reshape(keyId: string, change: { keySpec?: KeySpec; keyUsage?: KeyUsage; state?: KeyState }) {
-  const stored = (await svc.store.getKey(scope, keyId))!;
+  const stored = (await svc.store.keys.get(scope, keyId))!;
   const deletion = change.state === 'PendingDeletion' ? { deletionDate: new Date(Date.now() + 7 * 86_400_000), pendingWindowInDays: 7 } : {};
-  await svc.store.replaceKey({ ...stored, ...change, ...deletion });
+  await svc.store.keys.replace({ ...stored, ...change, ...deletion });
 }
 
 async function keyOfKind(keySpec: KeySpec, keyUsage: KeyUsage) {
@@ -215,19 +216,19 @@ describe('CreateAlias', () => {
     // aliases before any of them inserts: only the check after the insert can hold the quota.
     const slow = await startTestService({
       clock,
-      wrapStore: (store) => new Proxy(store, {
+      wrapStore: (store) => withRepositories(store, { aliases: new Proxy(store.aliases, {
         get(target, property) {
           const member = Reflect.get(target, property, target) as unknown;
           if (typeof member !== 'function') return member;
           const method = member as (...args: unknown[]) => Promise<unknown>;
-          if (property !== 'countAliasesForKey') return method.bind(target);
+          if (property !== 'countForKey') return method.bind(target);
           return async (...args: unknown[]) => {
             const count = await method.apply(target, args);
             await new Promise((resolve) => setTimeout(resolve, 20));
             return count;
           };
         },
-      }),
+      }) }),
     });
     try {
       const key = (await kmsCall(slow.app, 'CreateKey', {})).body.KeyMetadata as { KeyId: string };
@@ -236,7 +237,7 @@ describe('CreateAlias', () => {
       const refused = results.filter((res) => res.status !== 200);
       for (const res of refused) expect(res.body.__type).toBe('LimitExceededException');
       expect(refused.length).toBeGreaterThanOrEqual(5);
-      const count = await slow.store.countAliasesForKey(scope, key.KeyId);
+      const count = await slow.store.aliases.countForKey(scope, key.KeyId);
       expect(count).toBeLessThanOrEqual(50);
       expect(count).toBe(47 + results.length - refused.length);
     } finally {
@@ -358,7 +359,7 @@ describe('UpdateAlias', () => {
 
     const orphan = uniqueAlias('orphan');
     const now = new Date();
-    await svc.store.insertAlias({ ...scope, aliasName: orphan, targetKeyId: randomUUID(), createdAt: now, updatedAt: now });
+    await svc.store.aliases.insert({ ...scope, aliasName: orphan, targetKeyId: randomUUID(), createdAt: now, updatedAt: now });
     expect((await call('UpdateAlias', { AliasName: orphan, TargetKeyId: disabled.Arn })).status).toBe(200);
     expect((await entry(orphan))?.TargetKeyId).toBe(disabled.KeyId);
   });
@@ -407,7 +408,7 @@ describe('DeleteAlias', () => {
 
     const orphan = uniqueAlias('orphan');
     const now = new Date();
-    await svc.store.insertAlias({ ...scope, aliasName: orphan, targetKeyId: randomUUID(), createdAt: now, updatedAt: now });
+    await svc.store.aliases.insert({ ...scope, aliasName: orphan, targetKeyId: randomUUID(), createdAt: now, updatedAt: now });
     expect((await call('DeleteAlias', { AliasName: orphan })).status).toBe(200);
   });
 
@@ -523,7 +524,7 @@ describe('deleting a key', () => {
     const survivor = uniqueAlias('survivor');
     await createAlias(survivor, other.KeyId);
 
-    await svc.store.deleteKey(scope, doomed.KeyId);
+    await svc.store.keys.delete(scope, doomed.KeyId);
 
     const listed = (await listAll()).map((e) => e.AliasName);
     for (const name of names) expect(listed).not.toContain(name);

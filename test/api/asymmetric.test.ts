@@ -64,7 +64,7 @@ describe('CreateKey', () => {
     // AWS reports CurrentKeyMaterialId for symmetric encryption keys only.
     expect(meta).not.toHaveProperty('CurrentKeyMaterialId');
     expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: meta.KeyId })).body.KeyMetadata).toEqual(meta);
-    const stored = await svc.store.getKey(scope, meta.KeyId);
+    const stored = await svc.store.keys.get(scope, meta.KeyId);
     expect(createPublicKey({ key: Buffer.from(stored!.versions[0]!.publicKeySpki!, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType).toBe(spec.startsWith('RSA') ? 'rsa' : 'ec');
   });
 
@@ -113,7 +113,7 @@ describe('CreateKey', () => {
     ] as const;
     for (const spec of ['HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512']) {
       const meta = await createKey(spec, 'GENERATE_VERIFY_MAC');
-      const stored = (await svc.store.getKey(scope, meta.KeyId))!;
+      const stored = (await svc.store.keys.get(scope, meta.KeyId))!;
       expect(inspect(stored.versions[0]!.id)).toEqual([{
         class: 'secret', token: true, sensitive: true, extractable: false, neverExtractable: true, alwaysSensitive: true, secretReadError: 'CKR_ATTRIBUTE_SENSITIVE',
       }]);
@@ -121,7 +121,7 @@ describe('CreateKey', () => {
     }
     for (const [spec, usage] of pairs) {
       const meta = await createKey(spec, usage);
-      const stored = (await svc.store.getKey(scope, meta.KeyId))!;
+      const stored = (await svc.store.keys.get(scope, meta.KeyId))!;
       const objects = inspect(stored.versions[0]!.id);
       expect(objects.map((o) => o.class).sort()).toEqual(['private', 'public']);
       const privateKey = objects.find((o) => o.class === 'private')!;
@@ -140,7 +140,7 @@ describe('CreateKey', () => {
 
   it('a token failure while generating a key pair leaves no record; a store failure after it leaves no objects', async () => {
     const token = svc.defaultStore;
-    const count = async () => (await svc.store.listKeys(scope, { limit: 1000 })).items.length + (await svc.store.listIncompleteKeys(new Date(Date.now() + 3600_000))).length;
+    const count = async () => (await svc.store.keys.list(scope, { limit: 1000 })).items.length + (await svc.store.keys.listIncomplete(new Date(Date.now() + 3600_000))).length;
     const before = await count();
     const failing = jest.spyOn(token.keyPairs, 'generateKeyPair').mockRejectedValueOnce(new Error('injected token failure'));
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).status).toBe(500);
@@ -153,7 +153,7 @@ describe('CreateKey', () => {
       made.push(objectId);
       return real(objectId, ...rest);
     });
-    const replace = jest.spyOn(svc.deps.store, 'replaceKey').mockRejectedValueOnce(new Error('injected store failure'));
+    const replace = jest.spyOn(svc.deps.store.keys, 'replace').mockRejectedValueOnce(new Error('injected store failure'));
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).status).toBe(500);
     spy.mockRestore();
     replace.mockRestore();
@@ -170,9 +170,9 @@ describe('CreateKey', () => {
     jest.spyOn(token.keyPairs, 'generateKeyPair').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realPair(objectId, ...rest); });
     jest.spyOn(token.hmacKeys, 'generateHmacKey').mockImplementationOnce(async (objectId, ...rest) => { made.push(objectId); return realHmac(objectId, ...rest); });
     // The process "dies" after the token call: neither the finishing write nor any clean-up happens.
-    const replace = jest.spyOn(svc.deps.store, 'replaceKey').mockRejectedValue(new Error('process gone'));
+    const replace = jest.spyOn(svc.deps.store.keys, 'replace').mockRejectedValue(new Error('process gone'));
     const destroy = jest.spyOn(token.keyObjects, 'destroyKey').mockRejectedValue(new Error('process gone'));
-    const remove = jest.spyOn(svc.deps.store, 'deleteKey').mockRejectedValue(new Error('process gone'));
+    const remove = jest.spyOn(svc.deps.store.keys, 'delete').mockRejectedValue(new Error('process gone'));
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })).status).toBe(500);
     expect((await kmsCall(svc.app, 'CreateKey', { KeySpec: 'HMAC_384', KeyUsage: 'GENERATE_VERIFY_MAC' })).status).toBe(500);
     replace.mockRestore();
@@ -181,12 +181,12 @@ describe('CreateKey', () => {
     expect(made).toHaveLength(2);
     expect(inspect(made[0]!).map((o) => o.class).sort()).toEqual(['private', 'public']);
     expect(inspect(made[1]!).map((o) => o.class)).toEqual(['secret']);
-    const leftovers = await svc.store.listIncompleteKeys(new Date(Date.now() + 1000));
+    const leftovers = await svc.store.keys.listIncomplete(new Date(Date.now() + 1000));
     expect(leftovers.map((k) => k.versions[0]!.id)).toEqual(expect.arrayContaining(made));
 
     await recoverIncompleteKeys(svc.deps, 'none');
     for (const objectId of made) expect(inspect(objectId)).toEqual([]);
-    expect(await svc.store.listIncompleteKeys(new Date(Date.now() + 1000))).toHaveLength(0);
+    expect(await svc.store.keys.listIncomplete(new Date(Date.now() + 1000))).toHaveLength(0);
   });
 });
 

@@ -365,7 +365,7 @@ describe('on a service with the default body limit', () => {
     it('constructor and prototype work as tag keys', async () => {
       const res = await kmsCall(svc.app, 'CreateKey', { Tags: [{ TagKey: 'constructor', TagValue: 'x' }, { TagKey: 'prototype', TagValue: 'y' }, { TagKey: 'toString', TagValue: 'z' }] });
       expect(res.status).toBe(200);
-      const stored = await svc.store.getKey({ accountId: res.body.KeyMetadata.AWSAccountId, region: REGION }, res.body.KeyMetadata.KeyId);
+      const stored = await svc.store.keys.get({ accountId: res.body.KeyMetadata.AWSAccountId, region: REGION }, res.body.KeyMetadata.KeyId);
       expect(stored?.tags).toEqual([{ TagKey: 'constructor', TagValue: 'x' }, { TagKey: 'prototype', TagValue: 'y' }, { TagKey: 'toString', TagValue: 'z' }]);
     });
   });

@@ -5,6 +5,7 @@ import type { MetadataStore } from '../../src/core/ports';
 import { recoverIncompleteKeys } from '../../src/core/recovery';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
+import { withRepositories } from '../support/wrapped-store';
 
 const scope: KeyScope = { accountId: ACCOUNT, region: REGION };
 
@@ -14,18 +15,18 @@ class FaultyStore {
   failNextDelete = false;
   readonly store: MetadataStore;
   constructor(inner: MetadataStore) {
-    this.store = new Proxy(inner, {
+    this.store = withRepositories(inner, { keys: new Proxy(inner.keys, {
       get: (target, property, receiver) => {
-        const fail = (property === 'replaceKey' && this.failNextReplace) || (property === 'deleteKey' && this.failNextDelete);
+        const fail = (property === 'replace' && this.failNextReplace) || (property === 'delete' && this.failNextDelete);
         if (fail) {
-          if (property === 'replaceKey') this.failNextReplace = false;
+          if (property === 'replace') this.failNextReplace = false;
           else this.failNextDelete = false;
           return async () => { throw new Error('injected store failure'); };
         }
         const value = Reflect.get(target, property, receiver) as unknown;
         return typeof value === 'function' ? value.bind(target) : value;
       },
-    });
+    }) });
   }
 }
 
@@ -38,8 +39,8 @@ afterAll(async () => { await svc.close(); });
 
 /** Every token object the service made, found through the records of every key version. */
 async function everyRecord(): Promise<KeyRecord[]> {
-  const complete = (await svc.store.listKeys(scope, { limit: 1000 })).items;
-  const incomplete = await svc.store.listIncompleteKeys(new Date(Date.now() + 3600_000));
+  const complete = (await svc.store.keys.list(scope, { limit: 1000 })).items;
+  const incomplete = await svc.store.keys.listIncomplete(new Date(Date.now() + 3600_000));
   return [...complete, ...incomplete];
 }
 
@@ -88,7 +89,7 @@ describe('CreateKey failure between the token and the store', () => {
     expect(res.status).toBe(500);
     const [objectId] = generated;
     expect(await svc.defaultStore.keyObjects.hasKey(objectId!)).toBe(true);
-    const leftovers = await svc.store.listIncompleteKeys(new Date(Date.now() + 1000));
+    const leftovers = await svc.store.keys.listIncomplete(new Date(Date.now() + 1000));
     expect(leftovers.map((k) => k.versions[0]!.id)).toContain(objectId);
     // The half-made key is invisible to every API meanwhile.
     const leftover = leftovers.find((k) => k.versions[0]!.id === objectId)!;
@@ -98,7 +99,7 @@ describe('CreateKey failure between the token and the store', () => {
     // Next start: recovery with no grace period (main.ts does this at start-up).
     expect(await recoverIncompleteKeys(svc.deps, 'none')).toBeGreaterThanOrEqual(1);
     expect(await svc.defaultStore.keyObjects.hasKey(objectId!)).toBe(false);
-    expect(await svc.store.listIncompleteKeys(new Date(Date.now() + 1000))).toHaveLength(0);
+    expect(await svc.store.keys.listIncomplete(new Date(Date.now() + 1000))).toHaveLength(0);
   });
 
   it('recovery leaves a creation still inside its grace period alone', async () => {

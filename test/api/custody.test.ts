@@ -21,7 +21,7 @@ afterAll(async () => { await svc.close(); });
 it('CreateKey leaves a sensitive, non-extractable token object whose CKA_VALUE cannot be read', async () => {
   const res = await kmsCall(svc.app, 'CreateKey', {});
   const { KeyId, CurrentKeyMaterialId } = res.body.KeyMetadata as { KeyId: string; CurrentKeyMaterialId: string };
-  const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, KeyId);
+  const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, KeyId);
   expect(stored?.versions[0]?.backing).toEqual({ kind: 'pkcs11', tokenId: 'default', objectId: CurrentKeyMaterialId });
 
   const objects = inspectObjectsById(lib, svc.token, CurrentKeyMaterialId);
@@ -31,7 +31,7 @@ it('CreateKey leaves a sensitive, non-extractable token object whose CKA_VALUE c
 
 it('the metadata store holds no key bytes: the stored record is references only', async () => {
   const res = await kmsCall(svc.app, 'CreateKey', {});
-  const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, res.body.KeyMetadata.KeyId);
+  const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, res.body.KeyMetadata.KeyId);
   const fields = JSON.stringify(stored);
   expect(Object.keys(stored!.versions[0]!).sort()).toEqual(['backing', 'createdAt', 'id', 'status']);
   expect(fields).not.toMatch(/"(value|material|keyBytes|secret)"/i);

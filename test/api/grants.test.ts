@@ -5,6 +5,7 @@ import { MAX_GRANTS_PER_KEY } from '../../src/core/grants';
 import type { MetadataStore } from '../../src/core/ports';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, OTHER_ROOT, REGION, startTestService, type TestService } from '../support/service';
+import { withRepositories } from '../support/wrapped-store';
 
 let svc: TestService;
 beforeAll(async () => { svc = await startTestService(); });
@@ -249,19 +250,19 @@ describe('CreateGrant', () => {
 describe('the grant quota', () => {
   /** A store that reports `offset` more grants on every key, and counts slowly, as a networked store reads. */
   function inflated(offset: number) {
-    return (store: MetadataStore) => new Proxy(store, {
+    return (store: MetadataStore) => withRepositories(store, { grants: new Proxy(store.grants, {
       get(target, property) {
         const member = Reflect.get(target, property, target) as unknown;
         if (typeof member !== 'function') return member;
         const method = member as (...args: unknown[]) => Promise<unknown>;
-        if (property !== 'countGrantsForKey') return method.bind(target);
+        if (property !== 'countForKey') return method.bind(target);
         return async (...args: unknown[]) => {
           const count = (await method.apply(target, args)) as number;
           await new Promise((resolve) => setTimeout(resolve, 20));
           return count + offset;
         };
       },
-    });
+    }) });
   }
 
   it('refuses the grant past 50,000 on a key, and holds when creations race', async () => {
@@ -282,7 +283,7 @@ describe('the grant quota', () => {
       const refused = results.filter((res) => res.status !== 200);
       for (const res of refused) expect(res.body.__type).toBe('LimitExceededException');
       expect(refused.length).toBeGreaterThanOrEqual(7);
-      expect(await quota.store.countGrantsForKey(scope, key.KeyId)).toBeLessThanOrEqual(3);
+      expect(await quota.store.grants.countForKey(scope, key.KeyId)).toBeLessThanOrEqual(3);
       // The quota is per key.
       const other = (await kmsCall(quota.app, 'CreateKey', {})).body.KeyMetadata as Key;
       expect((await kmsCall(quota.app, 'CreateGrant', decrypt(other.KeyId))).status).toBe(200);
@@ -542,13 +543,13 @@ describe('deleting a key', () => {
     await ok('ScheduleKeyDeletion', { KeyId: doomed.KeyId, PendingWindowInDays: 7 });
     // Grants outlive the scheduling; they go when the key is destroyed.
     expect(ids(await listGrants({ KeyId: doomed.KeyId }))).toEqual([gone.GrantId]);
-    const stored = (await svc.store.getKey(scope, doomed.KeyId))!;
-    await svc.store.replaceKey({ ...stored, deletionDate: new Date(Date.now() - 1000) });
+    const stored = (await svc.store.keys.get(scope, doomed.KeyId))!;
+    await svc.store.keys.replace({ ...stored, deletionDate: new Date(Date.now() - 1000) });
 
     expect(await deleteDueKeys(svc.deps)).toContain(doomed.KeyId);
 
-    expect(await svc.store.countGrantsForKey(scope, doomed.KeyId)).toBe(0);
-    expect(await svc.store.findGrantByToken(gone.GrantToken)).toBeUndefined();
+    expect(await svc.store.grants.countForKey(scope, doomed.KeyId)).toBe(0);
+    expect(await svc.store.grants.findByToken(gone.GrantToken)).toBeUndefined();
     expect(ids((await ok('ListRetirableGrants', { RetiringPrincipal: retiring })).Grants as Entry[])).toEqual([stays.GrantId]);
     await fails('RetireGrant', { GrantToken: gone.GrantToken }, 'InvalidGrantTokenException');
     await fails('ListGrants', { KeyId: doomed.KeyId }, 'NotFoundException');

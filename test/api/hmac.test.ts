@@ -34,7 +34,7 @@ describe.each(specs)('%s', (spec, MacAlgorithm, macBytes) => {
   it('is created as AWS describes it, as a sensitive non-extractable secret in the token', async () => {
     expect(key).toMatchObject({ KeySpec: spec, CustomerMasterKeySpec: spec, KeyUsage: 'GENERATE_VERIFY_MAC', MacAlgorithms: [MacAlgorithm], KeyState: 'Enabled', Description: 'mac key' });
     for (const absent of ['EncryptionAlgorithms', 'SigningAlgorithms', 'KeyAgreementAlgorithms', 'CurrentKeyMaterialId']) expect(key).not.toHaveProperty(absent);
-    const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId);
+    const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId);
     expect(inspectObjectsById(lib, svc.token, stored!.versions[0]!.id)).toEqual([{ sensitive: true, extractable: false, token: true, valueReadError: 'CKR_ATTRIBUTE_SENSITIVE' }]);
   });
 

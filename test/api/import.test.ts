@@ -39,7 +39,7 @@ async function createExternalKey(params: Record<string, unknown> = {}, app = svc
   return res.body.KeyMetadata as Meta;
 }
 const describe_ = async (keyId: string, app = svc.app) => (await kmsCall(app, 'DescribeKey', { KeyId: keyId })).body.KeyMetadata as Meta;
-const stored = async (keyId: string) => (await svc.store.getKey(scope, keyId))!;
+const stored = async (keyId: string) => (await svc.store.keys.get(scope, keyId))!;
 
 interface Parameters { token: string; publicKey: Buffer; validTo: number; body: Record<string, unknown> }
 async function parameters(keyId: string, algorithm: WrappingAlgorithmName = 'RSAES_OAEP_SHA_256', spec = 'RSA_2048', app = svc.app): Promise<Parameters> {
@@ -380,9 +380,9 @@ describe('ImportKeyMaterial', () => {
       return realImport(request);
     });
     // The activation write fails (after the object exists): the import is undone.
-    const realReplace = svc.store.replaceKey.bind(svc.store);
+    const realReplace = svc.store.keys.replace.bind(svc.store.keys);
     let calls = 0;
-    jest.spyOn(svc.store, 'replaceKey').mockImplementation(async (key: KeyRecord) => {
+    jest.spyOn(svc.store.keys, 'replace').mockImplementation(async (key: KeyRecord) => {
       calls++;
       if (calls === 2) throw new Error('injected store failure');
       return realReplace(key);
@@ -391,7 +391,7 @@ describe('ImportKeyMaterial', () => {
     calls = 0;
     const failed = await importMaterial(meta.KeyId, material, { params: p });
     expect(failed.body.__type).toBe('KMSInternalException');
-    jest.spyOn(svc.store, 'replaceKey').mockRestore();
+    jest.spyOn(svc.store.keys, 'replace').mockRestore();
     expect(made).toHaveLength(1);
     expect(await tokenHas(made[0]!)).toBe(false);
     let key = await stored(meta.KeyId);
@@ -498,7 +498,7 @@ describe('DeleteImportedKeyMaterial', () => {
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: meta.KeyId, PendingWindowInDays: 7 });
     expect((await kmsCall(svc.app, 'GetParametersForImport', { KeyId: meta.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' })).body.__type).toBe('KMSInvalidStateException');
     clock.advanceDays(8);
-    jest.spyOn(svc.store, 'listKeysDueForImportUpkeep').mockResolvedValue([]);
+    jest.spyOn(svc.store.keys, 'listDueForImportUpkeep').mockResolvedValue([]);
     const report = await runMaintenance(svc.deps, { atStartup: false });
     expect(report.deleted).toContain(meta.KeyId);
     for (const id of objects) expect(await tokenHas(id)).toBe(false);

@@ -147,9 +147,9 @@ async function prepare(operation: string, state: KeyState) {
     const material = oaepWrap(Buffer.from(params.PublicKey as string, 'base64'), 'sha256', randomBytes(32));
     request = { KeyId: meta.KeyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: material.toString('base64'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' };
   }
-  const stored = (await svc.store.getKey(scope, meta.KeyId))!;
+  const stored = (await svc.store.keys.get(scope, meta.KeyId))!;
   const pending = state === 'PendingDeletion' || state === 'PendingReplicaDeletion';
-  await svc.store.replaceKey({ ...stored, state, ...(pending ? { deletionDate: new Date(Date.now() + 7 * 86_400_000), pendingWindowInDays: 7 } : {}) });
+  await svc.store.keys.replace({ ...stored, state, ...(pending ? { deletionDate: new Date(Date.now() + 7 * 86_400_000), pendingWindowInDays: 7 } : {}) });
   return { arn: meta.Arn, request };
 }
 

@@ -37,7 +37,7 @@ describe('EnableKey and DisableKey', () => {
 
   it('takes key ids and ARNs only, not aliases', async () => {
     const key = await createKey();
-    await svc.store.insertAlias({ ...scope, aliasName: 'alias/lifecycle', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
+    await svc.store.aliases.insert({ ...scope, aliasName: 'alias/lifecycle', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
     expect((await kmsCall(svc.app, 'DisableKey', { KeyId: 'alias/lifecycle' })).body).toEqual({ __type: 'NotFoundException', message: "Invalid keyId 'alias/lifecycle'" });
   });
 
@@ -104,12 +104,12 @@ describe('the deletion worker', () => {
   it('a key is destroyed only once its deletion date has passed.', async () => {
     // Every token object (all versions), the metadata and the aliases go, and not a moment before.
     const key = await createKey();
-    const stored = (await svc.store.getKey(scope, key.KeyId))!;
+    const stored = (await svc.store.keys.get(scope, key.KeyId))!;
     // A second version, as rotation will add, must go too.
     const secondVersion = 'ab'.repeat(32);
     await svc.defaultStore.keyObjects.generateAesKey(secondVersion, `kms:${key.KeyId}`);
-    await svc.store.replaceKey({ ...stored, versions: [...stored.versions, { id: secondVersion, backing: { kind: 'pkcs11', tokenId: 'default', objectId: secondVersion }, createdAt: clock.now(), status: 'ACTIVE' }] });
-    await svc.store.insertAlias({ ...scope, aliasName: 'alias/doomed', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
+    await svc.store.keys.replace({ ...stored, versions: [...stored.versions, { id: secondVersion, backing: { kind: 'pkcs11', tokenId: 'default', objectId: secondVersion }, createdAt: clock.now(), status: 'ACTIVE' }] });
+    await svc.store.aliases.insert({ ...scope, aliasName: 'alias/doomed', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
 
     clock.advance(7 * DAY - 1);
@@ -122,7 +122,7 @@ describe('the deletion worker', () => {
     expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: key.KeyId })).body.__type).toBe('NotFoundException');
     expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(false);
     expect(await svc.defaultStore.keyObjects.hasKey(secondVersion)).toBe(false);
-    expect(await svc.store.getAlias(scope, 'alias/doomed')).toBeUndefined();
+    expect(await svc.store.aliases.get(scope, 'alias/doomed')).toBeUndefined();
   });
 
   it('never deletes a key whose deletion was cancelled', async () => {
@@ -139,8 +139,8 @@ describe('the deletion worker', () => {
     const key = await createKey();
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
     clock.advanceDays(8);
-    const list = svc.store.listKeysDueForDeletion.bind(svc.store);
-    const spy = jest.spyOn(svc.deps.store, 'listKeysDueForDeletion').mockImplementationOnce(async (dueBy) => {
+    const list = svc.store.keys.listDueForDeletion.bind(svc.store.keys);
+    const spy = jest.spyOn(svc.deps.store.keys, 'listDueForDeletion').mockImplementationOnce(async (dueBy) => {
       const due = await list(dueBy);
       await kmsCall(svc.app, 'CancelKeyDeletion', { KeyId: key.KeyId });
       return due;
@@ -177,13 +177,13 @@ describe('the deletion worker across a restart', () => {
     const key = await createKey();
     await kmsCall(svc.app, 'ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
     clock.advanceDays(8);
-    const spy = jest.spyOn(svc.deps.store, 'deleteKey').mockRejectedValueOnce(new Error('crash'));
+    const spy = jest.spyOn(svc.deps.store.keys, 'delete').mockRejectedValueOnce(new Error('crash'));
     await expect(deleteDueKeys(svc.deps)).rejects.toThrow('crash');
     spy.mockRestore();
     expect(await svc.defaultStore.keyObjects.hasKey(key.CurrentKeyMaterialId)).toBe(false);
     // Claimed and invisible meanwhile; the next start's maintenance removes the record.
     expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: key.KeyId })).body.__type).toBe('NotFoundException');
     await runMaintenance(svc.deps, { atStartup: true });
-    expect(await svc.store.getKey(scope, key.KeyId)).toBeUndefined();
+    expect(await svc.store.keys.get(scope, key.KeyId)).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import { FakeClock } from '../support/clock';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, REGION, startTestService, type TestService } from '../support/service';
 import { inspectObjectsById } from '../support/softhsm';
+import { withRepositories } from '../support/wrapped-store';
 
 const DAY = 24 * 60 * 60 * 1000;
 const scope: KeyScope = { accountId: ACCOUNT, region: REGION };
@@ -30,14 +31,14 @@ class FaultyStore {
   private calls = 0;
   readonly store: MetadataStore;
   constructor(inner: MetadataStore) {
-    this.store = new Proxy(inner, {
+    this.store = withRepositories(inner, { keys: new Proxy(inner.keys, {
       get: (target, property, receiver) => {
-        if (property === 'replaceKey' && this.plan) {
+        if (property === 'replace' && this.plan) {
           const fault = this.plan(++this.calls);
           if (fault === 'fail') return async () => { throw new Error('injected store failure'); };
           if (fault === 'loseReply') {
             return async (key: KeyRecord) => {
-              await target.replaceKey(key);
+              await target.replace(key);
               throw new Error('injected lost reply');
             };
           }
@@ -45,7 +46,7 @@ class FaultyStore {
         const value = Reflect.get(target, property, receiver) as unknown;
         return typeof value === 'function' ? value.bind(target) : value;
       },
-    });
+    }) });
   }
   arm(plan: (n: number) => ReplaceFault): void {
     this.plan = plan;
@@ -72,7 +73,7 @@ afterEach(() => {
 async function createKey(app = svc.app): Promise<{ KeyId: string; Arn: string; CurrentKeyMaterialId: string }> {
   return (await kmsCall(app, 'CreateKey', {})).body.KeyMetadata;
 }
-const stored = async (keyId: string, store: MetadataStore = svc.store) => (await store.getKey(scope, keyId))!;
+const stored = async (keyId: string, store: MetadataStore = svc.store) => (await store.keys.get(scope, keyId))!;
 const encrypt = async (keyId: string, app = svc.app) => (await kmsCall(app, 'Encrypt', { KeyId: keyId, Plaintext: PLAINTEXT })).body.CiphertextBlob as string;
 const versionIn = (blob: string) => parseCiphertext(Buffer.from(blob, 'base64')).keyMaterialId;
 const status = async (keyId: string, app = svc.app) => (await kmsCall(app, 'GetKeyRotationStatus', { KeyId: keyId })).body;
@@ -165,7 +166,7 @@ describe('EnableKeyRotation, DisableKeyRotation and GetKeyRotationStatus', () =>
 
   it('takes key ids and ARNs only, and refuses other principals', async () => {
     const key = await createKey();
-    await svc.store.insertAlias({ ...scope, aliasName: 'alias/rotation', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
+    await svc.store.aliases.insert({ ...scope, aliasName: 'alias/rotation', targetKeyId: key.KeyId, createdAt: clock.now(), updatedAt: clock.now() });
     for (const op of ['EnableKeyRotation', 'DisableKeyRotation', 'GetKeyRotationStatus', 'RotateKeyOnDemand', 'ListKeyRotations']) {
       expect((await kmsCall(svc.app, op, { KeyId: 'alias/rotation' })).body).toEqual({ __type: 'NotFoundException', message: "Invalid keyId 'alias/rotation'" });
       expect((await kmsCall(svc.app, op, { KeyId: key.Arn }, { credentials: ALICE })).body.__type).toBe('AccessDeniedException');
@@ -193,7 +194,7 @@ describe('keys that do not rotate', () => {
 
   it('a key with imported material: the origin message', async () => {
     const key = await createKey();
-    await svc.store.replaceKey({ ...(await stored(key.KeyId)), origin: 'EXTERNAL' });
+    await svc.store.keys.replace({ ...(await stored(key.KeyId)), origin: 'EXTERNAL' });
     for (const op of ['EnableKeyRotation', 'DisableKeyRotation', 'GetKeyRotationStatus', 'RotateKeyOnDemand', 'ListKeyRotations']) {
       expect((await kmsCall(svc.app, op, { KeyId: key.KeyId })).body).toEqual({
         __type: 'UnsupportedOperationException', message: `${key.Arn} origin is EXTERNAL which is not valid for this operation.`,

@@ -36,7 +36,7 @@ describe('CreateKey and DescribeKey', () => {
       expect(res.status).toBe(200);
       expect(res.body.KeyMetadata).toEqual(meta);
     }
-    const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, meta.KeyId);
+    const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, meta.KeyId);
     expect(stored?.tags).toEqual([{ TagKey: 'a', TagValue: '' }]);
     expect(JSON.parse(stored!.policy!).Statement[0].Principal.AWS).toBe(`arn:aws:iam::${ACCOUNT}:root`);
   });
@@ -44,7 +44,7 @@ describe('CreateKey and DescribeKey', () => {
   it('describes a key through an alias name and an alias ARN', async () => {
     const meta = await createKey();
     const now = new Date();
-    await svc.store.insertAlias({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/orders', targetKeyId: meta.KeyId, createdAt: now, updatedAt: now });
+    await svc.store.aliases.insert({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/orders', targetKeyId: meta.KeyId, createdAt: now, updatedAt: now });
     for (const keyId of ['alias/orders', `arn:aws:kms:${REGION}:${ACCOUNT}:alias/orders`]) {
       const res = await kmsCall(svc.app, 'DescribeKey', { KeyId: keyId });
       expect(res.body.KeyMetadata?.KeyId).toBe(meta.KeyId);
@@ -182,7 +182,7 @@ describe('Encrypt and Decrypt', () => {
   it('encrypts through an alias', async () => {
     const meta = await createKey();
     const now = new Date();
-    await svc.store.insertAlias({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/enc', targetKeyId: meta.KeyId, createdAt: now, updatedAt: now });
+    await svc.store.aliases.insert({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/enc', targetKeyId: meta.KeyId, createdAt: now, updatedAt: now });
     const enc = await kmsCall(svc.app, 'Encrypt', { KeyId: 'alias/enc', Plaintext: b64('via alias') });
     expect(enc.body.KeyId).toBe(meta.Arn);
     const dec = await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: enc.body.CiphertextBlob, KeyId: 'alias/enc' });
@@ -200,8 +200,8 @@ describe('Encrypt and Decrypt', () => {
   it('refuses a disabled key with DisabledException', async () => {
     const meta = await createKey();
     const scope = { accountId: ACCOUNT, region: REGION };
-    const stored = (await svc.store.getKey(scope, meta.KeyId))!;
-    await svc.store.replaceKey({ ...stored, state: 'Disabled' });
+    const stored = (await svc.store.keys.get(scope, meta.KeyId))!;
+    await svc.store.keys.replace({ ...stored, state: 'Disabled' });
     const res = await kmsCall(svc.app, 'Encrypt', { KeyId: meta.KeyId, Plaintext: b64('x') });
     expect(res.body).toEqual({ __type: 'DisabledException', message: `${meta.Arn} is disabled.` });
   });

@@ -2,6 +2,7 @@
 import { RevisionConflictError } from '../../src/core/errors';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, OTHER_ROOT, REGION, startTestService, type TestService } from '../support/service';
+import { withRepositories } from '../support/wrapped-store';
 
 let svc: TestService;
 beforeAll(async () => { svc = await startTestService(); });
@@ -248,7 +249,7 @@ describe('key identification, authorisation and key state', () => {
   it('tag operations accept a key id or key ARN only, never an alias.', async () => {
     const key = await createKey();
     const now = new Date();
-    await svc.store.insertAlias({ ...scope, aliasName: 'alias/tagged', targetKeyId: key.KeyId, createdAt: now, updatedAt: now });
+    await svc.store.aliases.insert({ ...scope, aliasName: 'alias/tagged', targetKeyId: key.KeyId, createdAt: now, updatedAt: now });
     for (const keyId of ['alias/tagged', `arn:aws:kms:${REGION}:${ACCOUNT}:alias/tagged`]) {
       await fails('TagResource', { KeyId: keyId, Tags: [tag('a', 'b')] }, 'NotFoundException', `Invalid keyId '${keyId}'`);
       await fails('UntagResource', { KeyId: keyId, TagKeys: ['a'] }, 'NotFoundException', `Invalid keyId '${keyId}'`);
@@ -278,8 +279,8 @@ describe('key identification, authorisation and key state', () => {
 
   it('refuses tag changes while the key is pending deletion, but still lists its tags', async () => {
     const key = await createKey([tag('a', 'b')]);
-    const stored = (await svc.store.getKey(scope, key.KeyId))!;
-    await svc.store.replaceKey({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 7 * 86400_000), pendingWindowInDays: 7 });
+    const stored = (await svc.store.keys.get(scope, key.KeyId))!;
+    await svc.store.keys.replace({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 7 * 86400_000), pendingWindowInDays: 7 });
     await fails('TagResource', { KeyId: key.KeyId, Tags: [tag('x', 'y')] }, 'KMSInvalidStateException', `${key.Arn} is pending deletion.`);
     await fails('UntagResource', { KeyId: key.Arn, TagKeys: ['a'] }, 'KMSInvalidStateException', `${key.Arn} is pending deletion.`);
     expect(await listTags(key.KeyId)).toEqual([tag('a', 'b')]);
@@ -287,8 +288,8 @@ describe('key identification, authorisation and key state', () => {
 
   it('allows tag changes on a disabled key', async () => {
     const key = await createKey();
-    const stored = (await svc.store.getKey(scope, key.KeyId))!;
-    await svc.store.replaceKey({ ...stored, state: 'Disabled' });
+    const stored = (await svc.store.keys.get(scope, key.KeyId))!;
+    await svc.store.keys.replace({ ...stored, state: 'Disabled' });
     await ok('TagResource', { KeyId: key.KeyId, Tags: [tag('x', 'y')] });
     await ok('UntagResource', { KeyId: key.KeyId, TagKeys: ['x'] });
   });
@@ -324,19 +325,19 @@ describe('concurrent tag changes under contention', () => {
   let conflicts = 0;
   beforeAll(async () => {
     slow = await startTestService({
-      wrapStore: (store) => new Proxy(store, {
+      wrapStore: (store) => withRepositories(store, { keys: new Proxy(store.keys, {
         get(target, property) {
           const member = Reflect.get(target, property, target) as unknown;
           if (typeof member !== 'function') return member;
           const method = member as (...args: unknown[]) => Promise<unknown>;
-          if (property === 'getKey') {
+          if (property === 'get') {
             return async (...args: unknown[]) => {
               const key = await method.apply(target, args);
               await new Promise((resolve) => setTimeout(resolve, 2));
               return key;
             };
           }
-          if (property === 'replaceKey') {
+          if (property === 'replace') {
             return async (...args: unknown[]) => method.apply(target, args).catch((e: unknown) => {
               if (e instanceof RevisionConflictError) conflicts++;
               throw e;
@@ -344,7 +345,7 @@ describe('concurrent tag changes under contention', () => {
           }
           return method.bind(target);
         },
-      }),
+      }) }),
     });
   });
   afterAll(async () => { await slow.close(); });

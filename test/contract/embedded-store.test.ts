@@ -2,21 +2,26 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded';
-import { describeMetadataStoreContract } from './metadata-store.contract';
+import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeGrantRepositoryContract } from './grant-repository.contract';
+import { describeKeyRepositoryContract } from './key-repository.contract';
+import type { StoreContractOptions, StoreFactory } from './metadata-fixtures';
 
 /** The database file of the current test; each test gets a fresh directory. */
 let databaseFile = '';
 
-describeMetadataStoreContract(
-  'EmbeddedStore (SQLite)',
-  async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'hsm-kms-embedded-store-'));
-    // A subdirectory that does not exist yet: init() must create it.
-    databaseFile = path.join(dir, 'data', 'metadata.sqlite');
-    return new EmbeddedStore(databaseFile);
-  },
-  {
-    reopen: async () => new EmbeddedStore(databaseFile),
-    cleanup: async () => rm(path.dirname(path.dirname(databaseFile)), { recursive: true, force: true }),
-  },
-);
+const factory: StoreFactory = async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hsm-kms-embedded-store-'));
+  // A subdirectory that does not exist yet: init() must create it.
+  databaseFile = path.join(dir, 'data', 'metadata.sqlite');
+  return new EmbeddedStore(databaseFile);
+};
+
+const options: StoreContractOptions = {
+  reopen: async () => new EmbeddedStore(databaseFile),
+  cleanup: async () => rm(path.dirname(path.dirname(databaseFile)), { recursive: true, force: true }),
+};
+
+describeKeyRepositoryContract('EmbeddedStore (SQLite)', factory, options);
+describeAliasRepositoryContract('EmbeddedStore (SQLite)', factory, options);
+describeGrantRepositoryContract('EmbeddedStore (SQLite)', factory, options);

@@ -1,4 +1,10 @@
 import { MemoryStore } from '../support/memory-store';
-import { describeMetadataStoreContract } from './metadata-store.contract';
+import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeGrantRepositoryContract } from './grant-repository.contract';
+import { describeKeyRepositoryContract } from './key-repository.contract';
 
-describeMetadataStoreContract('MemoryStore', async () => new MemoryStore());
+const factory = async () => new MemoryStore();
+
+describeKeyRepositoryContract('MemoryStore', factory);
+describeAliasRepositoryContract('MemoryStore', factory);
+describeGrantRepositoryContract('MemoryStore', factory);

@@ -1,4 +1,4 @@
-// Runs the MetadataStore contract against MongoStore. The server is KMS_TEST_MONGODB_URI when set,
+// Runs the repository contracts against MongoStore. The server is KMS_TEST_MONGODB_URI when set,
 // otherwise a throwaway mongod from mongodb-memory-server if it can obtain a binary. Without
 // either the suite is skipped, visibly: no MongoDB server can be installed on our CI machines,
 // and a suite that silently passed there would claim coverage it does not have.
@@ -8,7 +8,10 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-core';
 import { MongoStore } from '../../src/store/mongo';
-import { describeMetadataStoreContract } from './metadata-store.contract';
+import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeGrantRepositoryContract } from './grant-repository.contract';
+import { describeKeyRepositoryContract } from './key-repository.contract';
+import type { StoreContractOptions, StoreFactory } from './metadata-fixtures';
 
 const SKIP_TITLE = 'SKIPPED: no MongoDB (set KMS_TEST_MONGODB_URI)';
 /** How long finding (and possibly downloading) a mongod binary may take before we give up. */
@@ -58,7 +61,7 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A one-node replica set, so deleteKey's transaction path is exercised; a standalone if that fails. */
+/** A one-node replica set, so keys.delete's transaction path is exercised; a standalone if that fails. */
 async function startMemoryServer(binaryPath: string): Promise<RunningServer> {
   const binary = { systemBinary: binaryPath };
   const replSet = new MongoMemoryReplSet({ binary, replSet: { count: 1, storageEngine: 'wiredTiger' } });
@@ -67,7 +70,7 @@ async function startMemoryServer(binaryPath: string): Promise<RunningServer> {
     return { uri: replSet.getUri(), stop: async () => { await replSet.stop(); } };
   } catch (e) {
     await replSet.stop().catch(() => undefined);
-    console.warn(`MongoMemoryReplSet did not start (${String(e)}); using a standalone mongod, so deleteKey runs without a transaction`);
+    console.warn(`MongoMemoryReplSet did not start (${String(e)}); using a standalone mongod, so keys.delete runs without a transaction`);
   }
   const server = await MongoMemoryServer.create({ binary });
   return { uri: server.getUri(), stop: async () => { await server.stop(); } };
@@ -78,9 +81,9 @@ const source = findMongo();
 if (source.kind === 'unavailable') {
   // Straight to stderr: jest drops the buffered console output of a file whose tests are all skipped.
   process.stderr.write(
-    `\n${'!'.repeat(72)}\n  MongoStore contract suite ${SKIP_TITLE}\n  ${source.reason}\n${'!'.repeat(72)}\n\n`,
+    `\n${'!'.repeat(72)}\n  MongoStore contract suites ${SKIP_TITLE}\n  ${source.reason}\n${'!'.repeat(72)}\n\n`,
   );
-  describe('MetadataStore contract: MongoStore', () => {
+  describe('Repository contracts: MongoStore', () => {
     test.skip(`${SKIP_TITLE}: ${source.reason.slice(0, 160)}`, () => undefined);
   });
 } else {
@@ -111,11 +114,15 @@ if (source.kind === 'unavailable') {
       }
     });
 
-    describeMetadataStoreContract('MongoStore', async () => new MongoStore(uri, dbName), {
+    const factory: StoreFactory = async () => new MongoStore(uri, dbName);
+    const options: StoreContractOptions = {
       reopen: async () => new MongoStore(uri, dbName),
       cleanup: async () => {
         await admin?.db(dbName).dropDatabase();
       },
-    });
+    };
+    describeKeyRepositoryContract('MongoStore', factory, options);
+    describeAliasRepositoryContract('MongoStore', factory, options);
+    describeGrantRepositoryContract('MongoStore', factory, options);
   });
 }

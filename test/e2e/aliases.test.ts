@@ -146,8 +146,8 @@ describe('errors as the SDK sees them', () => {
     expect(await rejection(kms.send(new DeleteAliasCommand({ AliasName: 'alias/sdk-never' })))).toBeInstanceOf(NotFoundException);
 
     const pending = await createKey();
-    const stored = (await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, pending.KeyId!))!;
-    await svc.store.replaceKey({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 7 * 86_400_000), pendingWindowInDays: 7 });
+    const stored = (await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, pending.KeyId!))!;
+    await svc.store.keys.replace({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 7 * 86_400_000), pendingWindowInDays: 7 });
     const state = await rejection(kms.send(new UpdateAliasCommand({ AliasName: 'alias/sdk-taken', TargetKeyId: pending.KeyId })));
     expect(state).toBeInstanceOf(KMSInvalidStateException);
     expect(state.message).toBe(`${pending.Arn} is pending deletion.`);

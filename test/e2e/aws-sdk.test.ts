@@ -63,7 +63,7 @@ describe('CreateKey and DescribeKey', () => {
     expect(meta.CreationDate!.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
     expect(meta.CreationDate!.getTime()).toBeLessThanOrEqual(Date.now());
     // No API reads tags back yet (ListResourceTags): look in the store.
-    const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, meta.KeyId!);
+    const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, meta.KeyId!);
     expect(stored?.tags).toEqual([{ TagKey: 'team', TagValue: 'pay' }]);
   });
 

@@ -86,7 +86,7 @@ it('the imported object is sensitive and non-extractable in the token (raw PKCS#
   lib.load(SOFTHSM_MODULE);
   const key = await externalKey();
   await importInto(key.KeyId!, 'RSA_AES_KEY_WRAP_SHA_1', randomBytes(32));
-  const version = (await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId!))!.versions[0]!;
+  const version = (await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId!))!.versions[0]!;
   const objectId = version.backing.kind === 'pkcs11' ? version.backing.objectId : '';
   expect(inspectObjectsById(lib, svc.token, objectId)).toEqual([{ sensitive: true, extractable: false, token: true, valueReadError: 'CKR_ATTRIBUTE_SENSITIVE' }]);
 });

@@ -71,7 +71,7 @@ it('twenty concurrent description updates and toggles leave one consistent recor
     i % 2 === 0
       ? kms.send(new UpdateKeyDescriptionCommand({ KeyId: key.KeyId, Description: `d${i}` }))
       : kms.send(i % 4 === 1 ? new DisableKeyCommand({ KeyId: key.KeyId }) : new EnableKeyCommand({ KeyId: key.KeyId }))));
-  const stored = (await svc.store.getKey({ accountId: key.AWSAccountId!, region: REGION }, key.KeyId!))!;
+  const stored = (await svc.store.keys.get({ accountId: key.AWSAccountId!, region: REGION }, key.KeyId!))!;
   // Every one of the 20 changes was applied exactly once: each bumps the revision.
   expect(stored.revision).toBe(1 + 20);
   expect(stored.description).toMatch(/^d\d+$/);

@@ -120,8 +120,8 @@ it('an injected crash mid-rotation leaves a consistent key: the old version curr
   jest.spyOn(token.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId, label) => {
     await realGenerate(objectId, label);
     generated.push(objectId);
-    jest.spyOn(svc.store, 'replaceKey').mockRejectedValue(new Error('process gone'));
-    jest.spyOn(svc.deps.store, 'replaceKey').mockRejectedValue(new Error('process gone'));
+    jest.spyOn(svc.store.keys, 'replace').mockRejectedValue(new Error('process gone'));
+    jest.spyOn(svc.deps.store.keys, 'replace').mockRejectedValue(new Error('process gone'));
   });
   await expect(kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyId }))).rejects.toBeInstanceOf(KMSInternalException);
   jest.restoreAllMocks();
@@ -137,7 +137,7 @@ it('an injected crash mid-rotation leaves a consistent key: the old version curr
   // Recovery, as at the next start, removes the PENDING version and destroys its object.
   await runMaintenance(svc.deps, { atStartup: true });
   expect(await token.keyObjects.hasKey(generated[0]!)).toBe(false);
-  const stored = await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId!);
+  const stored = await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId!);
   expect(stored!.versions.map((v) => v.id)).toEqual([key.CurrentKeyMaterialId]);
   expect((await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).OnDemandRotationStartDate).toBeUndefined();
   expect(await decrypt(before)).toBe('survives');

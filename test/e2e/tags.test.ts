@@ -92,8 +92,8 @@ it('surfaces the tag errors as the SDK\'s typed exceptions', async () => {
 
 it('refuses tag changes on a key pending deletion with KMSInvalidStateException', async () => {
   const key = await createKey([{ TagKey: 'a', TagValue: '1' }]);
-  const stored = (await svc.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId!))!;
-  await svc.store.replaceKey({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 30 * 86400_000), pendingWindowInDays: 30 });
+  const stored = (await svc.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId!))!;
+  await svc.store.keys.replace({ ...stored, state: 'PendingDeletion', deletionDate: new Date(Date.now() + 30 * 86400_000), pendingWindowInDays: 30 });
   const attempts: (() => Promise<unknown>)[] = [
     () => kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'b', TagValue: '2' }] })),
     () => kms.send(new UntagResourceCommand({ KeyId: key.KeyId, TagKeys: ['a'] })),

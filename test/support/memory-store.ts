@@ -1,191 +1,210 @@
-// An in-memory MetadataStore for core unit tests. It passes the same contract suite as the real
+// An in-memory MetadataStore for core unit tests. It passes the same contract suites as the real
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
-import type { MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
 import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
+import { pageOf } from '../../src/store/page';
 
-export class MemoryStore implements MetadataStore {
+/** Every record, shared by the repositories so that deleting a key can take its aliases and grants. */
+class Tables {
   /** Keyed by scopedId(accountId, region, keyId / aliasName). */
-  private readonly keys = new Map<string, KeyRecord>();
-  private readonly aliases = new Map<string, AliasRecord>();
+  readonly keys = new Map<string, KeyRecord>();
+  readonly aliases = new Map<string, AliasRecord>();
   /** Keyed by grantId alone: grant ids are unique in every scope. */
-  private readonly grants = new Map<string, GrantRecord>();
-  private readonly grantIdsByToken = new Map<string, string>();
+  readonly grants = new Map<string, GrantRecord>();
+  readonly grantIdsByToken = new Map<string, string>();
 
-  async init(): Promise<void> {}
+  removeGrant(grantId: string): void {
+    const grant = this.grants.get(grantId);
+    if (grant) this.grantIdsByToken.delete(grant.grantToken);
+    this.grants.delete(grantId);
+  }
+}
 
-  async close(): Promise<void> {}
+class MemoryKeyRepository implements KeyRepository {
+  constructor(private readonly tables: Tables) {}
 
-  async ping(): Promise<void> {}
-
-  async insertKey(key: KeyRecord): Promise<void> {
+  async insert(key: KeyRecord): Promise<void> {
     const id = scopedId(key, key.keyId);
-    if (this.keys.has(id)) throw new DuplicateRecordError(`key ${key.keyId}`);
-    this.keys.set(id, deepClone(key));
+    if (this.tables.keys.has(id)) throw new DuplicateRecordError(`key ${key.keyId}`);
+    this.tables.keys.set(id, deepClone(key));
   }
 
-  async getKey(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
-    const key = this.keys.get(scopedId(scope, keyId));
+  async get(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
+    const key = this.tables.keys.get(scopedId(scope, keyId));
     return key && deepClone(key);
   }
 
-  async listKeys(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
+  async list(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
     const after = page.marker === undefined ? undefined : decodeMarker('key', page.marker);
-    const keys = [...this.keys.values()]
+    const keys = [...this.tables.keys.values()]
       .filter((key) => inScope(key, scope) && !key.incomplete && (after === undefined || key.keyId > after))
       .sort((a, b) => compareCodeUnits(a.keyId, b.keyId));
-    return paginate(keys, page.limit, (key) => encodeMarker('key', key.keyId));
+    return pageOf(keys, page.limit, deepClone, (key) => encodeMarker('key', key.keyId));
   }
 
-  async replaceKey(key: KeyRecord): Promise<KeyRecord> {
+  async replace(key: KeyRecord): Promise<KeyRecord> {
     const id = scopedId(key, key.keyId);
-    if (this.keys.get(id)?.revision !== key.revision) throw new RevisionConflictError(`key ${key.keyId}`);
+    if (this.tables.keys.get(id)?.revision !== key.revision) throw new RevisionConflictError(`key ${key.keyId}`);
     const stored = deepClone({ ...key, revision: key.revision + 1 });
-    this.keys.set(id, stored);
+    this.tables.keys.set(id, stored);
     return deepClone(stored);
   }
 
-  async deleteKey(scope: KeyScope, keyId: string): Promise<void> {
-    for (const [id, grant] of this.grants) {
-      if (inScope(grant, scope) && grant.keyId === keyId) this.removeGrant(id);
+  async delete(scope: KeyScope, keyId: string): Promise<void> {
+    for (const [id, grant] of this.tables.grants) {
+      if (inScope(grant, scope) && grant.keyId === keyId) this.tables.removeGrant(id);
     }
-    for (const [id, alias] of this.aliases) {
-      if (inScope(alias, scope) && alias.targetKeyId === keyId) this.aliases.delete(id);
+    for (const [id, alias] of this.tables.aliases) {
+      if (inScope(alias, scope) && alias.targetKeyId === keyId) this.tables.aliases.delete(id);
     }
-    this.keys.delete(scopedId(scope, keyId));
+    this.tables.keys.delete(scopedId(scope, keyId));
   }
 
-  async listIncompleteKeys(before: Date): Promise<KeyRecord[]> {
-    return [...this.keys.values()]
-      .filter((key) => key.incomplete && key.updatedAt.getTime() < before.getTime())
-      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
-      .map((key) => deepClone(key));
+  async listIncomplete(before: Date): Promise<KeyRecord[]> {
+    return this.select((key) => key.incomplete === true && key.updatedAt.getTime() < before.getTime(), (key) => key.updatedAt);
   }
 
-  async listKeysDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
-    return [...this.keys.values()]
-      .filter((key) => !key.incomplete && key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate.getTime() <= dueBy.getTime())
-      .sort((a, b) => a.deletionDate!.getTime() - b.deletionDate!.getTime())
-      .map((key) => deepClone(key));
+  async listDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
+    return this.select(
+      (key) => !key.incomplete && key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate.getTime() <= dueBy.getTime(),
+      (key) => key.deletionDate!,
+    );
   }
 
-  async listKeysDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
+  async listDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
     const due = (key: KeyRecord) => key.rotation?.enabled === true && key.rotation.nextRotationDate !== undefined
       && key.rotation.nextRotationDate.getTime() <= dueBy.getTime();
-    return [...this.keys.values()]
-      .filter((key) => !key.incomplete && key.state === 'Enabled' && due(key))
-      .sort((a, b) => a.rotation!.nextRotationDate!.getTime() - b.rotation!.nextRotationDate!.getTime())
-      .map((key) => deepClone(key));
+    return this.select((key) => !key.incomplete && key.state === 'Enabled' && due(key), (key) => key.rotation!.nextRotationDate!);
   }
 
-  async listKeysDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
-    return [...this.keys.values()]
-      .filter((key) => !key.incomplete && key.imported?.upkeepAt !== undefined && key.imported.upkeepAt.getTime() <= dueBy.getTime())
-      .sort((a, b) => a.imported!.upkeepAt!.getTime() - b.imported!.upkeepAt!.getTime())
-      .map((key) => deepClone(key));
+  async listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
+    return this.select(
+      (key) => !key.incomplete && key.imported?.upkeepAt !== undefined && key.imported.upkeepAt.getTime() <= dueBy.getTime(),
+      (key) => key.imported!.upkeepAt!,
+    );
   }
 
-  async listKeysWithPendingVersions(before: Date): Promise<KeyRecord[]> {
-    return [...this.keys.values()]
-      .filter((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()))
-      .map((key) => deepClone(key));
+  async listWithPendingVersions(before: Date): Promise<KeyRecord[]> {
+    return this.select((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()));
   }
 
-  async insertAlias(alias: AliasRecord): Promise<void> {
+  /** Copies of the keys of every scope that `selected` picks, soonest `dateOf` first if given. */
+  private select(selected: (key: KeyRecord) => boolean, dateOf?: (key: KeyRecord) => Date): KeyRecord[] {
+    const keys = [...this.tables.keys.values()].filter(selected);
+    if (dateOf) keys.sort((a, b) => dateOf(a).getTime() - dateOf(b).getTime());
+    return keys.map((key) => deepClone(key));
+  }
+}
+
+class MemoryAliasRepository implements AliasRepository {
+  constructor(private readonly tables: Tables) {}
+
+  async insert(alias: AliasRecord): Promise<void> {
     const id = scopedId(alias, alias.aliasName);
-    if (this.aliases.has(id)) throw new DuplicateRecordError(`alias ${alias.aliasName}`);
-    this.aliases.set(id, deepClone(alias));
+    if (this.tables.aliases.has(id)) throw new DuplicateRecordError(`alias ${alias.aliasName}`);
+    this.tables.aliases.set(id, deepClone(alias));
   }
 
-  async getAlias(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
-    const alias = this.aliases.get(scopedId(scope, aliasName));
+  async get(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
+    const alias = this.tables.aliases.get(scopedId(scope, aliasName));
     return alias && deepClone(alias);
   }
 
-  async listAliases(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>> {
+  async list(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>> {
     const after = page.marker === undefined ? undefined : decodeMarker('alias', page.marker);
-    const aliases = [...this.aliases.values()]
+    const aliases = [...this.tables.aliases.values()]
       .filter((alias) => inScope(alias, scope)
         && (filter.keyId === undefined || alias.targetKeyId === filter.keyId)
         && (after === undefined || alias.aliasName > after))
       .sort((a, b) => compareCodeUnits(a.aliasName, b.aliasName));
-    return paginate(aliases, page.limit, (alias) => encodeMarker('alias', alias.aliasName));
+    return pageOf(aliases, page.limit, deepClone, (alias) => encodeMarker('alias', alias.aliasName));
   }
 
-  async updateAlias(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean> {
-    const alias = this.aliases.get(scopedId(scope, aliasName));
+  async update(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean> {
+    const alias = this.tables.aliases.get(scopedId(scope, aliasName));
     if (!alias) return false;
     alias.targetKeyId = targetKeyId;
     alias.updatedAt = new Date(now);
     return true;
   }
 
-  async deleteAlias(scope: KeyScope, aliasName: string): Promise<boolean> {
-    return this.aliases.delete(scopedId(scope, aliasName));
+  async delete(scope: KeyScope, aliasName: string): Promise<boolean> {
+    return this.tables.aliases.delete(scopedId(scope, aliasName));
   }
 
-  async countAliasesForKey(scope: KeyScope, keyId: string): Promise<number> {
-    return [...this.aliases.values()].filter((alias) => inScope(alias, scope) && alias.targetKeyId === keyId).length;
+  async countForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return [...this.tables.aliases.values()].filter((alias) => inScope(alias, scope) && alias.targetKeyId === keyId).length;
+  }
+}
+
+class MemoryGrantRepository implements GrantRepository {
+  constructor(private readonly tables: Tables) {}
+
+  async insert(grant: GrantRecord): Promise<void> {
+    if (this.tables.grants.has(grant.grantId)) throw new DuplicateRecordError(`grant ${grant.grantId}`);
+    if (this.tables.grantIdsByToken.has(grant.grantToken)) throw new DuplicateRecordError('grant token');
+    this.tables.grants.set(grant.grantId, deepClone(grant));
+    this.tables.grantIdsByToken.set(grant.grantToken, grant.grantId);
   }
 
-  async insertGrant(grant: GrantRecord): Promise<void> {
-    if (this.grants.has(grant.grantId)) throw new DuplicateRecordError(`grant ${grant.grantId}`);
-    if (this.grantIdsByToken.has(grant.grantToken)) throw new DuplicateRecordError('grant token');
-    this.grants.set(grant.grantId, deepClone(grant));
-    this.grantIdsByToken.set(grant.grantToken, grant.grantId);
-  }
-
-  async getGrant(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
-    const grant = this.grants.get(grantId);
+  async get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
+    const grant = this.tables.grants.get(grantId);
     return grant && inScope(grant, scope) && grant.keyId === keyId ? deepClone(grant) : undefined;
   }
 
-  async findGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
-    const grantId = this.grantIdsByToken.get(grantToken);
-    const grant = grantId === undefined ? undefined : this.grants.get(grantId);
+  async findByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    const grantId = this.tables.grantIdsByToken.get(grantToken);
+    const grant = grantId === undefined ? undefined : this.tables.grants.get(grantId);
     return grant && deepClone(grant);
   }
 
-  async listGrants(
+  async list(
     scope: KeyScope, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, page: PageRequest,
   ): Promise<Page<GrantRecord>> {
-    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
-    const grants = [...this.grants.values()]
-      .filter((grant) => inScope(grant, scope) && grant.keyId === keyId
-        && (filter.grantId === undefined || grant.grantId === filter.grantId)
-        && (filter.granteePrincipal === undefined || grant.granteePrincipal === filter.granteePrincipal)
-        && (after === undefined || grant.grantId > after))
-      .sort((a, b) => compareCodeUnits(a.grantId, b.grantId));
-    return paginate(grants, page.limit, (grant) => encodeMarker('grant', grant.grantId));
+    return this.page(page, (grant) => inScope(grant, scope) && grant.keyId === keyId
+      && (filter.grantId === undefined || grant.grantId === filter.grantId)
+      && (filter.granteePrincipal === undefined || grant.granteePrincipal === filter.granteePrincipal));
   }
 
-  async listRetirableGrants(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>> {
-    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
-    const grants = [...this.grants.values()]
-      .filter((grant) => grant.region === region && grant.retiringPrincipal === retiringPrincipal
-        && (after === undefined || grant.grantId > after))
-      .sort((a, b) => compareCodeUnits(a.grantId, b.grantId));
-    return paginate(grants, page.limit, (grant) => encodeMarker('grant', grant.grantId));
+  async listRetirable(region: string, retiringPrincipal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+    return this.page(page, (grant) => grant.region === region && grant.retiringPrincipal === retiringPrincipal);
   }
 
-  async deleteGrant(scope: KeyScope, keyId: string, grantId: string): Promise<boolean> {
-    const grant = this.grants.get(grantId);
+  async delete(scope: KeyScope, keyId: string, grantId: string): Promise<boolean> {
+    const grant = this.tables.grants.get(grantId);
     if (!grant || !inScope(grant, scope) || grant.keyId !== keyId) return false;
-    this.removeGrant(grantId);
+    this.tables.removeGrant(grantId);
     return true;
   }
 
-  async countGrantsForKey(scope: KeyScope, keyId: string): Promise<number> {
-    return [...this.grants.values()].filter((grant) => inScope(grant, scope) && grant.keyId === keyId).length;
+  async countForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return [...this.tables.grants.values()].filter((grant) => inScope(grant, scope) && grant.keyId === keyId).length;
   }
 
-  private removeGrant(grantId: string): void {
-    const grant = this.grants.get(grantId);
-    if (grant) this.grantIdsByToken.delete(grant.grantToken);
-    this.grants.delete(grantId);
+  /** The page of grants `selected` picks, ordered by grant id. */
+  private page(page: PageRequest, selected: (grant: GrantRecord) => boolean): Page<GrantRecord> {
+    const after = page.marker === undefined ? undefined : decodeMarker('grant', page.marker);
+    const grants = [...this.tables.grants.values()]
+      .filter((grant) => selected(grant) && (after === undefined || grant.grantId > after))
+      .sort((a, b) => compareCodeUnits(a.grantId, b.grantId));
+    return pageOf(grants, page.limit, deepClone, (grant) => encodeMarker('grant', grant.grantId));
   }
+}
+
+export class MemoryStore implements MetadataStore {
+  private readonly tables = new Tables();
+  readonly keys = new MemoryKeyRepository(this.tables);
+  readonly aliases = new MemoryAliasRepository(this.tables);
+  readonly grants = new MemoryGrantRepository(this.tables);
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async ping(): Promise<void> {}
 }
 
 /**
@@ -214,10 +233,4 @@ function inScope(record: KeyScope, scope: KeyScope): boolean {
 function compareCodeUnits(a: string, b: string): number {
   if (a === b) return 0;
   return a < b ? -1 : 1;
-}
-
-function paginate<T>(sorted: T[], limit: number, markerAfter: (last: T) => string): Page<T> {
-  const items = sorted.slice(0, limit).map((item) => deepClone(item));
-  const last = items[items.length - 1];
-  return sorted.length > limit && last ? { items, nextMarker: markerAfter(last) } : { items };
 }

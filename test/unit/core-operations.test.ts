@@ -56,8 +56,8 @@ it('only the root principal of the key\'s own account is allowed.', async () => 
 
 it('a key whose creation has not completed does not exist for any API.', async () => {
   const key = await newKey();
-  const stored = (await deps.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
-  await deps.store.replaceKey({ ...stored, incomplete: true });
+  const stored = (await deps.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
+  await deps.store.keys.replace({ ...stored, incomplete: true });
   expect(await rejectCode(call('DescribeKey', root, { KeyId: key.KeyId }))).toBe('NotFoundException');
   expect(await rejectCode(call('Encrypt', root, { KeyId: key.KeyId, Plaintext: b64('x') }))).toBe('NotFoundException');
 });
@@ -70,8 +70,8 @@ it('an ARN in another region than the request\'s is not found.', async () => {
 
 it('a key is used only for operations its KeyUsage allows.', async () => {
   const key = await newKey();
-  const stored = (await deps.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
-  await deps.store.replaceKey({ ...stored, keyUsage: 'SIGN_VERIFY' });
+  const stored = (await deps.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
+  await deps.store.keys.replace({ ...stored, keyUsage: 'SIGN_VERIFY' });
   const error = await call('Encrypt', root, { KeyId: key.KeyId, Plaintext: b64('x') }).catch((e: KmsError) => e);
   expect(error).toMatchObject({ code: 'InvalidKeyUsageException', message: `${key.Arn} key usage is SIGN_VERIFY which is not valid for Encrypt.` });
 });
@@ -99,7 +99,7 @@ it('the ciphertext names a key version that belongs to the key.', async () => {
 });
 
 it('a blob that is not a well-formed v1 ciphertext is rejected before any key lookup.', async () => {
-  const lookups = jest.spyOn(deps.store, 'getKey');
+  const lookups = jest.spyOn(deps.store.keys, 'get');
   for (const blob of [Buffer.alloc(0), Buffer.alloc(10), Buffer.alloc(200, 0x02), Buffer.concat([Buffer.from([1, 1, 9]), Buffer.alloc(100)])]) {
     expect(() => parseCiphertext(blob)).toThrow(KmsError);
   }
@@ -170,7 +170,7 @@ it('blob fields must be canonical base64.', async () => {
 
 it('never stores key material: the record holds only a reference to the token object', async () => {
   const key = await newKey();
-  const stored = (await deps.store.getKey({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
+  const stored = (await deps.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
   expect(stored.versions[0]!.backing).toEqual({ kind: 'pkcs11', tokenId: 'default', objectId: stored.versions[0]!.id });
   expect(await token.hasKey(stored.versions[0]!.id)).toBe(true);
 });

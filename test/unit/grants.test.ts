@@ -50,7 +50,7 @@ function makeKey(overrides: Partial<KeyRecord> = {}): KeyRecord {
 
 async function storedKey(overrides: Partial<KeyRecord> = {}): Promise<KeyRecord> {
   const key = makeKey(overrides);
-  await store.insertKey(key);
+  await store.keys.insert(key);
   return key;
 }
 
@@ -65,7 +65,7 @@ function makeGrant(key: KeyRecord, overrides: Partial<GrantRecord> = {}): GrantR
 
 async function storedGrant(key: KeyRecord, overrides: Partial<GrantRecord> = {}): Promise<GrantRecord> {
   const grant = makeGrant(key, overrides);
-  await store.insertGrant(grant);
+  await store.grants.insert(grant);
   return grant;
 }
 
@@ -190,10 +190,10 @@ describe('principals, ids and tokens', () => {
     }
     // A token whose stored grant has another id than the token names is not that grant's.
     const mismatched = makeGrant(key, { grantToken: newGrantToken(randomGrantId()) });
-    await store.insertGrant(mismatched);
+    await store.grants.insert(mismatched);
     expect(await code(grantForToken(deps, mismatched.grantToken))).toBe('InvalidGrantTokenException');
     // Once the grant is gone, so is its token.
-    await store.deleteGrant(key, key.keyId, grant.grantId);
+    await store.grants.delete(key, key.keyId, grant.grantId);
     expect(await code(grantForToken(deps, grant.grantToken))).toBe('InvalidGrantTokenException');
   });
 });
@@ -431,7 +431,7 @@ describe('the grant operations with fakes', () => {
     const key = await storedKey();
     const arn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${key.keyId}`;
     const now = new Date();
-    await store.insertAlias({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/app', targetKeyId: key.keyId, createdAt: now, updatedAt: now });
+    await store.aliases.insert({ accountId: ACCOUNT, region: REGION, aliasName: 'alias/app', targetKeyId: key.keyId, createdAt: now, updatedAt: now });
     for (const KeyId of ['alias/app', `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app`]) {
       const error = await rejection(createGrant(root, { KeyId, GranteePrincipal: ALICE, Operations: ['Decrypt'] }));
       expect({ code: error.code, message: error.message }).toEqual({ code: 'NotFoundException', message: `Invalid keyId '${KeyId}'` });
@@ -439,18 +439,18 @@ describe('the grant operations with fakes', () => {
     for (const KeyId of [key.keyId, arn]) {
       expect((await createGrant(root, { KeyId, GranteePrincipal: ALICE, Operations: ['Decrypt'] })).GrantId).toMatch(/^[0-9a-f]{64}$/);
     }
-    expect(await store.countGrantsForKey(key, key.keyId)).toBe(2);
+    expect(await store.grants.countForKey(key, key.keyId)).toBe(2);
   });
 
   it('a key has at most 50,000 grants.', async () => {
     const key = await storedKey();
-    for (let i = 0; i < MAX_GRANTS_PER_KEY - 1; i++) await store.insertGrant(makeGrant(key, { grantId: i.toString(16).padStart(64, '0'), grantToken: `t${i}` }));
+    for (let i = 0; i < MAX_GRANTS_PER_KEY - 1; i++) await store.grants.insert(makeGrant(key, { grantId: i.toString(16).padStart(64, '0'), grantToken: `t${i}` }));
     const last = await createGrant(root, { KeyId: key.keyId, GranteePrincipal: ALICE, Operations: ['Decrypt'], Name: 'last' });
     const error = await rejection(createGrant(root, { KeyId: key.keyId, GranteePrincipal: ALICE, Operations: ['Decrypt'] }));
     expect({ code: error.code, message: error.message }).toEqual({
       code: 'LimitExceededException', message: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${key.keyId} already has 50000 grants, the most a KMS key can have`,
     });
-    expect(await store.countGrantsForKey(key, key.keyId)).toBe(MAX_GRANTS_PER_KEY);
+    expect(await store.grants.countForKey(key, key.keyId)).toBe(MAX_GRANTS_PER_KEY);
     // A retry of a named grant that exists is not a new grant, so the quota does not stop it.
     expect(await createGrant(root, { KeyId: key.keyId, GranteePrincipal: ALICE, Operations: ['Decrypt'], Name: 'last' })).toEqual(last);
     // Another key is not affected.
@@ -500,9 +500,9 @@ describe('the grant operations with fakes', () => {
       const g5 = await storedGrant(key, { granteePrincipal: BOB, retiringPrincipal: BOB, operations: ['RetireGrant'] });
       expect(await code(retire(alice, g5, byToken))).toBe('AccessDeniedException');
       expect(await code(retire(otherRoot, g5, byToken))).toBe('AccessDeniedException');
-      expect(await store.getGrant(key, key.keyId, g2.grantId)).toBeDefined();
-      expect(await store.getGrant(key, key.keyId, g5.grantId)).toBeDefined();
-      for (const gone of [g1, g3, g4]) expect(await store.getGrant(key, key.keyId, gone.grantId)).toBeUndefined();
+      expect(await store.grants.get(key, key.keyId, g2.grantId)).toBeDefined();
+      expect(await store.grants.get(key, key.keyId, g5.grantId)).toBeDefined();
+      for (const gone of [g1, g3, g4]) expect(await store.grants.get(key, key.keyId, gone.grantId)).toBeUndefined();
     }
   });
 
@@ -512,7 +512,7 @@ describe('the grant operations with fakes', () => {
       KeyId: key.keyId, GranteePrincipal: ALICE, RetiringPrincipal: BOB, Operations: ['Decrypt', 'Encrypt', 'Decrypt'], Name: 'app',
       Constraints: { EncryptionContextSubset: { Department: 'IT' } },
     });
-    const stored = await store.getGrant(key, key.keyId, created.GrantId);
+    const stored = await store.grants.get(key, key.keyId, created.GrantId);
     expect(stored).toStrictEqual({
       accountId: ACCOUNT, region: REGION, keyId: key.keyId, grantId: created.GrantId, grantToken: created.GrantToken, name: 'app',
       granteePrincipal: ALICE, retiringPrincipal: BOB, issuingAccount: ACCOUNT, operations: ['Decrypt', 'Encrypt'],

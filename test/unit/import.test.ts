@@ -101,7 +101,7 @@ describe('import flows on fakes', () => {
     return callOperation(deps, root, name, body);
   }
   const failure = kmsFailure;
-  const stored = async (keyId: string): Promise<KeyRecord> => (await store.getKey(scope, keyId))!;
+  const stored = async (keyId: string): Promise<KeyRecord> => (await store.keys.get(scope, keyId))!;
   async function importInto(keyId: string, material: Buffer, algorithm: WrappingAlgorithmName = 'RSAES_OAEP_SHA_256', extra: object = {}) {
     const p = await call('GetParametersForImport', { KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' });
     const encrypted = wrapKeyMaterial(Buffer.from(p.PublicKey as string, 'base64'), algorithm, material);
@@ -130,7 +130,7 @@ describe('import flows on fakes', () => {
     let record = await stored(key.KeyId);
     expect(record.imported!.upkeepAt).toEqual(new Date(clock.now().getTime() + IMPORT_PARAMETERS_VALID_MS));
     // An object on a token this instance does not have (a custom key store elsewhere).
-    await store.replaceKey({ ...record, imported: { ...record.imported!, retiredObjects: [{ tokenId: 'elsewhere', objectId: 'ab'.repeat(32), retiredAt: clock.now() }] } });
+    await store.keys.replace({ ...record, imported: { ...record.imported!, retiredObjects: [{ tokenId: 'elsewhere', objectId: 'ab'.repeat(32), retiredAt: clock.now() }] } });
     expect((await runImportUpkeep(deps)).expired).toEqual([]);
     record = await stored(key.KeyId);
     expect(record.imported!.retiredObjects.map((o) => o.tokenId)).toEqual(['elsewhere']);

@@ -35,14 +35,14 @@ async function newKey(): Promise<{ KeyId: string; Arn: string }> {
   return (await call('CreateKey', {})).KeyMetadata;
 }
 
-const stored = async (keyId: string): Promise<KeyRecord> => (await store.getKey(scope, keyId))!;
+const stored = async (keyId: string): Promise<KeyRecord> => (await store.keys.get(scope, keyId))!;
 const encrypt = async (keyId: string) => Buffer.from((await call('Encrypt', { KeyId: keyId, Plaintext: Buffer.from('secret').toString('base64') })).CiphertextBlob, 'base64');
 const versionIn = (blob: Buffer) => parseCiphertext(blob).keyMaterialId;
 
 /** A record of another kind, written directly: rotation refuses it before touching a token. */
 async function otherKey(overrides: Partial<KeyRecord>): Promise<{ KeyId: string; Arn: string }> {
   const { KeyId, Arn } = await newKey();
-  await store.replaceKey({ ...(await stored(KeyId)), ...overrides });
+  await store.keys.replace({ ...(await stored(KeyId)), ...overrides });
   return { KeyId, Arn };
 }
 
@@ -221,9 +221,9 @@ it('recovery that claims a rotation still in its token step wins, and the late o
 
 it('a finishing write whose reply was lost still counts as a completed rotation', async () => {
   const key = await newKey();
-  const realReplace = store.replaceKey.bind(store);
+  const realReplace = store.keys.replace.bind(store.keys);
   let calls = 0;
-  jest.spyOn(store, 'replaceKey').mockImplementation(async (record) => {
+  jest.spyOn(store.keys, 'replace').mockImplementation(async (record) => {
     const result = await realReplace(record);
     // The second write of the rotation is step 3: it lands, then the reply is lost.
     if (++calls === 2) throw new Error('connection reset');

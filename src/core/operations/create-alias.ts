@@ -17,23 +17,23 @@ export const createAlias = defineOperation({
     const target = await keyForOperation(deps, ctx, 'CreateAlias', input.TargetKeyId, { aliases: false });
     const scope = callerScope(ctx);
     const keyId = target.key.keyId;
-    if (await deps.store.getAlias(scope, name)) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
+    if (await deps.store.aliases.get(scope, name)) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
     // Precondition: a key has at most 50 aliases.
-    if (await deps.store.countAliasesForKey(scope, keyId) >= MAX_ALIASES_PER_KEY) {
+    if (await deps.store.aliases.countForKey(scope, keyId) >= MAX_ALIASES_PER_KEY) {
       throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
     }
 
     const now = deps.clock.now();
     try {
-      await deps.store.insertAlias({ ...scope, aliasName: name, targetKeyId: keyId, createdAt: now, updatedAt: now });
+      await deps.store.aliases.insert({ ...scope, aliasName: name, targetKeyId: keyId, createdAt: now, updatedAt: now });
     } catch (e) {
       if (e instanceof DuplicateRecordError) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
       throw e;
     }
     // Concurrent CreateAlias calls can all pass the count above; whoever finds the key over
     // the quota afterwards takes its own alias back, so the quota holds under any interleaving.
-    if (await deps.store.countAliasesForKey(scope, keyId) > MAX_ALIASES_PER_KEY) {
-      await deps.store.deleteAlias(scope, name);
+    if (await deps.store.aliases.countForKey(scope, keyId) > MAX_ALIASES_PER_KEY) {
+      await deps.store.aliases.delete(scope, name);
       throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
     }
     return {};

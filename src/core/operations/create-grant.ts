@@ -59,11 +59,11 @@ export const createGrant = defineOperation({
     };
     // A named grant's id follows from its parameters, so a retry finds the grant it made.
     const grantId = input.Name === undefined ? randomGrantId() : namedGrantId({ ...identity, name: input.Name });
-    const existing = input.Name === undefined ? undefined : await deps.store.getGrant(scope, key.keyId, grantId);
+    const existing = input.Name === undefined ? undefined : await deps.store.grants.get(scope, key.keyId, grantId);
     if (existing) return { GrantToken: existing.grantToken, GrantId: existing.grantId };
 
     // Precondition: a key has at most 50,000 grants.
-    if (await deps.store.countGrantsForKey(scope, key.keyId) >= MAX_GRANTS_PER_KEY) {
+    if (await deps.store.grants.countForKey(scope, key.keyId) >= MAX_GRANTS_PER_KEY) {
       throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
     }
     const grant: GrantRecord = {
@@ -80,19 +80,19 @@ export const createGrant = defineOperation({
       createdAt: deps.clock.now(),
     };
     try {
-      await deps.store.insertGrant(grant);
+      await deps.store.grants.insert(grant);
     } catch (e) {
       // The same named request, running concurrently, made the grant first.
       const winner = e instanceof DuplicateRecordError && input.Name !== undefined
-        ? await deps.store.getGrant(scope, key.keyId, grantId)
+        ? await deps.store.grants.get(scope, key.keyId, grantId)
         : undefined;
       if (winner) return { GrantToken: winner.grantToken, GrantId: winner.grantId };
       throw e;
     }
     // Concurrent CreateGrant calls can all pass the count above; whoever finds the key over
     // the quota afterwards takes its own grant back, so the quota holds under any interleaving.
-    if (await deps.store.countGrantsForKey(scope, key.keyId) > MAX_GRANTS_PER_KEY) {
-      await deps.store.deleteGrant(scope, key.keyId, grantId);
+    if (await deps.store.grants.countForKey(scope, key.keyId) > MAX_GRANTS_PER_KEY) {
+      await deps.store.grants.delete(scope, key.keyId, grantId);
       throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
     }
     return { GrantToken: grant.grantToken, GrantId: grant.grantId };

@@ -98,17 +98,17 @@ export const createKey = defineOperation({
     // Origin EXTERNAL: no material and no token object yet; the key waits in PendingImport.
     if (origin === 'EXTERNAL') {
       const external: KeyRecord = { ...draft, origin, state: 'PendingImport', versions: [], imported: emptyImportState(), incomplete: false };
-      await deps.store.insertKey(external);
+      await deps.store.keys.insert(external);
       return { KeyMetadata: keyMetadata(external) };
     }
 
     // Crash safety: the record is written first, marked incomplete, so a token object can
     // never exist without a record naming it; recovery removes incomplete leftovers (both
     // halves of a key pair share the CKA_ID, so they go together).
-    await deps.store.insertKey(draft);
+    await deps.store.keys.insert(draft);
     const discardDraft = async () => {
       await store.keyObjects?.destroyKey(versionId).catch(() => undefined);
-      await deps.store.deleteKey(scope, draft.keyId).catch(() => undefined);
+      await deps.store.keys.delete(scope, draft.keyId).catch(() => undefined);
     };
     let publicKeySpki: Buffer | undefined;
     try {
@@ -122,7 +122,7 @@ export const createKey = defineOperation({
       throw e;
     }
     try {
-      const complete = await deps.store.replaceKey({
+      const complete = await deps.store.keys.replace({
         ...draft,
         incomplete: false,
         currentVersionId: versionId,

@@ -17,16 +17,16 @@ export const deleteAlias = defineOperation({
     const name = input.AliasName;
     checkAliasName(name);
     const scope = callerScope(ctx);
-    const alias = await deps.store.getAlias(scope, name);
+    const alias = await deps.store.aliases.get(scope, name);
     if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     // Authorised on the alias's key, which may be in any state or already gone.
     const arn = keyArn(PARTITION, scope, alias.targetKeyId);
-    const key = await deps.store.getKey(scope, alias.targetKeyId);
+    const key = await deps.store.keys.get(scope, alias.targetKeyId);
     const target = key && !key.incomplete ? key : undefined;
     // A key that is gone has no key policy left: identity policies alone decide.
     await authorize(deps, ctx, { action: 'DeleteAlias', ...(target ? { key: { record: target, arn } } : {}) });
     if (target) assertStateAllows('DeleteAlias', target.state, arn);
-    if (!(await deps.store.deleteAlias(scope, name))) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+    if (!(await deps.store.aliases.delete(scope, name))) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     return {};
   },
 });

@@ -30,7 +30,7 @@ export const listAliases = defineOperation({
       if (key.accountId !== scope.accountId) throw new KmsError('NotFoundException', messages.keyDoesNotExist(arn));
       keyId = key.keyId;
     }
-    const page = await deps.store.listAliases(scope, { keyId }, { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker });
+    const page = await deps.store.aliases.list(scope, { keyId }, { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker });
     return {
       Aliases: page.items.map(aliasListEntry),
       ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),

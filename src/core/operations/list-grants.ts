@@ -22,7 +22,7 @@ export const listGrants = defineOperation({
     if (input.GrantId !== undefined) assertGrantId(input.GrantId);
     // Key id or key ARN (another account's key by its ARN); an alias is an invalid key id here.
     const { key } = await keyForOperation(deps, ctx, 'ListGrants', input.KeyId, { aliases: false });
-    const page = await deps.store.listGrants(
+    const page = await deps.store.grants.list(
       key, key.keyId,
       { grantId: input.GrantId, granteePrincipal: input.GranteePrincipal },
       { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker },

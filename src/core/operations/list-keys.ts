@@ -11,7 +11,7 @@ export const listKeys = defineOperation({
   input: schema({ Limit: limitField(), Marker: markerField() }),
   async run(deps, ctx, input) {
     await authorize(deps, ctx, { action: 'ListKeys' });
-    const page = await deps.store.listKeys(callerScope(ctx), { limit: input.Limit ?? 100, marker: input.Marker });
+    const page = await deps.store.keys.list(callerScope(ctx), { limit: input.Limit ?? 100, marker: input.Marker });
     return {
       Keys: page.items.map((key) => ({ KeyId: key.keyId, KeyArn: arnOf(key) })),
       ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),

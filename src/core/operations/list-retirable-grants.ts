@@ -25,7 +25,7 @@ export const listRetirableGrants = defineOperation({
     if (accountOfPrincipal(retiringPrincipal) !== ctx.principal.accountId) {
       throw new KmsError('AccessDeniedException', grantMessages.foreignRetiringPrincipal(ctx.principal.arn, retiringPrincipal));
     }
-    const page = await deps.store.listRetirableGrants(ctx.region, retiringPrincipal, { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker });
+    const page = await deps.store.grants.listRetirable(ctx.region, retiringPrincipal, { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker });
     return {
       Grants: page.items.map(grantListEntry),
       ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),

@@ -18,7 +18,7 @@ async function grantById(deps: CoreDeps, ctx: RequestContext, keyId: string, gra
   // Key id or key ARN; the grant's own rules, not the key's policy, decide who may retire it.
   const { key, arn } = await resolveKey(deps, ctx, keyId, { aliases: false });
   assertStateAllows('RetireGrant', key.state, arn);
-  const grant = await deps.store.getGrant(key, key.keyId, grantId);
+  const grant = await deps.store.grants.get(key, key.keyId, grantId);
   if (!grant) throw new KmsError('NotFoundException', grantMessages.grantNotFound(grantId, arn));
   return grant;
 }
@@ -49,7 +49,7 @@ export const retireGrant = defineOperation({
     if (!mayRetire(grant, ctx.principal.arn)) throw new KmsError('AccessDeniedException', grantMessages.retireDenied(ctx.principal.arn, arn));
     throwIfDryRun(input.DryRun);
     // A grant retired or revoked meanwhile is gone either way.
-    await deps.store.deleteGrant(grant, grant.keyId, grant.grantId);
+    await deps.store.grants.delete(grant, grant.keyId, grant.grantId);
     return {};
   },
 });

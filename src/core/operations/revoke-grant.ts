@@ -13,10 +13,10 @@ export const revokeGrant = defineOperation({
     assertGrantId(input.GrantId);
     // Key id or key ARN (another account's key by its ARN), authorised like any key operation.
     const { key, arn } = await keyForOperation(deps, ctx, 'RevokeGrant', input.KeyId, { aliases: false });
-    const grant = await deps.store.getGrant(key, key.keyId, input.GrantId);
+    const grant = await deps.store.grants.get(key, key.keyId, input.GrantId);
     if (!grant) throw new KmsError('NotFoundException', grantMessages.grantNotFound(input.GrantId, arn));
     throwIfDryRun(input.DryRun);
-    await deps.store.deleteGrant(key, key.keyId, grant.grantId);
+    await deps.store.grants.delete(key, key.keyId, grant.grantId);
     return {};
   },
 });

@@ -24,12 +24,12 @@ export const updateAlias = defineOperation({
     // The new key: authorised, and its state checked (a key pending deletion is refused).
     const next = await keyForOperation(deps, ctx, 'UpdateAlias', input.TargetKeyId, { aliases: false });
     const scope = callerScope(ctx);
-    const alias = await deps.store.getAlias(scope, name);
+    const alias = await deps.store.aliases.get(scope, name);
     if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
 
     // The key the alias leaves: authorised too, in any state, even if it no longer exists.
     const currentArn = keyArn(PARTITION, scope, alias.targetKeyId);
-    const stored = await deps.store.getKey(scope, alias.targetKeyId);
+    const stored = await deps.store.keys.get(scope, alias.targetKeyId);
     const current = stored && !stored.incomplete ? stored : undefined;
     await authorize(deps, ctx, { action: 'UpdateAlias', ...(current ? { key: { record: current, arn: currentArn } } : {}) });
     // Precondition: UpdateAlias moves an alias only to a key of the same key type and key usage.
@@ -40,7 +40,7 @@ export const updateAlias = defineOperation({
       );
     }
 
-    if (!(await deps.store.updateAlias(scope, name, next.key.keyId, deps.clock.now()))) {
+    if (!(await deps.store.aliases.update(scope, name, next.key.keyId, deps.clock.now()))) {
       throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     }
     return {};

@@ -1,0 +1,139 @@
+// Keys in SQLite: one row per key, whose `doc` column holds the whole KeyRecord; the other
+// columns exist only to be queried.
+import { RevisionConflictError } from '../../core/errors';
+import type { KeyRecord, KeyScope } from '../../core/model';
+import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import type { KeyRepository, Page, PageRequest } from '../../core/ports';
+import { pageOf } from '../page';
+import { keyCodec } from './codec';
+import { keyParams, scopeParams, type KeyParams, type ScopeParams, type SqliteConnection } from './connection';
+
+interface KeyRow {
+  doc: string;
+}
+
+/** Everything the keys table holds for one record. */
+type KeyRowParams = KeyParams & { incomplete: 0 | 1; revision: number; updatedAt: number; doc: string };
+
+export class SqliteKeyRepository implements KeyRepository {
+  constructor(private readonly db: SqliteConnection) {}
+
+  async insert(key: KeyRecord): Promise<void> {
+    this.db.insertUnique(
+      `INSERT INTO keys (account_id, region, key_id, incomplete, revision, updated_at, doc)
+       VALUES (@accountId, @region, @keyId, @incomplete, @revision, @updatedAt, @doc)`,
+      keyRowParams(key, keyCodec.encode(key)),
+      `key ${key.keyId}`,
+    );
+  }
+
+  async get(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
+    const row = this.db.statement<[KeyParams], KeyRow>(
+      'SELECT doc FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    ).get(keyParams(scope, keyId));
+    return row && keyCodec.decode(row.doc);
+  }
+
+  async list(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('key', page.marker);
+    const rows = this.db.statement<[ScopeParams & { after: string; limit: number }], KeyRow>(
+      `SELECT doc FROM keys
+       WHERE account_id = @accountId AND region = @region AND incomplete = 0 AND key_id > @after
+       ORDER BY key_id LIMIT @limit`,
+    ).all({ ...scopeParams(scope), after, limit: page.limit + 1 });
+    return pageOf(rows, page.limit, (row) => keyCodec.decode(row.doc), (last) => encodeMarker('key', last.keyId));
+  }
+
+  async replace(key: KeyRecord): Promise<KeyRecord> {
+    const doc = keyCodec.encode({ ...key, revision: key.revision + 1 });
+    const stored = keyCodec.decode(doc);
+    // Compare-and-set: the WHERE clause matches only if nobody has replaced the row since `key` was read.
+    const result = this.db.statement<[KeyRowParams & { expectedRevision: number }]>(
+      `UPDATE keys SET incomplete = @incomplete, revision = @revision, updated_at = @updatedAt, doc = @doc
+       WHERE account_id = @accountId AND region = @region AND key_id = @keyId AND revision = @expectedRevision`,
+    ).run({ ...keyRowParams(stored, doc), expectedRevision: key.revision });
+    if (result.changes === 0) throw new RevisionConflictError(`key ${key.keyId}`);
+    return stored;
+  }
+
+  /** Reaches into the aliases and grants tables on purpose: the cascade is one transaction. */
+  async delete(scope: KeyScope, keyId: string): Promise<void> {
+    const params = keyParams(scope, keyId);
+    const deleteAliases = this.db.statement<[KeyParams]>(
+      'DELETE FROM aliases WHERE account_id = @accountId AND region = @region AND target_key_id = @keyId',
+    );
+    const deleteGrants = this.db.statement<[KeyParams]>(
+      'DELETE FROM grants WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    );
+    const deleteKey = this.db.statement<[KeyParams]>(
+      'DELETE FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+    );
+    this.db.transaction(() => {
+      deleteAliases.run(params);
+      deleteGrants.run(params);
+      deleteKey.run(params);
+    });
+  }
+
+  async listIncomplete(before: Date): Promise<KeyRecord[]> {
+    return this.all(
+      `SELECT doc FROM keys WHERE incomplete = 1 AND updated_at < @before
+       ORDER BY updated_at, account_id, region, key_id`,
+      { before: before.getTime() },
+    );
+  }
+
+  async listDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
+    // Dates in the document are ISO-8601 UTC strings, which order like the instants they name.
+    return this.all(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'PendingDeletion'
+         AND json_extract(doc, '$.deletionDate') <= @dueBy
+       ORDER BY json_extract(doc, '$.deletionDate'), account_id, region, key_id`,
+      { dueBy: dueBy.toISOString() },
+    );
+  }
+
+  async listDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
+    // JSON true reads back from json_extract as the integer 1.
+    return this.all(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'Enabled'
+         AND json_extract(doc, '$.rotation.enabled') = 1
+         AND json_extract(doc, '$.rotation.nextRotationDate') <= @dueBy
+       ORDER BY json_extract(doc, '$.rotation.nextRotationDate'), account_id, region, key_id`,
+      { dueBy: dueBy.toISOString() },
+    );
+  }
+
+  async listWithPendingVersions(before: Date): Promise<KeyRecord[]> {
+    return this.all(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND EXISTS (
+         SELECT 1 FROM json_each(keys.doc, '$.versions') AS version
+         WHERE json_extract(version.value, '$.status') = 'PENDING' AND json_extract(version.value, '$.createdAt') < @before)
+       ORDER BY account_id, region, key_id`,
+      { before: before.toISOString() },
+    );
+  }
+
+  async listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
+    return this.all(
+      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') <= @dueBy
+       ORDER BY json_extract(doc, '$.imported.upkeepAt'), account_id, region, key_id`,
+      { dueBy: dueBy.toISOString() },
+    );
+  }
+
+  /** The keys a query over every scope selects, decoded. */
+  private all<Params extends object>(source: string, params: Params): KeyRecord[] {
+    return this.db.statement<[Params], KeyRow>(source).all(params).map((row) => keyCodec.decode(row.doc));
+  }
+}
+
+function keyRowParams(key: KeyRecord, doc: string): KeyRowParams {
+  return {
+    ...keyParams(key, key.keyId),
+    incomplete: key.incomplete ? 1 : 0,
+    revision: key.revision,
+    updatedAt: key.updatedAt.getTime(),
+    doc,
+  };
+}

@@ -1,0 +1,60 @@
+// The embedded store's schema, as an ordered list of migrations and the runner that applies them.
+import type Database from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order. The row in schema_version counts how many have run.
+ * Append new steps; never edit one that has shipped.
+ */
+export const migrations: readonly string[] = [
+  `CREATE TABLE keys (
+     account_id  TEXT    NOT NULL,
+     region      TEXT    NOT NULL,
+     key_id      TEXT    NOT NULL,
+     incomplete  INTEGER NOT NULL CHECK (incomplete IN (0, 1)),
+     revision    INTEGER NOT NULL,
+     updated_at  INTEGER NOT NULL, -- epoch milliseconds, so comparisons are numeric
+     doc         TEXT    NOT NULL,
+     PRIMARY KEY (account_id, region, key_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX keys_incomplete_by_update ON keys (updated_at) WHERE incomplete = 1;
+   CREATE TABLE aliases (
+     account_id     TEXT    NOT NULL,
+     region         TEXT    NOT NULL,
+     alias_name     TEXT    NOT NULL,
+     target_key_id  TEXT    NOT NULL,
+     created_at     INTEGER NOT NULL,
+     updated_at     INTEGER NOT NULL,
+     PRIMARY KEY (account_id, region, alias_name)
+   ) WITHOUT ROWID;
+   CREATE INDEX aliases_by_target ON aliases (account_id, region, target_key_id);`,
+  // Grants: the whole GrantRecord in `doc`, the rest only to be queried. Grant ids and tokens
+  // are unique in every scope.
+  `CREATE TABLE grants (
+     grant_id            TEXT    NOT NULL PRIMARY KEY,
+     account_id          TEXT    NOT NULL,
+     region              TEXT    NOT NULL,
+     key_id              TEXT    NOT NULL,
+     grant_token         TEXT    NOT NULL UNIQUE,
+     grantee_principal   TEXT    NOT NULL,
+     retiring_principal  TEXT,
+     doc                 TEXT    NOT NULL
+   );
+   CREATE INDEX grants_by_key ON grants (account_id, region, key_id, grant_id);
+   CREATE INDEX grants_by_retiring_principal ON grants (region, retiring_principal, grant_id)
+     WHERE retiring_principal IS NOT NULL;`,
+];
+
+export function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock up front, so two processes opening a new file cannot both migrate it.
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+    const applied = row?.version ?? 0;
+    if (applied > migrations.length) {
+      throw new Error(`metadata schema version ${applied} is newer than this build understands (${migrations.length})`);
+    }
+    for (const step of migrations.slice(applied)) db.exec(step);
+    if (row) db.prepare('UPDATE schema_version SET version = ?').run(migrations.length);
+    else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migrations.length);
+  }).immediate();
+}

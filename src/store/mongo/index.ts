@@ -1,0 +1,90 @@
+// The production metadata store: MongoDB through the official driver, one collection per
+// aggregate.
+import { MongoClient } from 'mongodb';
+import type { IndexDescription } from 'mongodb';
+import type { AliasRecord, KeyRecord } from '../../core/model';
+import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import { MongoAliasRepository } from './aliases';
+import { MongoConnection } from './connection';
+import { MongoGrantRepository, type GrantDoc } from './grants';
+import { MongoKeyRepository } from './keys';
+
+const DEFAULT_DB_NAME = 'hsm_kms';
+
+/** Every index the store relies on, by collection. init() creates the missing ones. */
+const indexes: Record<'keys' | 'aliases' | 'grants', IndexDescription[]> = {
+  keys: [
+    { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
+    // Crash recovery scans only the few incomplete keys, so index just those.
+    { key: { updatedAt: 1 }, name: 'incomplete_by_update', partialFilterExpression: { incomplete: true } },
+  ],
+  aliases: [
+    { key: { accountId: 1, region: 1, aliasName: 1 }, unique: true, name: 'scope_aliasName' },
+    { key: { accountId: 1, region: 1, targetKeyId: 1 }, name: 'scope_targetKeyId' },
+  ],
+  grants: [
+    { key: { grantId: 1 }, unique: true, name: 'grantId' },
+    { key: { grantToken: 1 }, unique: true, name: 'grantToken' },
+    { key: { accountId: 1, region: 1, keyId: 1, grantId: 1 }, name: 'scope_keyId_grantId' },
+    {
+      key: { region: 1, retiringPrincipal: 1, grantId: 1 },
+      name: 'region_retiringPrincipal_grantId',
+      partialFilterExpression: { retiringPrincipal: { $exists: true } },
+    },
+  ],
+};
+
+export class MongoStore implements MetadataStore {
+  readonly keys: KeyRepository;
+  readonly aliases: AliasRepository;
+  readonly grants: GrantRepository;
+  private readonly connection = new MongoConnection();
+  private readonly dbName: string;
+
+  /** `dbName` defaults to the database named in the URI, then to "hsm_kms". */
+  constructor(private readonly uri: string, dbName?: string) {
+    this.dbName = dbName ?? databaseInUri(uri) ?? DEFAULT_DB_NAME;
+    this.keys = new MongoKeyRepository(this.connection);
+    this.aliases = new MongoAliasRepository(this.connection);
+    this.grants = new MongoGrantRepository(this.connection);
+  }
+
+  async init(): Promise<void> {
+    if (this.connection.isOpen) return;
+    // ignoreUndefined: an absent optional field stays absent instead of coming back as null.
+    const client = new MongoClient(this.uri, { ignoreUndefined: true });
+    try {
+      await client.connect();
+      const db = client.db(this.dbName);
+      // One createIndexes per collection: parallel index builds that each create the collection can race.
+      await Promise.all(Object.entries(indexes).map(([collection, specs]) => db.collection(collection).createIndexes(specs)));
+      const hello = await db.admin().command({ hello: 1 });
+      const supportsTransactions = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+      this.connection.attach({
+        client,
+        db,
+        keys: db.collection<KeyRecord>('keys'),
+        aliases: db.collection<AliasRecord>('aliases'),
+        grants: db.collection<GrantDoc>('grants'),
+        supportsTransactions,
+      });
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.connection.detach()?.client.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.open().db.command({ ping: 1 });
+  }
+}
+
+/** The database in the URI's path ("mongodb://host/dbname?..."), if any. */
+function databaseInUri(uri: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(uri);
+  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
