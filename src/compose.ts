@@ -9,7 +9,7 @@ import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
 import type { KeyStore } from './core/key-stores/port';
 import { KeyStoreRegistry } from './core/key-stores/registry';
-import { maintenanceEvents, runMaintenance } from './core/maintenance';
+import { maintenanceEvents, runMaintenance } from './core/jobs/maintenance';
 import { systemClock, type Clock, type MetadataStore } from './core/ports';
 import { createApp, type AppOptions } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';

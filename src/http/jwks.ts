@@ -11,8 +11,8 @@ import { createPublicKey } from 'node:crypto';
 import express from 'express';
 import type { JWK } from 'jose';
 import type { CoreDeps } from '../core/deps';
-import { PARTITION } from '../core/key-id';
-import { curves, isEccSpec, signingAlgorithmsOf } from '../core/key-specs';
+import { PARTITION } from '../core/keys/key-id';
+import { curves, isEccSpec, signingAlgorithmsOf } from '../core/keys/key-specs';
 import { currentVersion, keyArn, type KeyRecord, type KeyScope } from '../core/model';
 import type { Logger } from '../log/logger';
 

@@ -5,7 +5,7 @@
 import { constants, createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
-import { recoverIncompleteKeys } from '../../src/core/recovery';
+import { recoverIncompleteKeys } from '../../src/core/jobs/recovery';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
 

@@ -2,7 +2,7 @@
 // leave neither a record without a token object nor a token object nobody references.
 import type { KeyRecord, KeyScope } from '../../src/core/model';
 import type { MetadataStore } from '../../src/core/ports';
-import { recoverIncompleteKeys } from '../../src/core/recovery';
+import { recoverIncompleteKeys } from '../../src/core/jobs/recovery';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
 import { withRepositories } from '../support/wrapped-store';

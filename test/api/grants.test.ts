@@ -1,7 +1,7 @@
 // CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant through the HTTP
 // layer, on a real SoftHSM token and the embedded store.
-import { deleteDueKeys } from '../../src/core/deletion';
-import { MAX_GRANTS_PER_KEY } from '../../src/core/grants';
+import { deleteDueKeys } from '../../src/core/jobs/deletion';
+import { MAX_GRANTS_PER_KEY } from '../../src/core/access/grants';
 import type { MetadataStore } from '../../src/core/ports';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, OTHER_ROOT, REGION, startTestService, type TestService } from '../support/service';

@@ -7,8 +7,9 @@ import { createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify a
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
 import type { KeyRecord, KeyScope } from '../../src/core/model';
-import { runMaintenance } from '../../src/core/maintenance';
-import { importKeyMaterial, runImportUpkeep } from '../../src/core/key-import';
+import { runMaintenance } from '../../src/core/jobs/maintenance';
+import { importKeyMaterial } from '../../src/core/import/key-import';
+import { runImportUpkeep } from '../../src/core/import/upkeep';
 import { FakeClock } from '../support/clock';
 import { wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { kmsCall } from '../support/signed';

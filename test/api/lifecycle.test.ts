@@ -1,7 +1,7 @@
 // EnableKey, DisableKey, UpdateKeyDescription, ScheduleKeyDeletion, CancelKeyDeletion and
 // the deletion worker, on a real token with a clock the tests move.
-import { deleteDueKeys } from '../../src/core/deletion';
-import { runMaintenance } from '../../src/core/maintenance';
+import { deleteDueKeys } from '../../src/core/jobs/deletion';
+import { runMaintenance } from '../../src/core/jobs/maintenance';
 import { FakeClock } from '../support/clock';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, REGION, startTestService, type TestService } from '../support/service';

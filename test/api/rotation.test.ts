@@ -3,12 +3,12 @@
 // injected between the store and the token at every step of a rotation.
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
-import { parseCiphertext } from '../../src/core/ciphertext';
+import { parseCiphertext } from '../../src/core/crypto/ciphertext';
 import type { KeyRecord, KeyScope } from '../../src/core/model';
 import type { MetadataStore } from '../../src/core/ports';
-import { deleteDueKeys } from '../../src/core/deletion';
-import { runMaintenance } from '../../src/core/maintenance';
-import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation';
+import { deleteDueKeys } from '../../src/core/jobs/deletion';
+import { runMaintenance } from '../../src/core/jobs/maintenance';
+import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation/rotation';
 import { FakeClock } from '../support/clock';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, REGION, startTestService, type TestService } from '../support/service';

@@ -12,7 +12,7 @@ import {
 import { createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
-import { runMaintenance } from '../../src/core/maintenance';
+import { runMaintenance } from '../../src/core/jobs/maintenance';
 import { FakeClock } from '../support/clock';
 import { wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';

@@ -7,8 +7,8 @@ import {
   GenerateDataKeyCommand, GetKeyRotationStatusCommand, KMSClient, KMSInternalException, LimitExceededException,
   ListKeyRotationsCommand, paginateListKeyRotations, ReEncryptCommand, RotateKeyOnDemandCommand, type RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { parseCiphertext } from '../../src/core/ciphertext';
-import { runMaintenance } from '../../src/core/maintenance';
+import { parseCiphertext } from '../../src/core/crypto/ciphertext';
+import { runMaintenance } from '../../src/core/jobs/maintenance';
 import { FakeClock } from '../support/clock';
 import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
 

@@ -1,6 +1,6 @@
 // Core operations run directly against fakes (in-memory store, node:crypto token, fake
 // clock), with inputs decoded and outputs encoded exactly as on the wire.
-import type { RequestContext } from '../../src/core/context';
+import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
 import { kmsOperations } from '../../src/http/kms/operations';

@@ -4,7 +4,7 @@
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
-import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
+import { decodeMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
 /** Every record, shared by the repositories so that deleting a key can take its aliases and grants. */

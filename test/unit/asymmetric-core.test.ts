@@ -1,13 +1,13 @@
 // Core pieces of asymmetric keys with fakes: the spec tables against AWS's, digests, OAEP
 // limits, peer public keys, and RSA decryption's answers.
 import { constants, createECDH, createPublicKey, generateKeyPairSync, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
-import { assertOaepFits, peerPublicPoint, rsaDecrypt } from '../../src/core/asymmetric';
+import { assertOaepFits, peerPublicPoint, rsaDecrypt } from '../../src/core/crypto/asymmetric';
 import type { CoreDeps } from '../../src/core/deps';
-import { digestOf } from '../../src/core/digest';
+import { digestOf } from '../../src/core/crypto/digest';
 import { KmsError } from '../../src/core/errors';
 import {
   encryptionAlgorithmsOf, hmacSpecs, keyAgreementAlgorithmsOf, macAlgorithmsOf, maxOaepPlaintext, signatureSchemeFor, signingAlgorithmsOf, usagesBySpec,
-} from '../../src/core/key-specs';
+} from '../../src/core/keys/key-specs';
 import { keySpecs, keyUsages, type KeyRecord } from '../../src/core/model';
 import { FakeToken, fakeKeyStores } from '../support/fake-token';
 

@@ -2,7 +2,7 @@
 // only the parameters the input description does not declare secret.
 import type { CallEvent } from '../../src/core/calls/event';
 import { CoreService } from '../../src/core/calls/service';
-import type { RequestContext } from '../../src/core/context';
+import type { RequestContext } from '../../src/core/api/context';
 import { KmsError } from '../../src/core/errors';
 import { kmsOperations } from '../../src/http/kms/operations';
 import { newCoreDeps } from '../support/core-harness';

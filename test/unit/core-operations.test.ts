@@ -1,12 +1,12 @@
 // Core operations with fakes (an in-memory store and a token on node:crypto): the security
 // preconditions of core, each in a test named after its `// Precondition:` sentence.
-import { parseCiphertext } from '../../src/core/ciphertext';
-import type { RequestContext } from '../../src/core/context';
+import { parseCiphertext } from '../../src/core/crypto/ciphertext';
+import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
-import { assertStateAllows, keyStateTable } from '../../src/core/key-state';
+import { assertStateAllows, keyStateTable } from '../../src/core/keys/key-state';
 import { keyStates } from '../../src/core/model';
-import { decodeMarker, encodeMarker } from '../../src/core/page-marker';
+import { decodeMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { callOperation, type OperationName } from '../support/core-harness';
 import { FakeToken, fakeKeyStores } from '../support/fake-token';
 import { MemoryStore } from '../support/memory-store';

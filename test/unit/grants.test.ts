@@ -1,7 +1,7 @@
 // Grants in core, with fakes: the pure rules of src/core/grants.ts (grantPermits, constraint
 // matching, tokens), grantAllows over an in-memory store, and the grant operations' own
 // preconditions. Each `// Precondition:` has a test named after its sentence.
-import type { RequestContext } from '../../src/core/context';
+import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
 import {
@@ -9,7 +9,7 @@ import {
   checkConstraintLimits, constraintsSatisfied, constraintsWithin, equalsMatches, grantableOperations, grantAllows,
   grantForToken, grantIdInToken, grantPermits, MAX_GRANTS_PER_KEY, namedGrantId, newGrantToken, randomGrantId, subsetMatches,
   type GrantRequest,
-} from '../../src/core/grants';
+} from '../../src/core/access/grants';
 import { grantOperations, type GrantConstraints, type GrantOperation, type GrantRecord, type KeyRecord, type KeySpec, type KeyUsage } from '../../src/core/model';
 import { callOperation, type OperationName } from '../support/core-harness';
 import { fakeKeyStores } from '../support/fake-token';

@@ -2,13 +2,14 @@
 // move): the host-side helpers (AES-KWP, PKCS #8 checks, check values), and the import flows,
 // upkeep and crash leftovers.
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { RequestContext } from '../../src/core/context';
+import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { KmsError } from '../../src/core/errors';
 import {
   assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, kwpPlaintextRange, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost,
 } from '../../src/pkcs11/import-material';
-import { IMPORT_PARAMETERS_VALID_MS, runImportUpkeep } from '../../src/core/key-import';
+import { IMPORT_PARAMETERS_VALID_MS } from '../../src/core/import/import-state';
+import { runImportUpkeep } from '../../src/core/import/upkeep';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
 import { FakeClock } from '../support/clock';
 import { FakeToken } from '../support/fake-token';

@@ -1,11 +1,11 @@
 // Rotation in core, with fakes (an in-memory store, a token on node:crypto, a clock the tests
 // move): the rotation preconditions, the scheduler, concurrency, and the three-step protocol
 // interrupted at each step.
-import { parseCiphertext } from '../../src/core/ciphertext';
-import type { RequestContext } from '../../src/core/context';
+import { parseCiphertext } from '../../src/core/crypto/ciphertext';
+import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import type { KeyRecord } from '../../src/core/model';
-import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation';
+import { recoverInterruptedRotations, rotateDueKeys } from '../../src/core/rotation/rotation';
 import { FakeClock } from '../support/clock';
 import { FakeToken } from '../support/fake-token';
 import { callOperation, kmsFailure, newCoreDeps, type Loose, type OperationName } from '../support/core-harness';

@@ -9,7 +9,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { EncryptCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { HttpRequest, HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Principal } from '../../src/core/context';
+import type { Principal } from '../../src/core/api/context';
 import { KmsError, type ErrorCode } from '../../src/core/errors';
 import {
   formatAmzDate,

@@ -3,10 +3,10 @@
 // operation (which resolves and authorises), and emits one CallEvent per call, success or
 // failure, to every observer before the caller answers.
 import { performance } from 'node:perf_hooks';
-import type { RequestContext } from '../context';
+import type { RequestContext } from '../api/context';
 import type { CoreDeps } from '../deps';
 import { asKmsError, KmsError } from '../errors';
-import type { DispatchableOperation, PreparedCall } from '../operation';
+import type { DispatchableOperation, PreparedCall } from '../api/operation';
 import type { CallEvent, CallObserver, CallSource } from './event';
 
 /** The key a response names, for calls whose request named none (CreateKey). */

@@ -1,11 +1,11 @@
 // CancelKeyDeletion: stops a scheduled deletion; the key comes back Disabled, as in AWS, or
 // PendingImport if it is an EXTERNAL key without key material.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
 import { currentVersion } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const cancelKeyDeletion = defineOperation({
   name: 'CancelKeyDeletion',

@@ -1,11 +1,11 @@
 // CreateAlias: a new alias name for a customer managed key.
-import { aliasArnOf, aliasMessages, checkAliasName, MAX_ALIASES_PER_KEY } from '../aliases';
-import { callerScope } from '../context';
+import { aliasArnOf, aliasMessages, checkAliasName, MAX_ALIASES_PER_KEY } from '../keys/aliases';
+import { callerScope } from '../api/context';
 import { DuplicateRecordError, KmsError } from '../errors';
-import { aliasNameField, keyIdField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { aliasNameField, keyIdField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const createAlias = defineOperation({
   name: 'CreateAlias',

@@ -1,16 +1,16 @@
 // CreateGrant: lets a principal use a key for some of the operations the key supports,
 // optionally only with a given encryption context, until the grant is retired or revoked.
 import { DuplicateRecordError, KmsError } from '../errors';
-import { dryRunField, grantTokensField, keyIdField } from '../fields';
+import { dryRunField, grantTokensField, keyIdField } from '../api/fields';
 import {
   assertConstraintsAllowed, assertOperationsGrantable, assertPrincipalArn, checkConstraintLimits, constraintsFromRequest,
   distinctOperations, grantConstraintsField, grantMessages, grantNameField, grantOperationsField,
   MAX_GRANTS_PER_KEY, namedGrantId, newGrantToken, principalIdField, randomGrantId,
-} from '../grants';
-import { keyForOperation, throwIfDryRun } from '../keys';
+} from '../access/grants';
+import { keyForOperation, throwIfDryRun } from '../keys/resolve';
 import type { GrantRecord } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const createGrant = defineOperation({
   name: 'CreateGrant',

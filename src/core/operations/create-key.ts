@@ -1,21 +1,21 @@
 // CreateKey: a new key whose material is generated inside the token: an AES key, an RSA or
 // EC key pair, or an HMAC key, every one sensitive and non-extractable.
-import { authorize } from '../authorize';
-import { callerScope } from '../context';
+import { authorize } from '../access/authorize';
+import { callerScope } from '../api/context';
 import { KmsError } from '../errors';
-import { assertNoLockout, validateKeyPolicy } from '../key-policy';
-import { tagsField } from '../fields';
-import { emptyImportState } from '../key-import';
-import { keyMetadata } from '../key-metadata';
-import { assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isHmacSpec, usagesBySpec } from '../key-specs';
-import { newKeyId, newKeyMaterialId, PARTITION } from '../key-id';
+import { assertNoLockout, validateKeyPolicy } from '../access/key-policy';
+import { tagsField } from '../api/fields';
+import { emptyImportState } from '../import/import-state';
+import { keyMetadata } from '../keys/key-metadata';
+import { assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isHmacSpec, usagesBySpec } from '../keys/key-specs';
+import { newKeyId, newKeyMaterialId, PARTITION } from '../keys/key-id';
 import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
-import { defaultKeyPolicy } from '../policy';
-import { defineOperation } from '../operation';
+import { defaultKeyPolicy } from '../access/policy';
+import { defineOperation } from '../api/operation';
 import type { KeyPairPurpose } from '../key-stores/port';
 import { requireCapability } from '../key-stores/registry';
-import { s, schema } from '../schema';
-import { validateTags } from '../tags';
+import { s, schema } from '../api/schema';
+import { validateTags } from '../keys/tags';
 
 /** The order AWS lists KeySpec values in its enum message. */
 const keySpecsAsListed = ['RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096', 'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'];

@@ -1,10 +1,10 @@
 // Decrypt: a symmetric ciphertext names its key (KeyId, if given, must match it); an RSA-OAEP
 // ciphertext needs KeyId and EncryptionAlgorithm, and is decrypted inside the token.
-import { openCiphertext } from '../decryption';
-import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
-import { throwIfDryRun } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { openCiphertext } from '../crypto/decryption';
+import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../api/fields';
+import { throwIfDryRun } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const decrypt = defineOperation({
   name: 'Decrypt',

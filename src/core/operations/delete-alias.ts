@@ -1,14 +1,14 @@
 // DeleteAlias: removes one alias; its key is not affected.
-import { aliasArnOf, checkAliasName } from '../aliases';
-import { authorize } from '../authorize';
-import { callerScope } from '../context';
+import { aliasArnOf, checkAliasName } from '../keys/aliases';
+import { authorize } from '../access/authorize';
+import { callerScope } from '../api/context';
 import { KmsError, messages } from '../errors';
-import { aliasNameField } from '../fields';
-import { PARTITION } from '../key-id';
-import { assertStateAllows } from '../key-state';
+import { aliasNameField } from '../api/fields';
+import { PARTITION } from '../keys/key-id';
+import { assertStateAllows } from '../keys/key-state';
 import { keyArn } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const deleteAlias = defineOperation({
   name: 'DeleteAlias',

@@ -2,12 +2,13 @@
 // becomes PendingImport until the same material is imported again. Its ciphertexts stay
 // undecryptable until then, and decrypt again afterwards.
 import { KmsError } from '../errors';
-import { keyIdField } from '../fields';
-import { assertExternalOrigin, deleteImportedMaterial } from '../key-import';
-import { assertStateAllows } from '../key-state';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertExternalOrigin } from '../import/import-state';
+import { deleteImportedMaterial } from '../import/upkeep';
+import { assertStateAllows } from '../keys/key-state';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const deleteImportedKeyMaterial = defineOperation({
   name: 'DeleteImportedKeyMaterial',

@@ -1,12 +1,12 @@
 // DeriveSharedSecret: ECDH between the KMS key's private key (inside its key store) and a peer's
 // public key on the same curve. Returns the raw shared secret (Z), as AWS does.
-import { currentBackingKey, peerPublicPoint } from '../asymmetric';
+import { currentBackingKey, peerPublicPoint } from '../crypto/asymmetric';
 import { KmsError, messages } from '../errors';
-import { dryRunField, grantTokensField, keyAgreementAlgorithmField, keyIdField, publicKeyField } from '../fields';
-import { isEccSpec } from '../key-specs';
-import { assertUsage, keyForOperation, throwIfDryRun } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { dryRunField, grantTokensField, keyAgreementAlgorithmField, keyIdField, publicKeyField } from '../api/fields';
+import { isEccSpec } from '../keys/key-specs';
+import { assertUsage, keyForOperation, throwIfDryRun } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const deriveSharedSecret = defineOperation({
   name: 'DeriveSharedSecret',

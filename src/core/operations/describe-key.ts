@@ -1,9 +1,9 @@
 // DescribeKey: a key's metadata, by key id, key ARN, alias name or alias ARN.
-import { grantTokensField, keyIdField } from '../fields';
-import { keyMetadata } from '../key-metadata';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { grantTokensField, keyIdField } from '../api/fields';
+import { keyMetadata } from '../keys/key-metadata';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const describeKey = defineOperation({
   name: 'DescribeKey',

@@ -1,11 +1,11 @@
 // DisableKeyRotation: no more automatic rotations. The current material stays current, and
 // on-demand rotations (including one under way) are unaffected.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { assertRotatable, rotationOf } from '../rotation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { assertRotatable, rotationOf } from '../rotation/rotation';
+import { s, schema } from '../api/schema';
 
 export const disableKeyRotation = defineOperation({
   name: 'DisableKeyRotation',

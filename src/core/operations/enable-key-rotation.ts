@@ -1,12 +1,12 @@
 // EnableKeyRotation: automatic rotation every RotationPeriodInDays (90–2560, default 365). The
 // first rotation comes one period after this call; calling it again, for instance to change
 // the period, restarts the clock from the new call.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { addDays, assertRotatable, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, MIN_ROTATION_PERIOD_DAYS, rotationOf } from '../rotation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { addDays, assertRotatable, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, MIN_ROTATION_PERIOD_DAYS, rotationOf } from '../rotation/rotation';
+import { s, schema } from '../api/schema';
 
 export const enableKeyRotation = defineOperation({
   name: 'EnableKeyRotation',

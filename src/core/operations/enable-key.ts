@@ -1,9 +1,9 @@
 // EnableKey: Disabled → Enabled. Enabling an enabled key is allowed and changes nothing.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const enableKey = defineOperation({
   name: 'EnableKey',

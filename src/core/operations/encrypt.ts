@@ -1,12 +1,12 @@
 // Encrypt: up to 4096 bytes under a symmetric key, bound to the encryption context; or, under
 // an RSA key, standard RSA-OAEP with the public key (up to what the modulus fits).
-import { assertNoEncryptionContext, assertOaepFits, rsaEncrypt } from '../asymmetric';
-import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
-import { keyForOperation, throwIfDryRun } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { keyStoreCall, sealSymmetric } from '../symmetric';
-import { encryptionSchemeFor } from '../symmetric-checks';
+import { assertNoEncryptionContext, assertOaepFits, rsaEncrypt } from '../crypto/asymmetric';
+import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../api/fields';
+import { keyForOperation, throwIfDryRun } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { keyStoreCall, sealSymmetric } from '../crypto/symmetric';
+import { encryptionSchemeFor } from '../crypto/symmetric-checks';
 
 export const encrypt = defineOperation({
   name: 'Encrypt',

@@ -1,7 +1,7 @@
 // GenerateDataKeyPairWithoutPlaintext: the public key and the sealed private key only; the
 // plaintext private key is wiped.
-import { dataKeyPairInput, generateDataKeyPair } from '../data-key-pair';
-import { defineOperation } from '../operation';
+import { dataKeyPairInput, generateDataKeyPair } from '../crypto/data-key-pair';
+import { defineOperation } from '../api/operation';
 
 export const generateDataKeyPairWithoutPlaintext = defineOperation({
   name: 'GenerateDataKeyPairWithoutPlaintext',

@@ -1,7 +1,7 @@
 // GenerateDataKeyPair: a key pair from the token; the private key in plaintext (PKCS#8 DER)
 // and sealed under the KMS key, the public key as SPKI DER.
-import { dataKeyPairInput, generateDataKeyPair as makeDataKeyPair } from '../data-key-pair';
-import { defineOperation } from '../operation';
+import { dataKeyPairInput, generateDataKeyPair as makeDataKeyPair } from '../crypto/data-key-pair';
+import { defineOperation } from '../api/operation';
 
 export const generateDataKeyPair = defineOperation({
   name: 'GenerateDataKeyPair',

@@ -1,6 +1,6 @@
 // GenerateDataKeyWithoutPlaintext: only the sealed data key; the plaintext is discarded.
-import { dataKeyInput, generateDataKey } from '../data-key';
-import { defineOperation } from '../operation';
+import { dataKeyInput, generateDataKey } from '../crypto/data-key';
+import { defineOperation } from '../api/operation';
 
 export const generateDataKeyWithoutPlaintext = defineOperation({
   name: 'GenerateDataKeyWithoutPlaintext',

@@ -1,6 +1,6 @@
 // GenerateDataKey: a data key in plaintext and sealed under the KMS key.
-import { dataKeyInput, generateDataKey as makeDataKey } from '../data-key';
-import { defineOperation } from '../operation';
+import { dataKeyInput, generateDataKey as makeDataKey } from '../crypto/data-key';
+import { defineOperation } from '../api/operation';
 
 export const generateDataKey = defineOperation({
   name: 'GenerateDataKey',

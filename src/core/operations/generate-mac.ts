@@ -1,8 +1,8 @@
 // GenerateMac: an HMAC (RFC 2104) of up to 4096 bytes, computed inside the token.
-import { dryRunField, grantTokensField, keyIdField, macAlgorithmField, messageField } from '../fields';
-import { prepareMac } from '../mac';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { dryRunField, grantTokensField, keyIdField, macAlgorithmField, messageField } from '../api/fields';
+import { prepareMac } from '../crypto/mac';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const generateMac = defineOperation({
   name: 'GenerateMac',

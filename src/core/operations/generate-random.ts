@@ -1,9 +1,9 @@
 // GenerateRandom: bytes from a key store's RNG (the default token's).
-import { authorize } from '../authorize';
+import { authorize } from '../access/authorize';
 import { KmsError } from '../errors';
-import { numberOfBytesField } from '../fields';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { numberOfBytesField } from '../api/fields';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const generateRandom = defineOperation({
   name: 'GenerateRandom',

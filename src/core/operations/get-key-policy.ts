@@ -1,9 +1,9 @@
 // GetKeyPolicy: the key's policy document; the only policy name is "default".
-import { keyIdField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defaultKeyPolicy } from '../policy';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defaultKeyPolicy } from '../access/policy';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const getKeyPolicy = defineOperation({
   name: 'GetKeyPolicy',

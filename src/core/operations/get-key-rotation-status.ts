@@ -2,11 +2,11 @@
 // start of an on-demand rotation while one is under way. Asymmetric and HMAC keys answer
 // false; a key pending deletion answers false too, and CancelKeyDeletion brings the stored
 // setting back.
-import { keyIdField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { isSymmetricEncryptionKey, originRefusal, rotationOf } from '../rotation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { isSymmetricEncryptionKey, originRefusal, rotationOf } from '../rotation/rotation';
+import { s, schema } from '../api/schema';
 
 export const getKeyRotationStatus = defineOperation({
   name: 'GetKeyRotationStatus',

@@ -1,12 +1,13 @@
 // GetParametersForImport: a wrapping key pair generated in the token for one import into a key
 // of origin EXTERNAL, its public key, and an import token bound to the key, valid for 24 hours.
-import { keyIdField } from '../fields';
-import { assertExternalOrigin, getImportParameters } from '../key-import';
-import { assertStateAllows } from '../key-state';
-import { keyForOperation } from '../keys';
+import { keyIdField } from '../api/fields';
+import { assertExternalOrigin } from '../import/import-state';
+import { getImportParameters } from '../import/key-import';
+import { assertStateAllows } from '../keys/key-state';
+import { keyForOperation } from '../keys/resolve';
 import { wrappingAlgorithms, wrappingKeySpecs } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const getParametersForImport = defineOperation({
   name: 'GetParametersForImport',

@@ -1,12 +1,12 @@
 // GetPublicKey: the public half of an asymmetric key (DER SubjectPublicKeyInfo), with what
 // it is for, so it can be used safely outside the service.
-import { publicKeyDer } from '../asymmetric';
+import { publicKeyDer } from '../crypto/asymmetric';
 import { KmsError } from '../errors';
-import { grantTokensField, keyIdField } from '../fields';
-import { encryptionAlgorithmsOf, isAsymmetricSpec, keyAgreementAlgorithmsOf, signingAlgorithmsOf } from '../key-specs';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { grantTokensField, keyIdField } from '../api/fields';
+import { encryptionAlgorithmsOf, isAsymmetricSpec, keyAgreementAlgorithmsOf, signingAlgorithmsOf } from '../keys/key-specs';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const getPublicKey = defineOperation({
   name: 'GetPublicKey',

@@ -2,13 +2,14 @@
 // token, sensitive and non-extractable, as the key's one key material; a key pending import
 // becomes Enabled. Only the same material can be imported again, which may change its expiry.
 import { KmsError } from '../errors';
-import { keyIdField } from '../fields';
-import { assertExternalOrigin, expirationOf, importKeyMaterial } from '../key-import';
-import { assertStateAllows } from '../key-state';
-import { keyForOperation } from '../keys';
+import { keyIdField } from '../api/fields';
+import { assertExternalOrigin, expirationOf } from '../import/import-state';
+import { importKeyMaterial } from '../import/key-import';
+import { assertStateAllows } from '../keys/key-state';
+import { keyForOperation } from '../keys/resolve';
 import { expirationModels, importTypes } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema, type Field } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema, type Field } from '../api/schema';
 
 /** A timestamp member: epoch seconds (with a fraction) on the wire, as the AWS JSON 1.1 protocol sends them. */
 function timestampField(): Field<Date> {

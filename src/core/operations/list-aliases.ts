@@ -1,12 +1,12 @@
 // ListAliases: the caller's aliases in the request's region, optionally of one key, paginated.
-import { aliasListEntry } from '../aliases';
-import { authorize } from '../authorize';
-import { callerScope } from '../context';
+import { aliasListEntry } from '../keys/aliases';
+import { authorize } from '../access/authorize';
+import { callerScope } from '../api/context';
 import { KmsError, messages } from '../errors';
-import { keyIdField, markerField } from '../fields';
-import { resolveKey } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField, markerField } from '../api/fields';
+import { resolveKey } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 /** AWS: "If you do not include a value, it defaults to 50." */
 const DEFAULT_LIMIT = 50;

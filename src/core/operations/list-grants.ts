@@ -1,9 +1,9 @@
 // ListGrants: the grants on one key, optionally one grant or one grantee's, paginated.
-import { keyIdField, markerField } from '../fields';
-import { assertGrantId, grantIdField, grantListEntry, principalIdField } from '../grants';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField, markerField } from '../api/fields';
+import { assertGrantId, grantIdField, grantListEntry, principalIdField } from '../access/grants';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 /** AWS: "If you do not include a value, it defaults to 50." */
 const DEFAULT_LIMIT = 50;

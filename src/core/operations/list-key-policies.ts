@@ -1,9 +1,9 @@
 // ListKeyPolicies: always ["default"], the one policy every key has.
-import { keyIdField, limitField, markerField } from '../fields';
-import { POLICY_NAME } from '../key-policy';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField, limitField, markerField } from '../api/fields';
+import { POLICY_NAME } from '../access/key-policy';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const listKeyPolicies = defineOperation({
   name: 'ListKeyPolicies',

@@ -1,10 +1,10 @@
 // ListKeyRotations: a key's completed rotations, oldest first, paginated; with
 // IncludeKeyMaterial ALL_KEY_MATERIAL the first key material leads the list.
-import { keyIdField, limitField, markerField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { assertRotatable, pageOfRotations, rotationsList } from '../rotation';
-import { s, schema } from '../schema';
+import { keyIdField, limitField, markerField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { assertRotatable, pageOfRotations, rotationsList } from '../rotation/rotation';
+import { s, schema } from '../api/schema';
 
 const DEFAULT_LIMIT = 100;
 

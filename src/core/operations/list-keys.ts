@@ -1,10 +1,10 @@
 // ListKeys: the caller's keys in the request's region, paginated.
-import { authorize } from '../authorize';
-import { callerScope } from '../context';
-import { limitField, markerField } from '../fields';
-import { arnOf } from '../keys';
-import { defineOperation } from '../operation';
-import { schema } from '../schema';
+import { authorize } from '../access/authorize';
+import { callerScope } from '../api/context';
+import { limitField, markerField } from '../api/fields';
+import { arnOf } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { schema } from '../api/schema';
 
 export const listKeys = defineOperation({
   name: 'ListKeys',

@@ -1,9 +1,9 @@
 // ListResourceTags: a key's tags, sorted by tag key, paginated.
-import { keyIdField, limitField, markerField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { MAX_TAGS_PER_KEY, pageOfTags } from '../tags';
+import { keyIdField, limitField, markerField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { MAX_TAGS_PER_KEY, pageOfTags } from '../keys/tags';
 
 export const listResourceTags = defineOperation({
   name: 'ListResourceTags',

@@ -1,11 +1,11 @@
 // ListRetirableGrants: the grants, on keys of any account in the request's region, that name
 // a principal of the caller's account as retiring principal.
-import { authorize } from '../authorize';
+import { authorize } from '../access/authorize';
 import { KmsError } from '../errors';
-import { markerField } from '../fields';
-import { accountOfPrincipal, assertPrincipalArn, grantListEntry, grantMessages, principalIdField } from '../grants';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { markerField } from '../api/fields';
+import { accountOfPrincipal, assertPrincipalArn, grantListEntry, grantMessages, principalIdField } from '../access/grants';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 /** AWS: "If you do not include a value, it defaults to 50." */
 const DEFAULT_LIMIT = 50;

@@ -1,10 +1,10 @@
 // PutKeyPolicy: replaces the key's policy after validating it and the lockout safety check.
-import { keyIdField } from '../fields';
-import { assertNoLockout, validateKeyPolicy } from '../key-policy';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertNoLockout, validateKeyPolicy } from '../access/key-policy';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const putKeyPolicy = defineOperation({
   name: 'PutKeyPolicy',

@@ -1,16 +1,16 @@
 // ReEncrypt: decrypt under the source key and encrypt under the destination key, without
 // the plaintext ever leaving the service. Either side may be symmetric or RSA.
-import { assertNoEncryptionContext, rsaEncrypt } from '../asymmetric';
-import { parseCiphertext } from '../ciphertext';
-import type { RequestContext } from '../context';
-import { openCiphertext } from '../decryption';
+import { assertNoEncryptionContext, rsaEncrypt } from '../crypto/asymmetric';
+import { parseCiphertext } from '../crypto/ciphertext';
+import type { RequestContext } from '../api/context';
+import { openCiphertext } from '../crypto/decryption';
 import type { CoreDeps } from '../deps';
-import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../fields';
-import { keyForOperation, resolveKey, throwIfDryRun } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { keyStoreCall, sealSymmetric } from '../symmetric';
-import { encryptionSchemeFor } from '../symmetric-checks';
+import { dryRunField, encryptionAlgorithmField, encryptionContextField, grantTokensField, keyIdField } from '../api/fields';
+import { keyForOperation, resolveKey, throwIfDryRun } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { keyStoreCall, sealSymmetric } from '../crypto/symmetric';
+import { encryptionSchemeFor } from '../crypto/symmetric-checks';
 
 export const reEncrypt = defineOperation({
   name: 'ReEncrypt',

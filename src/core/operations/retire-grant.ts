@@ -1,17 +1,17 @@
 // RetireGrant: deletes a grant, named by its token or by its key and id. Who may is decided
 // by the grant itself, not by policies: its retiring principal, its grantee if the grant
 // allows RetireGrant, and the account that issued it.
-import type { RequestContext } from '../context';
+import type { RequestContext } from '../api/context';
 import type { CoreDeps } from '../deps';
 import { KmsError } from '../errors';
-import { dryRunField, keyIdField } from '../fields';
-import { assertGrantId, grantForToken, grantIdField, grantMessages, grantTokenField, mayRetire } from '../grants';
-import { PARTITION } from '../key-id';
-import { assertStateAllows } from '../key-state';
-import { resolveKey, throwIfDryRun } from '../keys';
+import { dryRunField, keyIdField } from '../api/fields';
+import { assertGrantId, grantForToken, grantIdField, grantMessages, grantTokenField, mayRetire } from '../access/grants';
+import { PARTITION } from '../keys/key-id';
+import { assertStateAllows } from '../keys/key-state';
+import { resolveKey, throwIfDryRun } from '../keys/resolve';
 import { keyArn, type GrantRecord } from '../model';
-import { defineOperation } from '../operation';
-import { schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { schema } from '../api/schema';
 
 async function grantById(deps: CoreDeps, ctx: RequestContext, keyId: string, grantId: string): Promise<GrantRecord> {
   assertGrantId(grantId);

@@ -1,10 +1,10 @@
 // RevokeGrant: the key's owner (by policy) deletes a grant. Grant tokens are not accepted.
 import { KmsError } from '../errors';
-import { dryRunField, keyIdField } from '../fields';
-import { assertGrantId, grantIdField, grantMessages } from '../grants';
-import { keyForOperation, throwIfDryRun } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { dryRunField, keyIdField } from '../api/fields';
+import { assertGrantId, grantIdField, grantMessages } from '../access/grants';
+import { keyForOperation, throwIfDryRun } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const revokeGrant = defineOperation({
   name: 'RevokeGrant',

@@ -1,10 +1,10 @@
 // RotateKeyOnDemand: rotates now, whether or not automatic rotation is on, at most 10 times per
 // key. The automatic schedule is unchanged. The rotation completes before the call returns.
-import { keyIdField } from '../fields';
-import { keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { rotateKey } from '../rotation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { rotateKey } from '../rotation/rotation';
+import { s, schema } from '../api/schema';
 
 export const rotateKeyOnDemand = defineOperation({
   name: 'RotateKeyOnDemand',

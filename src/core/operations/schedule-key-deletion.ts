@@ -1,10 +1,10 @@
 // ScheduleKeyDeletion: PendingDeletion for 7–30 days, after which the deletion worker
 // destroys the key's token objects and metadata.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,9 +1,9 @@
 // Sign: a signature over a message (hashed here) or a digest, made with the private key
 // inside the token. ECDSA signatures are DER-encoded, as AWS returns them.
-import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signingAlgorithmField } from '../fields';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { prepareSigning } from '../signing';
+import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signingAlgorithmField } from '../api/fields';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { prepareSigning } from '../crypto/signing';
 
 export const sign = defineOperation({
   name: 'Sign',

@@ -1,10 +1,10 @@
 // TagResource: adds tags to a key, or changes the value of tags it already has.
-import { keyIdField, tagsField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { mergeTags, validateTagsToAdd } from '../tags';
+import { keyIdField, tagsField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { mergeTags, validateTagsToAdd } from '../keys/tags';
 
 export const tagResource = defineOperation({
   name: 'TagResource',

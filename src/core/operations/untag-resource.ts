@@ -1,10 +1,10 @@
 // UntagResource: removes tags from a key; naming a tag the key does not have is no error.
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { removeTags, validateTagKeysToRemove } from '../tags';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { removeTags, validateTagKeysToRemove } from '../keys/tags';
 
 export const untagResource = defineOperation({
   name: 'UntagResource',

@@ -1,14 +1,14 @@
 // UpdateAlias: points an existing alias at another key of the same type and key usage.
-import { aliasArnOf, checkAliasName, keyTypeOf, sameKind } from '../aliases';
-import { authorize } from '../authorize';
-import { callerScope } from '../context';
+import { aliasArnOf, checkAliasName, keyTypeOf, sameKind } from '../keys/aliases';
+import { authorize } from '../access/authorize';
+import { callerScope } from '../api/context';
 import { KmsError, messages } from '../errors';
-import { aliasNameField, keyIdField } from '../fields';
-import { PARTITION } from '../key-id';
-import { keyForOperation } from '../keys';
+import { aliasNameField, keyIdField } from '../api/fields';
+import { PARTITION } from '../keys/key-id';
+import { keyForOperation } from '../keys/resolve';
 import { keyArn, type KeyRecord } from '../model';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 function kindText(key: KeyRecord): string {
   const type = keyTypeOf(key.keySpec);

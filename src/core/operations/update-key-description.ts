@@ -1,9 +1,9 @@
 // UpdateKeyDescription: replaces the description (an empty string clears it).
-import { keyIdField } from '../fields';
-import { assertStateAllows } from '../key-state';
-import { changeKey, keyForOperation } from '../keys';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { keyIdField } from '../api/fields';
+import { assertStateAllows } from '../keys/key-state';
+import { changeKey, keyForOperation } from '../keys/resolve';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const updateKeyDescription = defineOperation({
   name: 'UpdateKeyDescription',

@@ -1,10 +1,10 @@
 // VerifyMac: recomputes the HMAC inside the token and compares; a mismatch is
 // KMSInvalidMacException, as AWS answers (with an empty message).
 import { KmsError } from '../errors';
-import { dryRunField, grantTokensField, keyIdField, macAlgorithmField, messageField, signatureField } from '../fields';
-import { prepareMac } from '../mac';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
+import { dryRunField, grantTokensField, keyIdField, macAlgorithmField, messageField, signatureField } from '../api/fields';
+import { prepareMac } from '../crypto/mac';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
 
 export const verifyMac = defineOperation({
   name: 'VerifyMac',

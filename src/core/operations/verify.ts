@@ -1,10 +1,10 @@
 // Verify: checks a signature inside the token; one that does not verify is
 // KMSInvalidSignatureException, as AWS answers (with an empty message).
 import { KmsError } from '../errors';
-import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signatureField, signingAlgorithmField } from '../fields';
-import { defineOperation } from '../operation';
-import { s, schema } from '../schema';
-import { prepareSigning } from '../signing';
+import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signatureField, signingAlgorithmField } from '../api/fields';
+import { defineOperation } from '../api/operation';
+import { s, schema } from '../api/schema';
+import { prepareSigning } from '../crypto/signing';
 
 export const verify = defineOperation({
   name: 'Verify',

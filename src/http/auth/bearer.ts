@@ -16,7 +16,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { accountOfPrincipalArn, type Principal } from '../../core/context';
+import { accountOfPrincipalArn, type Principal } from '../../core/api/context';
 import { KmsError } from '../../core/errors';
 import { normalisePolicies } from './principals';
 import { sigv4Messages } from './sigv4';

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { accountOfPrincipalArn } from '../../core/context';
+import { accountOfPrincipalArn } from '../../core/api/context';
 import type { Credential } from './sigv4';
 
 export interface CredentialsFileEntry {

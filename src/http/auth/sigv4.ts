@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Principal } from '../../core/context';
+import type { Principal } from '../../core/api/context';
 import { KmsError } from '../../core/errors';
 
 export interface SignedRequest {

@@ -1,7 +1,7 @@
 // The TrentService dispatch table: every operation of the AWS KMS API this service answers,
 // by its X-Amz-Target name. A typed table, never reflection; `satisfies` checks each entry
 // without widening it, so no cast is needed where the router dispatches.
-import type { DispatchableOperation } from '../../core/operation';
+import type { DispatchableOperation } from '../../core/api/operation';
 import { cancelKeyDeletion } from '../../core/operations/cancel-key-deletion';
 import { createAlias } from '../../core/operations/create-alias';
 import { createGrant } from '../../core/operations/create-grant';

@@ -3,7 +3,7 @@
 // in AWS's shape.
 import express, { type Request, type Response } from 'express';
 import type { CoreService } from '../../core/calls/service';
-import type { RequestContext } from '../../core/context';
+import type { RequestContext } from '../../core/api/context';
 import { KmsError } from '../../core/errors';
 import type { Clock } from '../../core/ports';
 import { isBearerAuthorization, type BearerAuthenticator } from '../auth/bearer';

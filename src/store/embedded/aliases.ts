@@ -1,6 +1,6 @@
 // Aliases in SQLite: plain columns, one row per alias.
 import type { AliasRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { AliasRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { aliasCodec, type AliasRow } from './codec';

@@ -1,7 +1,7 @@
 // Grants in SQLite: one row per grant, whose `doc` column holds the whole GrantRecord; the other
 // columns exist only to be queried.
 import type { GrantRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { GrantRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { grantCodec } from './codec';

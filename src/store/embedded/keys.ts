@@ -2,7 +2,7 @@
 // columns exist only to be queried.
 import { RevisionConflictError } from '../../core/errors';
 import type { KeyRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { KeyRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { keyCodec } from './codec';

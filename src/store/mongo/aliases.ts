@@ -1,7 +1,7 @@
 // Aliases in MongoDB: one document per alias, unique by scope and name.
 import type { Filter } from 'mongodb';
 import type { AliasRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { AliasRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { insertUnique, scopeFilter, withoutId, type MongoConnection } from './connection';

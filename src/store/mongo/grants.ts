@@ -1,7 +1,7 @@
 // Grants in MongoDB: one document per grant, unique by grant id and by grant token.
 import type { Filter, WithId } from 'mongodb';
 import type { GrantConstraints, GrantRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { GrantRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { insertUnique, scopeFilter, withoutId, type MongoConnection } from './connection';

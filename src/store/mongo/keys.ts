@@ -3,7 +3,7 @@
 import type { Filter } from 'mongodb';
 import { RevisionConflictError } from '../../core/errors';
 import type { AliasRecord, KeyRecord, KeyScope } from '../../core/model';
-import { decodeMarker, encodeMarker } from '../../core/page-marker';
+import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { KeyRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { insertUnique, keyFilter, scopeFilter, withoutId, type MongoConnection } from './connection';

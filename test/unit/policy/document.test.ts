@@ -9,7 +9,7 @@ import {
   policyMessages,
   type PolicyKind,
   type PolicyValidationReason,
-} from '../../../src/core/policy';
+} from '../../../src/core/access/policy';
 import { ACCOUNT, allowAll, decide, policy, root } from './helpers';
 
 const keyStatement = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' };

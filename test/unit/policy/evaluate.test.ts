@@ -11,7 +11,7 @@ import {
   parsePolicy,
   PolicyValidationError,
   type DeniedDecision,
-} from '../../../src/core/policy';
+} from '../../../src/core/access/policy';
 import {
   ACCOUNT,
   KEY,

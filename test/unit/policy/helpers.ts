@@ -6,7 +6,7 @@ import {
   type ConditionValues,
   type PolicyPrincipal,
   type PolicyResource,
-} from '../../../src/core/policy';
+} from '../../../src/core/access/policy';
 
 export const ACCOUNT = '111122223333';
 export const OTHER = '444455556666';

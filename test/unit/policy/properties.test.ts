@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import {
   baseOperators,
   type BaseOperator,
-} from '../../../src/core/policy/conditions';
+} from '../../../src/core/access/policy/conditions';
 import {
   buildConditionValues,
   evaluateAccess,
@@ -14,7 +14,7 @@ import {
   type ConditionValues,
   type PolicyPrincipal,
   type PolicyResource,
-} from '../../../src/core/policy';
+} from '../../../src/core/access/policy';
 import { ACCOUNT, KEY, OTHER, adminSession, alice, bob, carol, otherRoot, root } from './helpers';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+// Who is calling and where: everything an operation needs to know about the request
+// besides its parameters.
+import type { KeyScope } from '../model';
+
+export interface Principal {
+  /** arn:aws:iam::<account>:root, arn:aws:iam::<account>:user/<name> or a role ARN. */
+  arn: string;
+  accountId: string;
+  /** Identity (IAM) policy documents attached to the principal, as JSON strings. */
+  policies: string[];
+}
+
+export interface RequestContext {
+  principal: Principal;
+  /** Region from the SigV4 credential scope; selects the region of key ARNs. */
+  region: string;
+  requestId: string;
+  /** For aws:SourceIp and aws:SecureTransport conditions. */
+  sourceIp?: string;
+  secureTransport?: boolean;
+  /** Told the ARN of every key the call resolves (the call's resources, for its event). */
+  onKeyResolved?: (arn: string) => void;
+}
+
+export function callerScope(ctx: RequestContext): KeyScope {
+  return { accountId: ctx.principal.accountId, region: ctx.region };
+}
+
+export function isAccountRoot(principal: Principal): boolean {
+  return principal.arn === `arn:aws:iam::${principal.accountId}:root`;
+}
+
+const principalArnPattern = /^arn:aws:(?:iam|sts)::(\d{12}):(root|user\/.+|role\/.+|assumed-role\/.+)$/;
+
+/** The account of a principal ARN, or undefined if the ARN is not a principal ARN. */
+export function accountOfPrincipalArn(arn: string): string | undefined {
+  return principalArnPattern.exec(arn)?.[1];
+}

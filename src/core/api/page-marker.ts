@@ -1,0 +1,20 @@
+// Pagination markers, shared by every store so they mean the same thing everywhere:
+// base64url of "<kind>:<sort key of the last item returned>", opaque to callers.
+import { KmsError } from '../errors';
+
+export type MarkerKind = 'key' | 'alias' | 'grant';
+
+export function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
+  return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
+}
+
+// Precondition: a marker the service did not issue is refused with InvalidMarkerException.
+export function decodeMarker(kind: MarkerKind, marker: string): string {
+  const text = Buffer.from(marker, 'base64url').toString('utf8');
+  const lastSortKey = text.slice(kind.length + 1);
+  // Re-encoding catches what Buffer.from silently skips: characters outside base64url, and garbage.
+  if (!text.startsWith(`${kind}:`) || lastSortKey === '' || encodeMarker(kind, lastSortKey) !== marker) {
+    throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+  }
+  return lastSortKey;
+}

@@ -1,0 +1,38 @@
+// The deletion worker's step: keys whose waiting period has ended lose their token objects
+// (every version), then their metadata and aliases.
+import type { CoreDeps } from '../deps';
+import { RevisionConflictError } from '../errors';
+import { tokenObjectsOf } from '../model';
+
+export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
+  const now = deps.clock.now();
+  const deleted: string[] = [];
+  for (const key of await deps.store.keys.listDueForDeletion(now)) {
+    // Precondition: a key is destroyed only once its deletion date has passed.
+    if (key.state !== 'PendingDeletion' || !key.deletionDate || key.deletionDate.getTime() > now.getTime()) continue;
+    // Claim the key first (compare-and-set): a CancelKeyDeletion that got in between wins,
+    // and once claimed the key is invisible to every API. A crash after this point leaves
+    // an incomplete record, which recovery finishes deleting.
+    try {
+      await deps.store.keys.replace({ ...key, incomplete: true, updatedAt: now });
+    } catch (e) {
+      if (e instanceof RevisionConflictError) continue;
+      throw e;
+    }
+    let allDestroyed = true;
+    // Every version's object, and an imported key's wrapping keys and retired objects.
+    for (const object of tokenObjectsOf(key)) {
+      const objects = deps.keyStores.keyObjectsIn(object.tokenId);
+      if (!objects) {
+        allDestroyed = false;
+        continue;
+      }
+      await objects.destroyKey(object.objectId);
+    }
+    // An object on a token that is not configured now stays recorded until it can be destroyed.
+    if (!allDestroyed) continue;
+    await deps.store.keys.delete(key, key.keyId);
+    deleted.push(key.keyId);
+  }
+  return deleted;
+}

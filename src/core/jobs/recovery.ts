@@ -1,0 +1,25 @@
+// Crash recovery for CreateKey: a record still marked incomplete after the grace period
+// belongs to a creation that died between the token and the store. Its token objects
+// (if any were made) are destroyed, then the record, so neither half outlives the other.
+import type { CoreDeps } from '../deps';
+import { tokenObjectsOf } from '../model';
+
+/** Long enough that a creation still in flight on another instance is never touched. */
+export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
+
+/** `graceMs: 'none'` takes every incomplete record: right at start-up, when nothing of ours is in flight. */
+export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'none' = INCOMPLETE_GRACE_MS): Promise<number> {
+  const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
+  const leftovers = await deps.store.keys.listIncomplete(before);
+  for (const key of leftovers) {
+    const objects = tokenObjectsOf(key);
+    for (const object of objects) {
+      // A key store that is not connected now keeps the record, to be retried when it is.
+      await deps.keyStores.keyObjectsIn(object.tokenId)?.destroyKey(object.objectId);
+    }
+    if (objects.every((o) => deps.keyStores.keyObjectsIn(o.tokenId))) {
+      await deps.store.keys.delete(key, key.keyId);
+    }
+  }
+  return leftovers.length;
+}

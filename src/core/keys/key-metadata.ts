@@ -1,0 +1,38 @@
+// KeyMetadata as AWS returns it from CreateKey and DescribeKey.
+import { encryptionAlgorithmsOf, keyAgreementAlgorithmsOf, macAlgorithmsOf, signingAlgorithmsOf } from './key-specs';
+import { arnOf } from './resolve';
+import type { KeyRecord } from '../model';
+
+export function keyMetadata(key: KeyRecord) {
+  const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion';
+  return {
+    AWSAccountId: key.accountId,
+    KeyId: key.keyId,
+    Arn: arnOf(key),
+    CreationDate: key.createdAt,
+    Enabled: key.state === 'Enabled',
+    Description: key.description,
+    KeyUsage: key.keyUsage,
+    KeyState: key.state,
+    ...(pendingDeletion && key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
+    ...(pendingDeletion && key.pendingWindowInDays ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
+    Origin: key.origin,
+    // Imported material: how and when it expires, while the key has it (absent before the first import and after deletion).
+    ...(key.imported?.expirationModel ? { ExpirationModel: key.imported.expirationModel } : {}),
+    ...(key.imported?.validTo ? { ValidTo: key.imported.validTo } : {}),
+    ...(key.customKeyStoreId ? { CustomKeyStoreId: key.customKeyStoreId } : {}),
+    KeyManager: key.keyManager,
+    CustomerMasterKeySpec: key.keySpec,
+    KeySpec: key.keySpec,
+    // Exactly one of the algorithm lists, by key usage, as AWS lists them.
+    EncryptionAlgorithms: encryptionAlgorithmsOf(key.keySpec, key.keyUsage),
+    SigningAlgorithms: signingAlgorithmsOf(key.keySpec, key.keyUsage),
+    KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
+    MacAlgorithms: macAlgorithmsOf(key.keySpec, key.keyUsage),
+    MultiRegion: key.multiRegion,
+    // AWS reports the key material id of symmetric encryption keys only.
+    ...(key.currentVersionId && key.keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: key.currentVersionId } : {}),
+  };
+}
+
+export type KeyMetadata = ReturnType<typeof keyMetadata>;
