@@ -1,6 +1,6 @@
 // PutKeyPolicy: replaces the key's policy after validating it and the lockout safety check.
 import { keyIdField } from '../fields';
-import { assertNoLockout, validateKeyPolicy } from '../key-policy';
+import { assertNoLockout, assertPolicyName, validateKeyPolicy } from '../key-policy';
 import { assertStateAllows } from '../key-state';
 import { changeKey, keyForOperation } from '../keys';
 import { defineOperation } from '../operation';
@@ -19,6 +19,7 @@ export const putKeyPolicy = defineOperation({
       aliases: false,
       authorization: { conditions: { 'kms:BypassPolicyLockoutSafetyCheck': input.BypassPolicyLockoutSafetyCheck ?? false } },
     });
+    assertPolicyName(input.PolicyName);
     validateKeyPolicy(input.Policy);
     assertNoLockout(input.Policy, ctx.principal, { arn: resolved.arn, accountId: resolved.key.accountId }, input.BypassPolicyLockoutSafetyCheck);
     await changeKey(deps, resolved, (key, arn) => {
