@@ -1,12 +1,15 @@
-// Lint rules. The architectural rule lives here: src/core must stay free of adapters,
-// so it can be unit-tested with fakes and reasoned about without I/O.
+// Lint rules. The architectural rules live here: src/core must stay free of adapters, so it
+// can be unit-tested with fakes and reasoned about without I/O; the HTTP layer reaches the
+// token, the store and the logger only through core's ports and what main.ts hands it.
+// The boundaries are checked by a local rule that resolves each import against the
+// importing file (eslint-rules/import-boundaries.mjs), so no spelling of a path, no package
+// missing from a list and no dynamic import() or require() gets past them.
+import path from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importBoundaries from './eslint-rules/import-boundaries.mjs';
 
-const adapterLibraries = [
-  'express', 'pkcs11js', 'graphene-pk11', 'mongodb', 'better-sqlite3', 'winston', 'jose',
-  '@smithy/*', '@aws-sdk/*', 'supertest',
-];
+const src = (...parts) => path.join(import.meta.dirname, 'src', ...parts);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'softhsm-config/tokens/**'] },
@@ -25,14 +28,42 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    plugins: { local: { rules: { 'import-boundaries': importBoundaries } } },
+  },
+  {
+    // An allow-list: relative imports that stay inside src/core, and node: built-ins.
+    // node:module is excluded because its createRequire would load anything.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: adapterLibraries, message: 'src/core must not import adapter libraries (see DESIGN.md).' },
-          { group: ['**/http/**', '**/pkcs11/**', '**/store/**', '**/log/**', '**/main', '**/config'],
-            message: 'src/core imports only src/core and node: built-ins.' },
-        ],
+      'local/import-boundaries': ['error', {
+        inside: [src('core')], bare: 'node:', forbiddenBuiltins: ['node:module'],
+        message: 'src/core imports only src/core and node: built-ins (DESIGN.md).',
+      }],
+      'no-eval': 'error',
+      'no-new-func': 'error',
+    },
+  },
+  {
+    // The HTTP layer gets the token and the store through core's ports (CoreDeps) and its
+    // logger from main.ts. It may name the logger's type: `import type { Logger } from
+    // '../log/logger'` is erased at compile time, so it loads nothing of winston, and a
+    // separate interface would only restate winston's. Any value import from src/log stays an error.
+    files: ['src/http/**/*.ts'],
+    rules: {
+      'local/import-boundaries': ['error', {
+        outside: [src('pkcs11'), src('store'), src('log')], typeOnly: [src('log', 'logger')], bare: 'any',
+        message: 'src/http reaches the token and the store through core, never src/pkcs11, src/store or src/log (the Logger type excepted).',
+      }],
+    },
+  },
+  {
+    // Configuration is read before anything else is built; it depends on no adapter.
+    files: ['src/config.ts', 'src/auth-config.ts'],
+    rules: {
+      'local/import-boundaries': ['error', {
+        outside: [src('http'), src('pkcs11'), src('store'), src('log'), src('main')], bare: 'any',
+        message: 'configuration modules must not depend on the adapters (http, pkcs11, store, log) or main.',
       }],
     },
   },

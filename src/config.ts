@@ -2,7 +2,7 @@
 // secrets are redacted whenever the configuration is printed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseJwtIssuers, type JwtIssuerConfig } from './http/auth/bearer';
+import { parseJwtIssuers, type JwtIssuerConfig } from './auth-config';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const DEV_TOKEN_LABEL = 'hsm-kms-dev';

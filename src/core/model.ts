@@ -170,6 +170,8 @@ export interface ImportState {
   expirationModel?: ExpirationModel;
   /** KEY_MATERIAL_EXPIRES: when the material is deleted. */
   validTo?: Date;
+  /** ImportKeyMaterial's KeyMaterialDescription; an import that gives none keeps the last one. */
+  keyMaterialDescription?: string;
   /** Outstanding GetParametersForImport answers, oldest first. */
   parameters: ImportParameters[];
   /** Deleted material and spent wrapping key pairs, destroyed in the token and then struck off. */

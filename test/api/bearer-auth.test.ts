@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import request from 'supertest';
-import { parseJwtIssuers } from '../../src/http/auth/bearer';
+import { parseJwtIssuers } from '../../src/auth-config';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
 import { kmsCall } from '../support/signed';
 

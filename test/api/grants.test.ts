@@ -1,7 +1,9 @@
 // CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant through the HTTP
 // layer, on a real SoftHSM token and the embedded store.
+import { generateKeyPairSync } from 'node:crypto';
 import { deleteDueKeys } from '../../src/core/jobs/deletion';
 import { MAX_GRANTS_PER_KEY } from '../../src/core/access/grants';
+import { kmsOperations as operations, type KmsOperationName as OperationName } from '../../src/http/kms/operations';
 import type { MetadataStore } from '../../src/core/ports';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, OTHER_ROOT, REGION, startTestService, type TestService } from '../support/service';
@@ -554,5 +556,88 @@ describe('deleting a key', () => {
     await fails('RetireGrant', { GrantToken: gone.GrantToken }, 'InvalidGrantTokenException');
     await fails('ListGrants', { KeyId: doomed.KeyId }, 'NotFoundException');
     expect(ids(await listGrants({ KeyId: kept.KeyId }))).toEqual([stays.GrantId]);
+  });
+});
+
+describe('GrantTokens on the operations that take them', () => {
+  const INVALID_TOKEN = 'The grant token is not valid: it is malformed or its grant no longer exists.';
+  const message = Buffer.from('grant tokens').toString('base64');
+
+  /** A grant token that was valid once: its grant is retired. */
+  async function retiredToken(KeyId: string, Operations: string[]): Promise<string> {
+    const grant = await createGrant({ KeyId, GranteePrincipal: ALICE_ARN, Operations });
+    await ok('RetireGrant', { GrantToken: grant.GrantToken });
+    return grant.GrantToken;
+  }
+
+  it('Decrypt, DescribeKey and GetPublicKey refuse a malformed or unknown grant token', async () => {
+    const key = await createKey();
+    const pair = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const { CiphertextBlob } = await ok('Encrypt', { KeyId: key.KeyId, Plaintext: message });
+    const unknown = await retiredToken(key.KeyId, ['Decrypt', 'DescribeKey']);
+    const unknownOnPair = await retiredToken(pair.KeyId, ['GetPublicKey']);
+    for (const GrantTokens of [['bogus'], [unknown], [unknownOnPair]]) {
+      await fails('Decrypt', { CiphertextBlob, GrantTokens }, 'InvalidGrantTokenException', INVALID_TOKEN);
+      await fails('Decrypt', { CiphertextBlob, KeyId: key.Arn, GrantTokens }, 'InvalidGrantTokenException', INVALID_TOKEN);
+      await fails('DescribeKey', { KeyId: key.KeyId, GrantTokens }, 'InvalidGrantTokenException', INVALID_TOKEN);
+      await fails('GetPublicKey', { KeyId: pair.KeyId, GrantTokens }, 'InvalidGrantTokenException', INVALID_TOKEN);
+    }
+  });
+
+  it('Decrypt, DescribeKey and GetPublicKey work with a valid grant token, for its grantee and for the key\'s account', async () => {
+    const key = await createKey();
+    const pair = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const { CiphertextBlob } = await ok('Encrypt', { KeyId: key.KeyId, Plaintext: message });
+    const onKey = await createGrant({ KeyId: key.KeyId, GranteePrincipal: ALICE_ARN, Operations: ['Decrypt', 'DescribeKey'] });
+    const onPair = await createGrant({ KeyId: pair.KeyId, GranteePrincipal: ALICE_ARN, Operations: ['GetPublicKey'] });
+    for (const options of [{ credentials: ALICE }, {}]) {
+      expect((await ok('Decrypt', { CiphertextBlob, GrantTokens: [onKey.GrantToken] }, options)).Plaintext).toBe(message);
+      expect((await ok('DescribeKey', { KeyId: key.KeyId, GrantTokens: [onKey.GrantToken] }, options)).KeyMetadata).toMatchObject({ Arn: key.Arn });
+      expect((await ok('GetPublicKey', { KeyId: pair.KeyId, GrantTokens: [onPair.GrantToken] }, options)).KeyId).toBe(pair.Arn);
+    }
+    // One bad token among good ones still fails the request.
+    await fails('DescribeKey', { KeyId: key.KeyId, GrantTokens: [onKey.GrantToken, 'bogus'] }, 'InvalidGrantTokenException', INVALID_TOKEN, { credentials: ALICE });
+  });
+
+  it('every operation whose input has GrantTokens refuses a bad token and accepts a valid one', async () => {
+    const symmetric = await createKey();
+    const signing = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const hmac = await createKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
+    const agreement = await createKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
+    const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const { CiphertextBlob } = await ok('Encrypt', { KeyId: symmetric.KeyId, Plaintext: message });
+    const sign = { KeyId: signing.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' };
+    const { Signature } = await ok('Sign', sign);
+    const mac = { KeyId: hmac.KeyId, Message: message, MacAlgorithm: 'HMAC_SHA_256' };
+    const { Mac } = await ok('GenerateMac', mac);
+    const requests: Partial<Record<OperationName, object>> = {
+      CreateGrant: decrypt(symmetric.KeyId),
+      Decrypt: { CiphertextBlob },
+      DeriveSharedSecret: { KeyId: agreement.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer },
+      DescribeKey: { KeyId: symmetric.KeyId },
+      Encrypt: { KeyId: symmetric.KeyId, Plaintext: message },
+      GenerateDataKey: { KeyId: symmetric.KeyId, KeySpec: 'AES_256' },
+      GenerateDataKeyPair: { KeyId: symmetric.KeyId, KeyPairSpec: 'ECC_NIST_P256' },
+      GenerateDataKeyPairWithoutPlaintext: { KeyId: symmetric.KeyId, KeyPairSpec: 'ECC_NIST_P256' },
+      GenerateDataKeyWithoutPlaintext: { KeyId: symmetric.KeyId, KeySpec: 'AES_256' },
+      GenerateMac: mac,
+      GetPublicKey: { KeyId: signing.KeyId },
+      ReEncrypt: { CiphertextBlob, DestinationKeyId: symmetric.KeyId },
+      Sign: sign,
+      Verify: { ...sign, Signature },
+      VerifyMac: { ...mac, Mac },
+    };
+    // The table must name every operation that takes GrantTokens, including any added later.
+    const takingTokens = (Object.keys(operations) as OperationName[]).filter((name) => 'GrantTokens' in operations[name].input.fields);
+    expect(Object.keys(requests).sort()).toEqual(takingTokens.sort());
+
+    const valid = (await createGrant(decrypt(symmetric.KeyId))).GrantToken;
+    const unknown = await retiredToken(symmetric.KeyId, ['Decrypt']);
+    for (const [operation, body] of Object.entries(requests)) {
+      for (const GrantTokens of [['bogus'], [unknown], [valid, 'bogus']]) {
+        await fails(operation, { ...body, GrantTokens }, 'InvalidGrantTokenException', INVALID_TOKEN);
+      }
+      await ok(operation, { ...body, GrantTokens: [valid] });
+    }
   });
 });

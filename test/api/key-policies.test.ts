@@ -36,6 +36,22 @@ it('replaces the policy and returns the new text verbatim', async () => {
 it('lists exactly one policy, named default', async () => {
   const keyId = await newKey();
   expect((await kmsCall(svc.app, 'ListKeyPolicies', { KeyId: keyId })).body).toEqual({ PolicyNames: ['default'], Truncated: false });
+  expect((await kmsCall(svc.app, 'ListKeyPolicies', { KeyId: keyId, Limit: 1 })).body).toEqual({ PolicyNames: ['default'], Truncated: false });
+  // No answer is ever truncated, so any marker is one the service did not issue.
+  const res = await kmsCall(svc.app, 'ListKeyPolicies', { KeyId: keyId, Marker: 'bm90LWlzc3VlZA' });
+  expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: { __type: 'InvalidMarkerException', message: 'Marker is invalid' } });
+});
+
+it('knows one policy name, default: GetKeyPolicy and PutKeyPolicy refuse any other', async () => {
+  const keyId = await newKey();
+  const before = (await kmsCall(svc.app, 'GetKeyPolicy', { KeyId: keyId })).body.Policy;
+  for (const [operation, body] of [['GetKeyPolicy', {}], ['PutKeyPolicy', { Policy: rootPolicy('Other') }]] as const) {
+    const res = await kmsCall(svc.app, operation, { KeyId: keyId, PolicyName: 'other', ...body });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 400, body: { __type: 'NotFoundException', message: 'No such policy exists: other. The only key policy name is default.' },
+    });
+  }
+  expect((await kmsCall(svc.app, 'GetKeyPolicy', { KeyId: keyId })).body.Policy).toBe(before);
 });
 
 it('refuses malformed policies with MalformedPolicyDocumentException', async () => {

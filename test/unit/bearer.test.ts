@@ -1,6 +1,6 @@
 // Bearer JWT verification against locally generated key sets: what maps to which principal,
-// and every way a token is refused. Each `// Precondition:` of bearer.ts has a test here
-// named after its sentence.
+// and every way a token is refused. Each `// Precondition:` of http/auth/bearer.ts and of
+// the issuer configuration (auth-config.ts) has a test here named after its sentence.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,9 +9,8 @@ import path from 'node:path';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { ConfigError, loadConfig } from '../../src/config';
 import { KmsError } from '../../src/core/errors';
-import {
-  BearerAuthenticator, isBearerAuthorization, MAX_TOKEN_LENGTH, parseJwtIssuers, type JwtIssuerConfig,
-} from '../../src/http/auth/bearer';
+import { parseJwtIssuers, type JwtIssuerConfig } from '../../src/auth-config';
+import { BearerAuthenticator, isBearerAuthorization, MAX_TOKEN_LENGTH } from '../../src/http/auth/bearer';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const nowSeconds = Math.floor(NOW.getTime() / 1000);

@@ -124,6 +124,18 @@ describe('import flows on fakes', () => {
     expect(Buffer.from((await call('Decrypt', { CiphertextBlob: blob })).Plaintext as string, 'base64').toString()).toBe('fake');
   });
 
+  it('keeps the KeyMaterialDescription of the last import that gave one, across deletion and re-import', async () => {
+    const key = (await call('CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as Loose;
+    const material = randomBytes(32);
+    await importInto(key.KeyId, material, 'RSAES_OAEP_SHA_256', { KeyMaterialDescription: 'first' });
+    expect((await stored(key.KeyId)).imported!.keyMaterialDescription).toBe('first');
+    await importInto(key.KeyId, material);
+    await call('DeleteImportedKeyMaterial', { KeyId: key.KeyId });
+    expect((await stored(key.KeyId)).imported!.keyMaterialDescription).toBe('first');
+    await importInto(key.KeyId, material, 'RSAES_OAEP_SHA_256', { KeyMaterialDescription: '' });
+    expect((await stored(key.KeyId)).imported!.keyMaterialDescription).toBe('');
+  });
+
   it('upkeep expires material, retires spent parameters, and keeps objects of a token that is not configured on record', async () => {
     const key = (await call('CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as Loose;
     await importInto(key.KeyId, randomBytes(32), 'RSAES_OAEP_SHA_1', { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: (clock.now().getTime() + 2 * DAY) / 1000 });

@@ -3,9 +3,8 @@
 import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  normalisePolicies, PrincipalDirectory, readCredentialsFile, type CredentialsFileEntry, type WatchedPrincipals,
-} from '../../src/http/auth/principals';
+import { normalisePolicies } from '../../src/auth-config';
+import { PrincipalDirectory, readCredentialsFile, type CredentialsFileEntry, type WatchedPrincipals } from '../../src/http/auth/principals';
 
 const ROOT = { accessKeyId: 'AKIAROOT000000000001', secretAccessKey: 'root-secret-0000000000000000000000000001', accountId: '111122223333' };
 const ALICE: CredentialsFileEntry = { accessKeyId: 'AKIAALICE00000000001', secretAccessKey: 'alice-secret-000000000000000000000000001', principalArn: 'arn:aws:iam::111122223333:user/alice' };

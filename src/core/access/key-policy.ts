@@ -7,6 +7,11 @@ import { isPolicyValidationError, lockoutSafetyCheck, parsePolicy, policyMessage
 /** Every key has exactly one policy, and this is its name. */
 export const POLICY_NAME = 'default';
 
+/** GetKeyPolicy and PutKeyPolicy: a PolicyName, when given, must name the one policy a key has. */
+export function assertPolicyName(name: string | undefined): void {
+  if (name !== undefined && name !== POLICY_NAME) throw new KmsError('NotFoundException', `No such policy exists: ${name}. The only key policy name is ${POLICY_NAME}.`);
+}
+
 /** Throws MalformedPolicyDocumentException with the reason when the text is not a valid key policy. */
 export function validateKeyPolicy(text: string): void {
   try {

@@ -78,6 +78,7 @@ export interface ImportRequest {
   validTo?: Date;
   importType?: ImportType;
   keyMaterialId?: string;
+  keyMaterialDescription?: string;
 }
 
 /** The parameters claimed for this import are still ours, unexpired, and the key may still import. */
@@ -120,6 +121,7 @@ function afterImport(key: KeyRecord, parametersId: string, request: ImportReques
     checkValue: state.checkValue ?? material.checkValue,
     expirationModel: request.expirationModel,
     ...(request.validTo ? { validTo: request.validTo } : {}),
+    ...(request.keyMaterialDescription !== undefined ? { keyMaterialDescription: request.keyMaterialDescription } : {}),
     parameters: state.parameters.filter((p) => p.id !== parametersId),
     retiredObjects: spent ? [...state.retiredObjects, { tokenId: spent.tokenId, objectId: spent.id, retiredAt: now }] : state.retiredObjects,
   });

@@ -19,6 +19,7 @@ export const decrypt = defineOperation({
   async run(deps, ctx, input) {
     const opened = await openCiphertext(deps, ctx, {
       blob: input.CiphertextBlob, keyId: input.KeyId, context: input.EncryptionContext, algorithm: input.EncryptionAlgorithm, dryRun: input.DryRun,
+      grantTokens: input.GrantTokens,
     }, 'Decrypt');
     throwIfDryRun(input.DryRun);
     return { KeyId: opened.source.arn, Plaintext: opened.plaintext, EncryptionAlgorithm: opened.algorithm, KeyMaterialId: opened.keyMaterialId };

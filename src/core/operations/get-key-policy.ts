@@ -1,5 +1,6 @@
 // GetKeyPolicy: the key's policy document; the only policy name is "default".
 import { keyIdField } from '../api/fields';
+import { assertPolicyName } from '../access/key-policy';
 import { keyForOperation } from '../keys/resolve';
 import { defaultKeyPolicy } from '../access/policy';
 import { defineOperation } from '../api/operation';
@@ -13,6 +14,7 @@ export const getKeyPolicy = defineOperation({
   }),
   async run(deps, ctx, input) {
     const { key } = await keyForOperation(deps, ctx, 'GetKeyPolicy', input.KeyId, { aliases: false });
+    assertPolicyName(input.PolicyName);
     return { Policy: key.policy ?? defaultKeyPolicy(key.accountId), PolicyName: 'default' };
   },
 });

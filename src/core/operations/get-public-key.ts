@@ -12,7 +12,7 @@ export const getPublicKey = defineOperation({
   name: 'GetPublicKey',
   input: schema({ KeyId: s.required(keyIdField()), GrantTokens: grantTokensField() }),
   async run(deps, ctx, input) {
-    const { key, arn } = await keyForOperation(deps, ctx, 'GetPublicKey', input.KeyId, { aliases: true });
+    const { key, arn } = await keyForOperation(deps, ctx, 'GetPublicKey', input.KeyId, { aliases: true, authorization: { grantTokens: input.GrantTokens } });
     // Precondition: only an asymmetric key has a public key to give out.
     if (!isAsymmetricSpec(key.keySpec)) {
       throw new KmsError('UnsupportedOperationException', `${arn} key spec ${key.keySpec} has no public key: GetPublicKey takes an asymmetric KMS key.`);

@@ -34,7 +34,7 @@ export const importKeyMaterialOperation = defineOperation({
     ValidTo: timestampField(),
     ExpirationModel: s.enum(expirationModels),
     ImportType: s.enum(importTypes),
-    /** Accepted for compatibility; this service keeps one key material per key and does not store descriptions. */
+    /** Stored with the import state; an import without one keeps the last. */
     KeyMaterialDescription: s.string({ min: 0, max: 256 }),
     KeyMaterialId: s.string({ min: 64, max: 64, pattern: /^[a-f0-9]+$/ }),
   }),
@@ -50,6 +50,7 @@ export const importKeyMaterialOperation = defineOperation({
       ...expiration,
       ...(input.ImportType ? { importType: input.ImportType } : {}),
       ...(input.KeyMaterialId ? { keyMaterialId: input.KeyMaterialId } : {}),
+      ...(input.KeyMaterialDescription !== undefined ? { keyMaterialDescription: input.KeyMaterialDescription } : {}),
     });
     // AWS answers with the key id here, not the ARN (recorded).
     return { KeyId: resolved.key.keyId, KeyMaterialId: keyMaterialId };

@@ -1,6 +1,6 @@
 // PutKeyPolicy: replaces the key's policy after validating it and the lockout safety check.
 import { keyIdField } from '../api/fields';
-import { assertNoLockout, validateKeyPolicy } from '../access/key-policy';
+import { assertNoLockout, assertPolicyName, validateKeyPolicy } from '../access/key-policy';
 import { assertStateAllows } from '../keys/key-state';
 import { changeKey, keyForOperation } from '../keys/resolve';
 import { defineOperation } from '../api/operation';
@@ -19,6 +19,7 @@ export const putKeyPolicy = defineOperation({
       aliases: false,
       authorization: { conditions: { 'kms:BypassPolicyLockoutSafetyCheck': input.BypassPolicyLockoutSafetyCheck ?? false } },
     });
+    assertPolicyName(input.PolicyName);
     validateKeyPolicy(input.Policy);
     assertNoLockout(input.Policy, ctx.principal, { arn: resolved.arn, accountId: resolved.key.accountId }, input.BypassPolicyLockoutSafetyCheck);
     await changeKey(deps, resolved, (key, arn) => {

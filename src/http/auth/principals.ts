@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { normalisePolicies } from '../../auth-config';
 import { accountOfPrincipalArn } from '../../core/api/context';
 import type { Credential } from './sigv4';
 
@@ -19,26 +20,6 @@ export interface RootCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   accountId: string;
-}
-
-/** Identity policies as the core expects them: JSON strings, each a JSON object. */
-export function normalisePolicies(policies: unknown, where: string): string[] {
-  if (policies === undefined) return [];
-  if (!Array.isArray(policies)) throw new Error(`${where}: policies must be an array of IAM policy documents`);
-  return policies.map((policy: unknown, i) => {
-    let document: unknown = policy;
-    if (typeof policy === 'string') {
-      try {
-        document = JSON.parse(policy);
-      } catch {
-        throw new Error(`${where}: policy ${i} is a string that is not JSON`);
-      }
-    }
-    if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-      throw new Error(`${where}: policy ${i} must be an IAM policy document (a JSON object)`);
-    }
-    return typeof policy === 'string' ? policy : JSON.stringify(policy);
-  });
 }
 
 export class PrincipalDirectory {
