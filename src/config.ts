@@ -7,12 +7,15 @@ import { parseJwtIssuers, type JwtIssuerConfig } from './auth-config';
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const DEV_TOKEN_LABEL = 'hsm-kms-dev';
 
-export interface Config {
-  host: string;
-  port: number;
+/** Where metadata lives. */
+export interface StoreConfig {
   dataDir: string;
   /** undefined selects the embedded SQLite store in dataDir. */
   metadataUri?: string;
+}
+
+/** The default token. */
+export interface TokenConfig {
   pkcs11Module: string;
   tokenLabel: string;
   pin: string;
@@ -20,6 +23,10 @@ export interface Config {
   softhsmConf?: string;
   hsmProfile?: string;
   sessionPoolSize: number;
+}
+
+/** Who the service is (account, region) and who may call it. */
+export interface IdentityConfig {
   accountId: string;
   region: string;
   root: { accessKeyId: string; secretAccessKey: string };
@@ -28,10 +35,32 @@ export interface Config {
   credentialsPollMs: number;
   /** Issuers of accepted bearer JWTs; undefined turns bearer authentication off. */
   jwtIssuers?: JwtIssuerConfig[];
-  logLevel: string;
-  logFile?: string;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
   maxBodyBytes: number;
 }
+
+export interface LoggingConfig {
+  logLevel: string;
+  logFile?: string;
+}
+
+interface Sections {
+  store: StoreConfig;
+  token: TokenConfig;
+  identity: IdentityConfig;
+  server: ServerConfig;
+  logging: LoggingConfig;
+}
+export type ConfigSection = keyof Sections;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+/** The configuration of the named sections only. */
+export type ConfigOf<S extends ConfigSection> = UnionToIntersection<Sections[S]>;
+
+export type Config = ConfigOf<ConfigSection>;
 
 export class ConfigError extends Error {}
 
@@ -96,41 +125,66 @@ function jwtIssuers(env: Env): JwtIssuerConfig[] | undefined {
   }
 }
 
-export function loadConfig(env: Env = process.env): Readonly<Config> {
-  const dataDir = path.resolve(env.KMS_DATA_DIR || './data');
-  const pkcs11Module = env.KMS_PKCS11_MODULE || SOFTHSM_MODULE;
-  if (!path.isAbsolute(pkcs11Module)) throw new ConfigError('KMS_PKCS11_MODULE must be an absolute path');
-  const accountId = env.KMS_ACCOUNT_ID || '111122223333';
-  if (!/^\d{12}$/.test(accountId)) throw new ConfigError('KMS_ACCOUNT_ID must be 12 digits');
-  const region = env.KMS_REGION || 'us-east-1';
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new ConfigError('KMS_REGION must look like us-east-1');
-  const devSoftHsmConf = path.join(dataDir, 'softhsm2.conf');
-  const softhsmConf = env.SOFTHSM2_CONF || (pkcs11Module === SOFTHSM_MODULE && existsSync(devSoftHsmConf) ? devSoftHsmConf : undefined);
-  return Object.freeze({
+const dataDirOf = (env: Env) => path.resolve(env.KMS_DATA_DIR || './data');
+
+const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
+  store: (env) => ({ dataDir: dataDirOf(env), metadataUri: env.KMS_METADATA_URI || undefined }),
+  token: (env) => {
+    const dataDir = dataDirOf(env);
+    const pkcs11Module = env.KMS_PKCS11_MODULE || SOFTHSM_MODULE;
+    if (!path.isAbsolute(pkcs11Module)) throw new ConfigError('KMS_PKCS11_MODULE must be an absolute path');
+    const devSoftHsmConf = path.join(dataDir, 'softhsm2.conf');
+    return {
+      pkcs11Module,
+      tokenLabel: env.KMS_TOKEN_LABEL || DEV_TOKEN_LABEL,
+      pin: tokenPin(env, dataDir),
+      softhsmConf: env.SOFTHSM2_CONF || (pkcs11Module === SOFTHSM_MODULE && existsSync(devSoftHsmConf) ? devSoftHsmConf : undefined),
+      hsmProfile: env.KMS_HSM_PROFILE || undefined,
+      sessionPoolSize: integer(env, 'KMS_SESSION_POOL_SIZE', 8, 1, 1024),
+    };
+  },
+  identity: (env) => {
+    const accountId = env.KMS_ACCOUNT_ID || '111122223333';
+    if (!/^\d{12}$/.test(accountId)) throw new ConfigError('KMS_ACCOUNT_ID must be 12 digits');
+    const region = env.KMS_REGION || 'us-east-1';
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new ConfigError('KMS_REGION must look like us-east-1');
+    return {
+      accountId,
+      region,
+      root: rootCredentials(env, dataDirOf(env)),
+      credentialsFile: env.KMS_CREDENTIALS_FILE || undefined,
+      credentialsPollMs: integer(env, 'KMS_CREDENTIALS_POLL_MS', 1000, 10, 3_600_000),
+      jwtIssuers: jwtIssuers(env),
+    };
+  },
+  server: (env) => ({
     host: env.KMS_HOST || '127.0.0.1',
     port: integer(env, 'KMS_PORT', 8080, 0, 65535),
-    dataDir,
-    metadataUri: env.KMS_METADATA_URI || undefined,
-    pkcs11Module,
-    tokenLabel: env.KMS_TOKEN_LABEL || DEV_TOKEN_LABEL,
-    pin: tokenPin(env, dataDir),
-    softhsmConf,
-    hsmProfile: env.KMS_HSM_PROFILE || undefined,
-    sessionPoolSize: integer(env, 'KMS_SESSION_POOL_SIZE', 8, 1, 1024),
-    accountId,
-    region,
-    root: rootCredentials(env, dataDir),
-    credentialsFile: env.KMS_CREDENTIALS_FILE || undefined,
-    credentialsPollMs: integer(env, 'KMS_CREDENTIALS_POLL_MS', 1000, 10, 3_600_000),
-    jwtIssuers: jwtIssuers(env),
-    logLevel: env.KMS_LOG_LEVEL || 'info',
-    logFile: env.KMS_LOG_FILE || undefined,
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
-  });
+  }),
+  logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
+};
+
+/**
+ * Only the sections a command needs, validated and frozen: a command that reads the store
+ * alone never asks for a PIN or credentials.
+ */
+export function loadConfigSections<S extends ConfigSection>(sections: readonly S[], env: Env = process.env): Readonly<ConfigOf<S>> {
+  return Object.freeze(Object.assign({}, ...sections.map((section) => loaders[section](env))) as ConfigOf<S>);
+}
+
+/** Every section: what the server needs. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging'], env);
 }
 
 /** The configuration with every secret replaced, safe to print or log. */
-export function redactedConfig(config: Config): Record<string, unknown> {
+export function redactedConfig(config: Partial<Config>): Record<string, unknown> {
   const uri = config.metadataUri?.replace(/\/\/[^@/]*@/, '//***@');
-  return { ...config, metadataUri: uri, pin: '***', root: { accessKeyId: config.root.accessKeyId, secretAccessKey: '***' } };
+  return {
+    ...config,
+    ...(config.metadataUri !== undefined ? { metadataUri: uri } : {}),
+    ...(config.pin !== undefined ? { pin: '***' } : {}),
+    ...(config.root ? { root: { accessKeyId: config.root.accessKeyId, secretAccessKey: '***' } } : {}),
+  };
 }
