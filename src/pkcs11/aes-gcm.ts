@@ -1,22 +1,10 @@
 // AES-256-GCM with a key in the token: the symmetric core every key store offers.
-import type * as pkcs11js from 'pkcs11js';
 import type { AesGcmSealed } from '../core/key-stores/port';
 import { ckrName } from './errors';
 import { aesGcm, GCM_IV_BYTES, GCM_TAG_BYTES } from './mechanisms';
-import type { TokenProfile } from './profile';
-import { invalidCiphertext, type TokenObjects } from './token-objects';
+import { invalidCiphertext, TokenMechanism } from './token-objects';
 
-export class TokenAesGcm {
-  constructor(private readonly objects: TokenObjects) {}
-
-  private get lib(): pkcs11js.PKCS11 {
-    return this.objects.lib;
-  }
-
-  private get profile(): TokenProfile {
-    return this.objects.profile;
-  }
-
+export class TokenAesGcm extends TokenMechanism {
   async aesGcmEncrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
     return this.objects.withKey('aesGcmEncrypt', objectId, 'secret', async (session, key) => {
       // IVs come from the token's RNG: SoftHSM 2.6 (profile generatesGcmIv=false) cannot make

@@ -1,24 +1,12 @@
 // HMAC keys in the token: generic secrets that sign and verify with HMAC-SHA-*.
-import type * as pkcs11js from 'pkcs11js';
 import { KmsError } from '../core/errors';
 import type { HashAlgorithm, HmacCapability } from '../core/key-stores/port';
 import { ckrName, toKmsError } from './errors';
 import { genericSecretKeyGen, hashes, hmac } from './mechanisms';
-import type { TokenConnection } from './sessions';
 import { secretKeyTemplate } from './templates';
-import { internal, type TokenObjects } from './token-objects';
+import { internal, TokenMechanism } from './token-objects';
 
-export class TokenHmac implements HmacCapability {
-  constructor(private readonly objects: TokenObjects) {}
-
-  private get lib(): pkcs11js.PKCS11 {
-    return this.objects.lib;
-  }
-
-  private get connection(): TokenConnection {
-    return this.objects.connection;
-  }
-
+export class TokenHmac extends TokenMechanism implements HmacCapability {
   async generateHmacKey(objectId: string, label: string, lengthBytes: number): Promise<void> {
     if (!Number.isInteger(lengthBytes) || lengthBytes < 1) throw internal(`generateHmacKey: length ${lengthBytes}`);
     const template = secretKeyTemplate({ objectId, label, keyType: 'GENERIC_SECRET', valueLength: lengthBytes, usage: { sign: true, verify: true } });

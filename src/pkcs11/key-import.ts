@@ -4,39 +4,17 @@
 import type { JsonWebKey } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError } from '../core/errors';
-import type {
-  HashAlgorithm, ImportedKeyMaterial, ImportedMaterialSpec, ImportWrappingAlgorithm, KeyImportCapability, KeyImportRequest, RsaWrappingKeySpec,
-} from '../core/key-stores/port';
+import type { HashAlgorithm, ImportedKeyMaterial, ImportedMaterialSpec, ImportWrappingAlgorithm, KeyImportCapability, KeyImportRequest, RsaWrappingKeySpec } from '../core/key-stores/port';
 import { derOctetString, leftPad } from './asn1';
 import { ckrName, toKmsError } from './errors';
-import {
-  assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, importMessages, IMPORT_KEK_BYTES, kwpPlaintextRange, readPrivateKeyMaterial,
-  splitRsaAesKeyWrap, unwrapKwpOnHost,
-} from './import-material';
+import { assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, importMessages, IMPORT_KEK_BYTES, kwpPlaintextRange, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost } from './import-material';
 import { aesEcb, aesKeyWrapPad, hashes, hmac, keyPairAlgorithms, rsaOaep, rsaOaepUnwrap, rsaX509, type KeyPairAlgorithm } from './mechanisms';
 import { decodeOaep } from './oaep';
 import type { TokenProfile } from './profile';
-import type { TokenConnection } from './sessions';
-import {
-  importedKeyPairTemplates, importedSecretTemplate, importKekTemplate, importStagingTemplate, persistTemplate, wrappingKeyPairTemplates, type KeyPairTemplates,
-} from './templates';
-import { internal, invalidCiphertext, stripLeadingZeros, ulong, type TokenKey, type TokenObjects } from './token-objects';
+import { importedKeyPairTemplates, importedSecretTemplate, importKekTemplate, importStagingTemplate, persistTemplate, wrappingKeyPairTemplates, type KeyPairTemplates } from './templates';
+import { internal, invalidCiphertext, stripLeadingZeros, ulong, type TokenKey, TokenMechanism } from './token-objects';
 
-export class TokenKeyImport implements KeyImportCapability {
-  constructor(private readonly objects: TokenObjects) {}
-
-  private get lib(): pkcs11js.PKCS11 {
-    return this.objects.lib;
-  }
-
-  private get connection(): TokenConnection {
-    return this.objects.connection;
-  }
-
-  private get profile(): TokenProfile {
-    return this.objects.profile;
-  }
-
+export class TokenKeyImport extends TokenMechanism implements KeyImportCapability {
   async generateWrappingKeyPair(objectId: string, label: string, spec: RsaWrappingKeySpec): Promise<Buffer> {
     const algorithm = keyPairAlgorithms[spec];
     return this.objects.generatePair('generateWrappingKeyPair', objectId, algorithm, wrappingKeyPairTemplates(objectId, label, algorithm));

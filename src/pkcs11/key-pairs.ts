@@ -9,26 +9,10 @@ import { digestInfo, ecdsaDerToRaw, ecdsaRawToDer, leftPad } from './asn1';
 import { ckrName, toKmsError } from './errors';
 import { ecdh1, hashes, keyPairAlgorithms, keyPairGen, rsaOaep, rsaX509, signatureMechanism, type Curve, type KeyPairAlgorithm } from './mechanisms';
 import { decodeOaep } from './oaep';
-import type { TokenProfile } from './profile';
-import type { TokenConnection } from './sessions';
 import { dataKeyPairTemplates, kmsKeyPairTemplates, sharedSecretTemplate } from './templates';
-import { b64u, ecJwk, internal, invalidCiphertext, stripLeadingZeros, type TokenKey, type TokenObjects } from './token-objects';
+import { b64u, ecJwk, internal, invalidCiphertext, stripLeadingZeros, type TokenKey, TokenMechanism } from './token-objects';
 
-export class TokenKeyPairs implements KeyPairCapability {
-  constructor(private readonly objects: TokenObjects) {}
-
-  private get lib(): pkcs11js.PKCS11 {
-    return this.objects.lib;
-  }
-
-  private get connection(): TokenConnection {
-    return this.objects.connection;
-  }
-
-  private get profile(): TokenProfile {
-    return this.objects.profile;
-  }
-
+export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
   async generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer> {
     const algorithm = keyPairAlgorithms[spec];
     // Precondition: a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.

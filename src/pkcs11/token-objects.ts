@@ -175,18 +175,25 @@ export class TokenObjects {
   }
 }
 
-/** Objects by CKA_ID: AES keys made, any key found or destroyed. */
-export class TokenKeyObjects implements KeyObjectCapability {
-  constructor(private readonly objects: TokenObjects) {}
+/** What each mechanism's class works with: the shared objects, and through them the token. */
+export abstract class TokenMechanism {
+  constructor(protected readonly objects: TokenObjects) {}
 
-  private get lib(): pkcs11js.PKCS11 {
+  protected get lib(): pkcs11js.PKCS11 {
     return this.objects.lib;
   }
 
-  private get connection(): TokenConnection {
+  protected get connection(): TokenConnection {
     return this.objects.connection;
   }
 
+  protected get profile(): TokenProfile {
+    return this.objects.profile;
+  }
+}
+
+/** Objects by CKA_ID: AES keys made, any key found or destroyed. */
+export class TokenKeyObjects extends TokenMechanism implements KeyObjectCapability {
   async generateAesKey(objectId: string, label: string): Promise<void> {
     const template = secretKeyTemplate({ objectId, label, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true } });
     try {

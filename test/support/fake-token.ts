@@ -1,7 +1,7 @@
 // FakeToken: a key store with every token capability, on node:crypto, for core unit tests.
 // Keys live in a Map and never leave it, like a token's objects. It mirrors the PKCS#11
-// adapter's preconditions and its SoftHSM profile (native OAEP with SHA-1 only, the raw
-// primitive and host decoding otherwise). The contract suite runs against it as well.
+// adapter's preconditions, and like SoftHSM its own RSA decryption does OAEP natively with
+// SHA-1 only (or the raw primitive). The contract suite runs against it as well.
 import {
   constants, createCipheriv, createDecipheriv, createECDH, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman,
   generateKeyPairSync, privateDecrypt, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual,
@@ -11,7 +11,7 @@ import { KmsError, messages } from '../../src/core/errors';
 import {
   assertSecretLength, CHECK_VALUE_BLOCK, checkValueOf, readPrivateKeyMaterial, splitRsaAesKeyWrap, unwrapKwpOnHost,
 } from '../../src/pkcs11/import-material';
-import { decodeOaep, hashLength, mgf1 } from '../../src/pkcs11/oaep';
+import { hashLength, mgf1 } from '../../src/pkcs11/oaep';
 import type {
   AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
   KeyPairCapability, KeyPairPurpose, KeyStore, RsaWrappingKeySpec, SignatureScheme,
@@ -245,13 +245,14 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
     }
   }
 
+  /** node:crypto decodes OAEP with any hash; how a real token does it is the adapter's business (pkcs11-oaep-choice.test.ts). */
   async rsaOaepDecrypt(objectId: string, hash: HashAlgorithm, ciphertext: Buffer): Promise<Buffer> {
-    if (this.nativeOaepHashes.includes(hash)) return this.rsaDecrypt(objectId, { oaep: hash }, ciphertext);
-    const block = await this.rsaDecrypt(objectId, 'RAW', ciphertext);
+    const key = this.pair(objectId, 'ENCRYPT_DECRYPT');
+    if (ciphertext.length !== key.modulusBytes || Buffer.compare(ciphertext, key.modulus!) >= 0) throw invalidCiphertext();
     try {
-      return decodeOaep(block, hash, block.length);
-    } finally {
-      block.fill(0);
+      return privateDecrypt({ key: key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHash[hash] }, ciphertext);
+    } catch {
+      throw invalidCiphertext();
     }
   }
 
