@@ -2,7 +2,7 @@
 import type { AesGcmSealed } from '../core/key-stores/port';
 import { ckrName } from './errors';
 import { aesGcm, GCM_IV_BYTES, GCM_TAG_BYTES } from './mechanisms';
-import { invalidCiphertext, TokenMechanism } from './token-objects';
+import { AmbiguousGcmFailure, invalidCiphertext, TokenMechanism } from './token-objects';
 
 export class TokenAesGcm extends TokenMechanism {
   async aesGcmEncrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
@@ -27,8 +27,10 @@ export class TokenAesGcm extends TokenMechanism {
       try {
         return Buffer.from(await this.lib.C_DecryptAsync(session, input, Buffer.alloc(input.length)));
       } catch (e) {
+        const name = ckrName(e) ?? '';
         // Precondition: a GCM tag that does not verify is reported as InvalidCiphertextException.
-        if (this.profile.gcmAuthFailureCodes.includes(ckrName(e) ?? '')) throw invalidCiphertext(`GCM authentication failed (${ckrName(e)})`);
+        // (A code a failing device also gives, such as SoftHSM's CKR_GENERAL_ERROR, is decided by a health probe outside this session.)
+        if (this.profile.gcmAuthFailureCodes.includes(name)) throw name === 'CKR_GENERAL_ERROR' ? new AmbiguousGcmFailure(name) : invalidCiphertext(`GCM authentication failed (${name})`);
         throw e;
       }
     });

@@ -38,11 +38,15 @@ export function isSessionSuspect(error: unknown): boolean {
   return name !== undefined && sessionSuspect.has(name);
 }
 
+/** No object under a CKA_ID the caller named: the object is gone, or (a health probe tells) the token is. */
+export class ObjectNotFound extends Error {}
+
 export function toKmsError(error: unknown, operation: string): KmsError {
   if (error instanceof KmsError) return error;
+  if (error instanceof ObjectNotFound) return new KmsError('KeyUnavailableException', messages.keyUnavailable, `${operation}: ${error.message}`);
   const name = ckrName(error) ?? (error instanceof Error ? error.message : String(error));
   if (name === 'CKR_OBJECT_HANDLE_INVALID' || name === 'CKR_KEY_HANDLE_INVALID') {
-    return new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.', `${operation}: ${name}`);
+    return new KmsError('KeyUnavailableException', messages.keyUnavailable, `${operation}: ${name}`);
   }
   return new KmsError('KMSInternalException', messages.internal, `${operation}: ${name}`);
 }

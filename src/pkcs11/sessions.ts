@@ -97,6 +97,12 @@ function reinitializeModule(lib: pkcs11js.PKCS11): void {
   initialize(lib);
 }
 
+/**
+ * How long a request waits for a reconnect under way before it fails with a retryable error:
+ * long enough to ride out a dropped session, short enough that an outage is never a hang.
+ */
+const RECONNECT_WAIT_MS = 1000;
+
 const trim = (s: string) => s.replace(/[\s\0]+$/, '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -110,6 +116,8 @@ export class TokenConnection {
   private waiters: Array<{ resolve: (s: Session) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
   private reconnecting?: Promise<void>;
   private closed = false;
+  /** A real operation on a fresh session: after a deep reconnect, does the token work again? */
+  verifier?: (session: Session) => Promise<boolean>;
   /** Bumped on every reconnect; object handles from an older generation are stale. */
   generation = 0;
   info!: TokenInfo;
@@ -189,7 +197,7 @@ export class TokenConnection {
     if (!this.reconnecting) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new KmsError('KMSInternalException', 'The token is not available. Retry the request.', 'reconnect still in progress')), this.options.acquireTimeoutMs);
+      timer = setTimeout(() => reject(new KmsError('KMSInternalException', 'The token is not available. Retry the request.', 'reconnect still in progress')), Math.min(this.options.acquireTimeoutMs, RECONNECT_WAIT_MS));
     });
     try {
       await Promise.race([this.reconnecting, timeout]);
@@ -249,8 +257,12 @@ export class TokenConnection {
     }
   }
 
-  /** Single-flight reconnect with exponential backoff; resolves once the token is usable again. */
-  reconnect(): Promise<void> {
+  /**
+   * Single-flight reconnect with exponential backoff; resolves once the token is usable again.
+   * `deep` re-initialises the module on every attempt: a token whose storage went away and came
+   * back is only seen afresh by C_Initialize (SoftHSM forgets its objects meanwhile).
+   */
+  reconnect(options: { deep?: boolean } = {}): Promise<void> {
     if (this.reconnecting) return this.reconnecting;
     this.reconnecting = (async () => {
       let delay = this.options.reconnectDelayMs.initial;
@@ -258,6 +270,7 @@ export class TokenConnection {
         if (this.closed) return;
         this.dropSessions();
         try {
+          if (options.deep) reinitializeModule(this.lib);
           try {
             this.connect();
           } catch (e) {
@@ -265,6 +278,7 @@ export class TokenConnection {
             reinitializeModule(this.lib);
             this.connect();
           }
+          if (options.deep && this.verifier && !(await this.verifyOnce(this.verifier))) throw new Error('token answers but fails its health check');
           return;
         } catch {
           await sleep(delay);
@@ -276,6 +290,15 @@ export class TokenConnection {
       this.drainWaitersIfPossible();
     });
     return this.reconnecting;
+  }
+
+  private async verifyOnce(verifier: (session: Session) => Promise<boolean>): Promise<boolean> {
+    const session = this.lib.C_OpenSession(this.slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    try {
+      return await verifier(session);
+    } finally {
+      try { this.lib.C_CloseSession(session); } catch { /* gone */ }
+    }
   }
 
   private dropSessions(): void {

@@ -1,14 +1,14 @@
 // The plumbing every mechanism of a PKCS#11 token shares: sessions from the connection, the
 // cache of object handles (valid for one connection generation), finding objects by CKA_ID,
 // reading public keys, and making key pairs. The capability classes beside it use this.
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { endianness } from 'node:os';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError, messages } from '../core/errors';
 import type { KeyObjectCapability } from '../core/key-stores/port';
 import { ecPointFromAttribute } from './asn1';
-import { ckrName, toKmsError } from './errors';
-import { aesKeyGen, curveByParams, keyPairGen, type Curve, type KeyPairAlgorithm } from './mechanisms';
+import { ckrName, ObjectNotFound, toKmsError } from './errors';
+import { aesGcm, aesKeyGen, curveByParams, GCM_IV_BYTES, GCM_TAG_BYTES, keyPairGen, type Curve, type KeyPairAlgorithm } from './mechanisms';
 import type { TokenProfile } from './profile';
 import type { TokenConnection } from './sessions';
 import { findByIdTemplate, secretKeyTemplate, type KeyPairTemplates, type ObjectClass } from './templates';
@@ -45,6 +45,22 @@ export function ecJwk(curve: Curve, point: Buffer): JsonWebKey {
   const f = curve.fieldBytes;
   return { kty: 'EC', crv: curve.jwk, x: b64u(point.subarray(1, 1 + f)), y: b64u(point.subarray(1 + f)) };
 }
+
+/** The CKA_ID of each token's health key: an AES key no KMS key names, used only to prove the token works. */
+export const HEALTH_KEY_ID = createHash('sha256').update('hsm-kms:health-key:v1').digest('hex');
+const HEALTH_KEY_LABEL = 'hsm-kms:health';
+
+/** Thrown inside a session when a GCM failure code may mean a bad tag or a failing device; decided outside it. */
+export class AmbiguousGcmFailure extends Error {
+  constructor(readonly code: string) {
+    super(`GCM decryption failed with ${code}`);
+  }
+}
+
+/** Codes that can mean "this object is gone" as well as "the token is gone". */
+const outageSuspects = new Set(['CKR_OBJECT_HANDLE_INVALID', 'CKR_KEY_HANDLE_INVALID', 'CKR_GENERAL_ERROR']);
+
+const tokenUnavailable = (detail: string) => new KmsError('KMSInternalException', 'The token is not available. Retry the request.', detail);
 
 export class TokenObjects {
   /** `${class}:${objectId}` → handle and key facts, valid for one connection generation. */
@@ -85,11 +101,53 @@ export class TokenObjects {
    * so retried once after a reconnect. Every failure leaves as a KmsError.
    */
   async withKey<T>(operation: string, objectId: string, objectClass: ObjectClass, fn: (session: pkcs11js.Handle, key: TokenKey) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.connection.withSession(async (session) => fn(session, this.keyFor(session, objectId, objectClass)), true);
+      } catch (e) {
+        this.forgetStaleHandle(e, objectId);
+        const suspect = e instanceof AmbiguousGcmFailure || outageSuspects.has(ckrName(e) ?? '') || (e instanceof ObjectNotFound);
+        if (!suspect) throw toKmsError(e, operation);
+        // A missing object, a stale handle or a general error may mean the token itself went
+        // away: its health key decides. If the token fails, recovery starts and the caller may retry.
+        if (!(await this.probe())) {
+          void this.connection.reconnect({ deep: true });
+          throw tokenUnavailable(`${operation}: token outage suspected (${e instanceof Error ? e.message : String(e)})`);
+        }
+        // The token works, so the tag did not verify.
+        if (e instanceof AmbiguousGcmFailure) throw new KmsError('InvalidCiphertextException', '', `GCM authentication failed (${e.code})`);
+        // The token works: a handle gone stale is looked up once more; a missing object is missing.
+        if (attempt > 0 || e instanceof ObjectNotFound) throw toKmsError(e, operation);
+      }
+    }
+  }
+
+  /** A real AES-GCM encryption and decryption with the health key on `session`; false if anything fails. */
+  async probeSession(session: pkcs11js.Handle): Promise<boolean> {
     try {
-      return await this.connection.withSession(async (session) => fn(session, this.keyFor(session, objectId, objectClass)), true);
-    } catch (e) {
-      this.forgetStaleHandle(e, objectId);
-      throw toKmsError(e, operation);
+      let [handle] = this.findAll(session, HEALTH_KEY_ID, 'secret');
+      if (handle === undefined) {
+        handle = this.lib.C_GenerateKey(session, aesKeyGen, secretKeyTemplate({
+          objectId: HEALTH_KEY_ID, label: HEALTH_KEY_LABEL, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true },
+        }));
+      }
+      const iv = Buffer.from(this.lib.C_GenerateRandom(session, Buffer.alloc(GCM_IV_BYTES)));
+      const probe = Buffer.from('hsm-kms health probe');
+      this.lib.C_EncryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
+      const sealed = Buffer.from(this.lib.C_Encrypt(session, probe, Buffer.alloc(probe.length + GCM_TAG_BYTES)));
+      this.lib.C_DecryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
+      return Buffer.from(this.lib.C_Decrypt(session, sealed, Buffer.alloc(sealed.length))).equals(probe);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Does the token work? A real operation on its health key, through the pool. */
+  async probe(): Promise<boolean> {
+    try {
+      return await this.connection.withSession((session) => this.probeSession(session));
+    } catch {
+      return false;
     }
   }
 
@@ -147,7 +205,7 @@ export class TokenObjects {
     const cached = this.handles.get(`${objectClass}:${objectId}`);
     if (cached) return cached;
     const [handle] = this.findAll(session, objectId, objectClass);
-    if (handle === undefined) throw keyUnavailable(`no ${objectClass} key object with CKA_ID ${objectId}`);
+    if (handle === undefined) throw new ObjectNotFound(`no ${objectClass} key object with CKA_ID ${objectId}`);
     const key: TokenKey = { handle };
     if (objectClass !== 'secret') {
       const [keyType] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }]);

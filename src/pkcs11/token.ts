@@ -20,15 +20,22 @@ export interface Pkcs11TokenOptions extends ConnectionOptions {
   profileDir?: string;
 }
 
+/** How long a health answer stands. */
+export const HEALTH_CACHE_MS = 2000;
+
 export class Pkcs11Token implements KeyStore {
   readonly keyObjects: TokenKeyObjects;
   readonly keyPairs: TokenKeyPairs;
   readonly hmacKeys: TokenHmac;
   readonly keyImport: TokenKeyImport;
   private readonly aesGcm: TokenAesGcm;
+  private readonly objects: TokenObjects;
+  private health?: { at: number; ok: Promise<boolean> };
 
   private constructor(readonly id: string, readonly connection: TokenConnection, readonly profile: TokenProfile) {
     const objects = new TokenObjects(connection, profile);
+    this.objects = objects;
+    connection.verifier = (session) => objects.probeSession(session);
     this.keyObjects = new TokenKeyObjects(objects);
     this.keyPairs = new TokenKeyPairs(objects);
     this.hmacKeys = new TokenHmac(objects);
@@ -59,13 +66,20 @@ export class Pkcs11Token implements KeyStore {
     }
   }
 
+  /**
+   * A real AES-GCM encryption and decryption with the token's health key, cached for
+   * HEALTH_CACHE_MS so health checks cannot load the token. A failure starts recovery.
+   */
   async isHealthy(): Promise<boolean> {
-    try {
-      await this.connection.withSession(async (session) => this.connection.lib.C_GetSessionInfo(session), true);
-      return true;
-    } catch {
-      return false;
+    const now = Date.now();
+    if (!this.health || now - this.health.at > HEALTH_CACHE_MS) {
+      const ok = this.objects.probe().then((healthy) => {
+        if (!healthy) void this.connection.reconnect({ deep: true });
+        return healthy;
+      });
+      this.health = { at: now, ok };
     }
+    return this.health.ok;
   }
 
   async close(): Promise<void> {
