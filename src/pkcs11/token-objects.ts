@@ -22,7 +22,6 @@ export interface TokenKey {
   curve?: Curve;
 }
 
-export const keyUnavailable = (detail: string) => new KmsError('KeyUnavailableException', messages.keyUnavailable, detail);
 export const internal = (detail: string) => new KmsError('KMSInternalException', messages.internal, detail);
 export const invalidCiphertext = (detail: string) => new KmsError('InvalidCiphertextException', '', detail);
 
