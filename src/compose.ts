@@ -9,7 +9,8 @@ import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
 import type { KeyStore } from './core/key-stores/port';
 import { KeyStoreRegistry } from './core/key-stores/registry';
-import { maintenanceEvents, runMaintenance } from './core/jobs/maintenance';
+import { heartbeat, maintenanceEvents, PROCESS_INSTANCE, retire, runMaintenance } from './core/jobs/maintenance';
+import { Readiness } from './core/jobs/readiness';
 import { systemClock, type Clock, type MetadataStore } from './core/ports';
 import { createApp, type AppOptions } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
@@ -22,6 +23,8 @@ import { openMetadataStore } from './store';
 
 /** How often the deletion worker, rotation scheduler, import upkeep and crash recovery run. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
+/** How often an instance says it is alive (well inside INSTANCE_LEASE_TTL_MS). */
+export const HEARTBEAT_INTERVAL_MS = 10_000;
 
 export interface CoreParts {
   store: MetadataStore;
@@ -30,18 +33,21 @@ export interface CoreParts {
   logger: Logger;
   /** Observers beside the request log (audit, metrics). */
   observers?: CallObserver[];
+  /** This instance's id among those sharing the store; the process's own unless given. */
+  instanceId?: string;
 }
 
 /** Core with its seam: the key store registry, the deps, and the request log observing every call. */
-export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreService } {
+export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreService; readiness: Readiness; instanceId: string } {
   const deps: CoreDeps = { store: parts.store, keyStores: new KeyStoreRegistry(parts.defaultKeyStore), clock: parts.clock ?? systemClock };
   const log = requestLog(parts.logger, (event) => (event.outcome === 'success' ? 200 : httpStatusFor[event.errorCode ?? 'KMSInternalException']));
-  return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]) };
+  const instanceId = parts.instanceId ?? PROCESS_INSTANCE;
+  return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]), readiness: new Readiness(deps, instanceId), instanceId };
 }
 
 /** One maintenance run, its work emitted as internal events through the seam. */
-export async function maintain(service: CoreService, logger: Logger, atStartup: boolean): Promise<void> {
-  const report = await runMaintenance(service.deps, { atStartup });
+export async function maintain(service: CoreService, logger: Logger, atStartup: boolean, instanceId = PROCESS_INSTANCE): Promise<void> {
+  const report = await runMaintenance(service.deps, { atStartup, instanceId });
   if (report.recovered > 0) logger.warn('recovered interrupted key changes', { count: report.recovered });
   for (const event of maintenanceEvents(report, service.deps.clock.now(), randomUUID)) await service.emit(event);
 }
@@ -77,18 +83,24 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   await store.init();
-  const { deps, service } = composeCore({ store, defaultKeyStore, logger });
+  const { deps, service, readiness, instanceId } = composeCore({ store, defaultKeyStore, logger });
 
-  await maintain(service, logger, true);
+  // Alive before any job runs, so another instance's start-up recovery waits for our work.
+  await heartbeat(deps, instanceId);
+  const beat = setInterval(() => {
+    heartbeat(deps, instanceId).catch((e: unknown) => logger.error('heartbeat failed', { detail: String(e) }));
+  }, HEARTBEAT_INTERVAL_MS);
+  beat.unref();
+  await maintain(service, logger, true, instanceId);
   const sweep = setInterval(() => {
-    maintain(service, logger, false).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
+    maintain(service, logger, false, instanceId).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
   }, MAINTENANCE_INTERVAL_MS);
   sweep.unref();
 
   const principals = principalsFrom(config, logger);
   const bearer = config.jwtIssuers ? new BearerAuthenticator(config.jwtIssuers, { defaultRegion: config.region }) : undefined;
   const app = createApp({
-    service, logger, principals: () => principals.current(), bearer, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes,
+    service, readiness, logger, principals: () => principals.current(), bearer, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes,
     jwks: { accountId: config.accountId, region: config.region },
   });
   const server: Server = await new Promise((resolve) => {
@@ -99,8 +111,10 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
 
   return async () => {
     clearInterval(sweep);
+    clearInterval(beat);
     principals.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await retire(deps, instanceId).catch(() => undefined);
     await store.close();
     await deps.keyStores.close();
   };

@@ -84,12 +84,31 @@ export interface GrantRepository {
  * Metadata only, one repository per aggregate. Never key bytes. Each repository has its own
  * contract suite, run against every store.
  */
+/** A named, time-limited claim: one owner at a time, so work several instances could do runs once. */
+export interface Lease {
+  name: string;
+  owner: string;
+  expiresAt: Date;
+}
+
+export interface LeaseRepository {
+  /**
+   * Takes or renews `name` for `owner` until `now` + `ttlMs`, atomically, when it is free,
+   * expired or already `owner`'s; resolves whether `owner` holds it afterwards.
+   */
+  acquire(name: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
+  /** Gives `name` up, if `owner` holds it. */
+  release(name: string, owner: string): Promise<void>;
+  /** Leases named with `prefix` that have not expired at `now`, ordered by name. */
+  listLive(prefix: string, now: Date): Promise<Lease[]>;
+}
+
 export interface MetadataStore {
   readonly keys: KeyRepository;
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
-  // Later issues add repositories here: custom key stores, audit records, and leases for
-  // background jobs.
+  readonly leases: LeaseRepository;
+  // Later issues add repositories here: custom key stores and audit records.
 
   init(): Promise<void>;
   close(): Promise<void>;

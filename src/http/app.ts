@@ -3,6 +3,8 @@
 import express from 'express';
 import type { CoreService } from '../core/calls/service';
 import { KmsError } from '../core/errors';
+import type { Readiness } from '../core/jobs/readiness';
+import { DEFAULT_KEY_STORE_ID } from '../core/key-stores/registry';
 import type { Clock } from '../core/ports';
 import type { Logger } from '../log/logger';
 import type { BearerAuthenticator } from './auth/bearer';
@@ -14,6 +16,8 @@ import { assignRequestId, lastResortHandler, notFoundHandler } from './plumbing'
 
 export interface AppOptions {
   service: CoreService;
+  /** What /healthz reports. */
+  readiness: Readiness;
   principals: () => PrincipalDirectory;
   logger: Logger;
   /** Wall clock that request signatures are checked against (core keeps its own in deps). */
@@ -32,13 +36,16 @@ export function createApp(options: AppOptions): express.Express {
   app.set('query parser', 'simple');
   app.use(assignRequestId('x-amzn-RequestId'));
 
+  // Readiness: a real operation on every key store and a real write to the store, saying which part failed.
   app.get('/healthz', async (_req, res) => {
-    const [tokenOk, storeOk] = await Promise.all([
-      deps.keyStores.storeFor().isHealthy(),
-      deps.store.ping().then(() => true, () => false),
-    ]);
-    const healthy = tokenOk && storeOk;
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', token: tokenOk ? 'ok' : 'unavailable', store: storeOk ? 'ok' : 'unavailable' });
+    const report = await options.readiness.check();
+    const word = (ok: boolean) => (ok ? 'ok' : 'unavailable');
+    res.status(report.ready ? 200 : 503).json({
+      status: word(report.ready),
+      token: word(report.keyStores[DEFAULT_KEY_STORE_ID] ?? false),
+      store: word(report.store),
+      keyStores: Object.fromEntries(Object.entries(report.keyStores).map(([id, ok]) => [id, word(ok)])),
+    });
   });
 
   if (options.jwks) app.use(jwksRouter(deps, options.jwks, options.logger));

@@ -1,6 +1,7 @@
 import { MemoryStore } from '../support/memory-store';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
+import { describeLeaseRepositoryContract } from './lease-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
 
 const factory = async () => new MemoryStore();
@@ -8,3 +9,4 @@ const factory = async () => new MemoryStore();
 describeKeyRepositoryContract('MemoryStore', factory);
 describeAliasRepositoryContract('MemoryStore', factory);
 describeGrantRepositoryContract('MemoryStore', factory);
+describeLeaseRepositoryContract('MemoryStore', factory);

@@ -10,6 +10,7 @@ import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-cor
 import { MongoStore } from '../../src/store/mongo';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
+import { describeLeaseRepositoryContract } from './lease-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
 import type { StoreContractOptions, StoreFactory } from './metadata-fixtures';
 
@@ -124,5 +125,6 @@ if (source.kind === 'unavailable') {
     describeKeyRepositoryContract('MongoStore', factory, options);
     describeAliasRepositoryContract('MongoStore', factory, options);
     describeGrantRepositoryContract('MongoStore', factory, options);
+    describeLeaseRepositoryContract('MongoStore', factory, options);
   });
 }

@@ -3,7 +3,7 @@
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
-import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import type { AliasRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
 import { decodeMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
@@ -194,11 +194,32 @@ class MemoryGrantRepository implements GrantRepository {
   }
 }
 
+class MemoryLeaseRepository implements LeaseRepository {
+  private readonly leases = new Map<string, Lease>();
+
+  async acquire(name: string, owner: string, now: Date, ttlMs: number): Promise<boolean> {
+    const held = this.leases.get(name);
+    if (held && held.owner !== owner && held.expiresAt.getTime() > now.getTime()) return false;
+    this.leases.set(name, { name, owner, expiresAt: new Date(now.getTime() + ttlMs) });
+    return true;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
+  }
+
+  async listLive(prefix: string, now: Date): Promise<Lease[]> {
+    return [...this.leases.values()].filter((l) => l.name.startsWith(prefix) && l.expiresAt.getTime() > now.getTime())
+      .sort((a, b) => (a.name < b.name ? -1 : 1)).map((l) => deepClone(l));
+  }
+}
+
 export class MemoryStore implements MetadataStore {
   private readonly tables = new Tables();
   readonly keys = new MemoryKeyRepository(this.tables);
   readonly aliases = new MemoryAliasRepository(this.tables);
   readonly grants = new MemoryGrantRepository(this.tables);
+  readonly leases = new MemoryLeaseRepository();
 
   async init(): Promise<void> {}
 

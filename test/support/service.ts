@@ -80,7 +80,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const clock = options.clock ?? systemClock;
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
-  const { deps, service } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger });
+  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {
@@ -90,7 +90,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     : undefined;
   const bearer = options.jwtIssuers ? new BearerAuthenticator(options.jwtIssuers, { defaultRegion: REGION }) : undefined;
   const app = createApp({
-    service, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+    service, readiness, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     jwks: { accountId: ACCOUNT, region: REGION },
   });
   let server: Server | undefined;

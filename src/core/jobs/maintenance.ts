@@ -2,11 +2,15 @@
 // down) and then periodically: finish or undo interrupted work, delete keys whose time has
 // come, rotate keys whose automatic rotation is due, and expire imported key material.
 import type { CallEvent } from '../calls/event';
+import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../deps';
 import { deleteDueKeys } from './deletion';
 import { runImportUpkeep, type ImportUpkeepReport } from '../import/upkeep';
 import { recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
 import { recoverInterruptedRotations, rotateDueKeys, PENDING_VERSION_GRACE_MS, type ScheduledRotations } from '../rotation/rotation';
+
+/** This process's instance id, when the caller names none. */
+export const PROCESS_INSTANCE: string = randomUUID();
 
 export interface MaintenanceReport {
   recovered: number;
@@ -17,13 +21,49 @@ export interface MaintenanceReport {
   imports: ImportUpkeepReport;
 }
 
-export async function runMaintenance(deps: CoreDeps, options: { atStartup: boolean }): Promise<MaintenanceReport> {
-  // At start-up nothing of ours is in flight, so no grace period is needed.
-  const recovered = await recoverIncompleteKeys(deps, options.atStartup ? 'none' : INCOMPLETE_GRACE_MS)
-    + await recoverInterruptedRotations(deps, options.atStartup ? 'none' : PENDING_VERSION_GRACE_MS);
-  const imports = await runImportUpkeep(deps);
-  const deleted = await deleteDueKeys(deps);
-  const rotations = await rotateDueKeys(deps);
+/** Background jobs hold a lease while they run; one that dies leaves it to expire after this. */
+export const JOB_LEASE_TTL_MS = 5 * 60 * 1000;
+/** How long an instance counts as alive after its last heartbeat. */
+export const INSTANCE_LEASE_TTL_MS = 30_000;
+const INSTANCE_PREFIX = 'instance:';
+
+/** Marks `instanceId` alive; call it more often than INSTANCE_LEASE_TTL_MS. */
+export async function heartbeat(deps: CoreDeps, instanceId: string): Promise<void> {
+  await deps.store.leases.acquire(`${INSTANCE_PREFIX}${instanceId}`, instanceId, deps.clock.now(), INSTANCE_LEASE_TTL_MS);
+}
+
+/** Says `instanceId` has stopped, so others need not wait for its heartbeat to lapse. */
+export async function retire(deps: CoreDeps, instanceId: string): Promise<void> {
+  await deps.store.leases.release(`${INSTANCE_PREFIX}${instanceId}`, instanceId);
+}
+
+/** Whether any instance but `instanceId` is alive on this store. */
+async function othersAlive(deps: CoreDeps, instanceId: string): Promise<boolean> {
+  return (await deps.store.leases.listLive(INSTANCE_PREFIX, deps.clock.now())).some((lease) => lease.owner !== instanceId);
+}
+
+/** Runs `job` only while holding the lease `job:<name>`: with several instances on one store, one runs it at a time. */
+async function underLease<T>(deps: CoreDeps, name: string, owner: string, job: () => Promise<T>): Promise<T | undefined> {
+  const lease = `job:${name}`;
+  if (!(await deps.store.leases.acquire(lease, owner, deps.clock.now(), JOB_LEASE_TTL_MS))) return undefined;
+  try {
+    return await job();
+  } finally {
+    await deps.store.leases.release(lease, owner).catch(() => undefined);
+  }
+}
+
+export async function runMaintenance(deps: CoreDeps, options: { atStartup: boolean; instanceId?: string }): Promise<MaintenanceReport> {
+  const owner = options.instanceId ?? PROCESS_INSTANCE;
+  // At start-up, when no other instance is alive, nothing can be in flight: no grace period is
+  // needed. Another live instance may be creating a key or rotating right now: wait as usual.
+  const immediate = options.atStartup && !(await othersAlive(deps, owner));
+  const recovered = await underLease(deps, 'recovery', owner, async () =>
+    await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
+    + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)) ?? 0;
+  const imports = await underLease(deps, 'import-upkeep', owner, () => runImportUpkeep(deps)) ?? { expired: [], failed: [] };
+  const deleted = await underLease(deps, 'deletion', owner, () => deleteDueKeys(deps)) ?? [];
+  const rotations = await underLease(deps, 'rotation', owner, () => rotateDueKeys(deps)) ?? { rotated: [], failed: [] };
   return { recovered, deleted, rotations, imports };
 }
 

@@ -3,23 +3,26 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteConnection } from './connection';
 import { SqliteGrantRepository } from './grants';
 import { SqliteKeyRepository } from './keys';
+import { SqliteLeaseRepository } from './leases';
 import { migrate } from './migrations';
 
 export class EmbeddedStore implements MetadataStore {
   readonly keys: KeyRepository;
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
+  readonly leases: LeaseRepository;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
     this.keys = new SqliteKeyRepository(this.connection);
     this.aliases = new SqliteAliasRepository(this.connection);
     this.grants = new SqliteGrantRepository(this.connection);
+    this.leases = new SqliteLeaseRepository(this.connection);
   }
 
   async init(): Promise<void> {

@@ -42,6 +42,12 @@ export const migrations: readonly string[] = [
    CREATE INDEX grants_by_key ON grants (account_id, region, key_id, grant_id);
    CREATE INDEX grants_by_retiring_principal ON grants (region, retiring_principal, grant_id)
      WHERE retiring_principal IS NOT NULL;`,
+  // Leases: one row per named claim; expires_at in epoch milliseconds.
+  `CREATE TABLE leases (
+     name        TEXT    NOT NULL PRIMARY KEY,
+     owner       TEXT    NOT NULL,
+     expires_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(db: Database.Database): void {

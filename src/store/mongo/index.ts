@@ -3,16 +3,17 @@
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
 import type { AliasRecord, KeyRecord } from '../../core/model';
-import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore } from '../../core/ports';
 import { MongoAliasRepository } from './aliases';
 import { MongoConnection } from './connection';
 import { MongoGrantRepository, type GrantDoc } from './grants';
 import { MongoKeyRepository } from './keys';
+import { MongoLeaseRepository } from './leases';
 
 const DEFAULT_DB_NAME = 'hsm_kms';
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
-const indexes: Record<'keys' | 'aliases' | 'grants', IndexDescription[]> = {
+const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases', IndexDescription[]> = {
   keys: [
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
@@ -32,12 +33,14 @@ const indexes: Record<'keys' | 'aliases' | 'grants', IndexDescription[]> = {
       partialFilterExpression: { retiringPrincipal: { $exists: true } },
     },
   ],
+  leases: [{ key: { name: 1 }, unique: true, name: 'name' }],
 };
 
 export class MongoStore implements MetadataStore {
   readonly keys: KeyRepository;
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
+  readonly leases: LeaseRepository;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
@@ -47,6 +50,7 @@ export class MongoStore implements MetadataStore {
     this.keys = new MongoKeyRepository(this.connection);
     this.aliases = new MongoAliasRepository(this.connection);
     this.grants = new MongoGrantRepository(this.connection);
+    this.leases = new MongoLeaseRepository(this.connection);
   }
 
   async init(): Promise<void> {
@@ -66,6 +70,7 @@ export class MongoStore implements MetadataStore {
         keys: db.collection<KeyRecord>('keys'),
         aliases: db.collection<AliasRecord>('aliases'),
         grants: db.collection<GrantDoc>('grants'),
+        leases: db.collection<Lease>('leases'),
         supportsTransactions,
       });
     } catch (e) {
