@@ -10,6 +10,10 @@ import { SqliteGrantRepository } from './grants';
 import { SqliteKeyRepository } from './keys';
 import { SqliteLeaseRepository } from './leases';
 import { migrate } from './migrations';
+import { BUSY_TIMEOUT_MS, patient, retryWhileLocked } from './patience';
+
+/** How long opening waits for another instance that holds the database's lock. */
+const START_DEADLINE_MS = 15_000;
 
 export class EmbeddedStore implements MetadataStore {
   readonly keys: KeyRepository;
@@ -19,21 +23,24 @@ export class EmbeddedStore implements MetadataStore {
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
-    this.keys = new SqliteKeyRepository(this.connection);
-    this.aliases = new SqliteAliasRepository(this.connection);
-    this.grants = new SqliteGrantRepository(this.connection);
-    this.leases = new SqliteLeaseRepository(this.connection);
+    this.keys = patient(new SqliteKeyRepository(this.connection));
+    this.aliases = patient(new SqliteAliasRepository(this.connection));
+    this.grants = patient(new SqliteGrantRepository(this.connection));
+    this.leases = patient(new SqliteLeaseRepository(this.connection));
   }
 
   async init(): Promise<void> {
     if (this.connection.isOpen) return;
     if (this.filePath !== ':memory:') mkdirSync(dirname(this.filePath), { recursive: true });
-    const db = new Database(this.filePath, { timeout: 5000 });
+    const db = new Database(this.filePath, { timeout: BUSY_TIMEOUT_MS });
     try {
-      db.pragma('journal_mode = WAL');
-      // FULL: a commit has reached the disk before it returns, so an acknowledged change survives power loss.
-      db.pragma('synchronous = FULL');
-      migrate(db);
+      // Another instance starting on the same file may hold the lock for a moment: wait for it, without blocking.
+      await retryWhileLocked(async () => {
+        db.pragma('journal_mode = WAL');
+        // FULL: a commit has reached the disk before it returns, so an acknowledged change survives power loss.
+        db.pragma('synchronous = FULL');
+        migrate(db);
+      }, START_DEADLINE_MS);
     } catch (e) {
       db.close();
       throw e;

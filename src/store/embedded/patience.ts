@@ -1,0 +1,45 @@
+// better-sqlite3 is synchronous: while another process holds the database's write lock, a
+// statement waits for it on the event loop, and every request of this process waits with it.
+// So the busy timeout is a few milliseconds, and a repository call that meets a lock is retried
+// after asynchronous pauses until a deadline, then fails with a retryable error. Requests that
+// need no lock keep being served meanwhile.
+import { KmsError } from '../../core/errors';
+
+/** SQLite's own wait for a lock, per statement: none, since it would stall the event loop; waits are asynchronous pauses instead. */
+export const BUSY_TIMEOUT_MS = 0;
+/** How long a repository call keeps retrying a locked database before it gives up. */
+export const LOCKED_DEADLINE_MS = 2000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isLocked(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/** Runs `call`, retrying after asynchronous pauses while the database is locked, for at most `deadlineMs`. */
+export async function retryWhileLocked<T>(call: () => Promise<T>, deadlineMs: number): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!isLocked(e)) throw e;
+      if (Date.now() + pause > deadline) {
+        throw new KmsError('DependencyTimeoutException', 'The metadata store is busy. Retry the request.', `SQLite still locked after ${deadlineMs} ms`);
+      }
+      await sleep(pause);
+    }
+  }
+}
+
+/** `repository` whose every method retries on a locked database, as above. Each method is one statement or one transaction, so a retry repeats nothing that took effect. */
+export function patient<R extends object>(repository: R, deadlineMs = LOCKED_DEADLINE_MS): R {
+  return new Proxy(repository, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => retryWhileLocked(() => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)), deadlineMs);
+    },
+  });
+}
