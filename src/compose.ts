@@ -2,7 +2,9 @@
 // wire the service the same way, each handing in only what it has (a store, a default key
 // store, a clock, a logger) and taking only the parts it needs.
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
 import type { Config } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
@@ -18,7 +20,8 @@ import { PrincipalDirectory } from './http/auth/principals';
 import { httpStatusFor } from './http/kms/errors';
 import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
-import { openDefaultToken } from './pkcs11';
+import { openDefaultToken, type Pkcs11Token } from './pkcs11';
+import { PinRefusedError } from './pkcs11/sessions';
 import { openMetadataStore } from './store';
 
 /** How often the deletion worker, rotation scheduler, import upkeep and crash recovery run. */
@@ -68,21 +71,89 @@ export function principalsFrom(config: Pick<Config, 'root' | 'accountId' | 'cred
 
 export type HttpParts = Omit<AppOptions, 'service' | 'logger'>;
 
+/** A start-up failure an operator must fix: one plain sentence, and the exit code to leave with. */
+export class StartupError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** Exit code after a refused PIN: a configuration error (EX_CONFIG). */
+export const EXIT_PIN_REFUSED = 78;
+const PIN_REFUSED_MARKER = 'pin-refused';
+
+/**
+ * The default token, unless a PIN was refused before: then nothing is tried until an operator
+ * removes the marker, so a restart policy can never lock a real HSM partition by retrying.
+ */
+function openTokenOnce(config: Readonly<Config>): Pkcs11Token {
+  const marker = path.join(config.dataDir, PIN_REFUSED_MARKER);
+  if (existsSync(marker)) {
+    throw new StartupError(`token '${config.tokenLabel}' refused the PIN at an earlier start; fix KMS_PIN or KMS_PIN_FILE, then delete ${marker}`, EXIT_PIN_REFUSED);
+  }
+  try {
+    return openDefaultToken({
+      modulePath: config.pkcs11Module,
+      tokenLabel: config.tokenLabel,
+      pin: config.pin,
+      poolSize: config.sessionPoolSize,
+      acquireTimeoutMs: 10_000,
+      reconnectDelayMs: { initial: 100, max: 10_000 },
+      profileVendor: config.hsmProfile,
+      moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
+    });
+  } catch (e) {
+    if (!(e instanceof PinRefusedError)) throw e;
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(marker, `${new Date().toISOString()} token '${config.tokenLabel}' refused the PIN (${e.code})\n`, { mode: 0o600 });
+    throw new StartupError(`token '${config.tokenLabel}' refused the PIN (${e.code}); fix KMS_PIN or KMS_PIN_FILE, then delete ${marker} (it stops further attempts)`, EXIT_PIN_REFUSED);
+  }
+}
+
+/** Opens the metadata store, or says in one sentence which setting is wrong. */
+async function openStore(config: Readonly<Config>): Promise<MetadataStore> {
+  const store = openMetadataStore(config.metadataUri, config.dataDir);
+  try {
+    await store.init();
+    return store;
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    if (config.metadataUri?.startsWith('mongodb')) {
+      throw new StartupError(`KMS_METADATA_URI: no MongoDB server answered at ${mongoHosts(config.metadataUri)} (${(e as Error).name}: ${(e as Error).message.split('\n')[0]})`);
+    }
+    throw new StartupError(`KMS_DATA_DIR ${config.dataDir}: the metadata store cannot be opened or written there (${reason})`);
+  }
+}
+
+/** The hosts of a MongoDB URI, without credentials or options. */
+function mongoHosts(uri: string): string {
+  return uri.replace(/^mongodb(\+srv)?:\/\//, '').replace(/^[^@/]*@/, '').split(/[/?]/)[0] ?? '';
+}
+
+/** Listens, or says the address is taken (or not ours to bind) and fails. */
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(app);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'is already in use' : e.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${e.code ?? e.message})`;
+      reject(new StartupError(`KMS_HOST/KMS_PORT ${host}:${port} ${why}`));
+    });
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
 /** The server from configuration: token, store, core, maintenance, HTTP, listen. Returns its stop function. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
-  const defaultKeyStore = openDefaultToken({
-    modulePath: config.pkcs11Module,
-    tokenLabel: config.tokenLabel,
-    pin: config.pin,
-    poolSize: config.sessionPoolSize,
-    acquireTimeoutMs: 10_000,
-    reconnectDelayMs: { initial: 100, max: 10_000 },
-    profileVendor: config.hsmProfile,
-    moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
-  });
+  const defaultKeyStore = openTokenOnce(config);
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
-  const store = openMetadataStore(config.metadataUri, config.dataDir);
-  await store.init();
+  let store: MetadataStore;
+  try {
+    store = await openStore(config);
+  } catch (e) {
+    await defaultKeyStore.close();
+    throw e;
+  }
   const { deps, service, readiness, instanceId } = composeCore({ store, defaultKeyStore, logger });
 
   // Alive before any job runs, so another instance's start-up recovery waits for our work.
@@ -103,19 +174,23 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     service, readiness, logger, principals: () => principals.current(), bearer, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes,
     jwks: { accountId: config.accountId, region: config.region },
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-  });
-  const address = server.address();
-  logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
-
-  return async () => {
+  let server: Server | undefined;
+  const stop = async () => {
     clearInterval(sweep);
     clearInterval(beat);
     principals.stop();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await retire(deps, instanceId).catch(() => undefined);
     await store.close();
     await deps.keyStores.close();
   };
+  try {
+    server = await listen(app, config.host, config.port);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const address = server.address();
+  logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
+  return stop;
 }

@@ -1,5 +1,5 @@
 // The server's entry point: configuration, logger, then the composition root. Nothing imports this file.
-import { startServer } from './compose';
+import { startServer, StartupError } from './compose';
 import { ConfigError, loadConfig, redactedConfig, type Config } from './config';
 import { createLogger } from './log/logger';
 
@@ -33,5 +33,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   console.error(`hsm-kms failed to start: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
+  process.exit(e instanceof StartupError ? e.exitCode : 1);
 });

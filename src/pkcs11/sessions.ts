@@ -103,6 +103,17 @@ function reinitializeModule(lib: pkcs11js.PKCS11): void {
  */
 const RECONNECT_WAIT_MS = 1000;
 
+/** Login refusals that retrying would only make worse. */
+const pinRefusals = new Set(['CKR_PIN_INCORRECT', 'CKR_PIN_LOCKED', 'CKR_PIN_EXPIRED', 'CKR_PIN_INVALID', 'CKR_PIN_LEN_RANGE']);
+
+/** The token refused the PIN: an operator must fix the configuration. */
+export class PinRefusedError extends Error {
+  constructor(readonly tokenLabel: string, readonly code: string) {
+    super(`token '${tokenLabel}' refused the PIN (${code}); it will not be tried again until an operator fixes the PIN setting`);
+    this.name = 'PinRefusedError';
+  }
+}
+
 const trim = (s: string) => s.replace(/[\s\0]+$/, '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -116,6 +127,8 @@ export class TokenConnection {
   private waiters: Array<{ resolve: (s: Session) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
   private reconnecting?: Promise<void>;
   private closed = false;
+  /** Set when the token refused the PIN during a reconnect: the connection stays closed. */
+  refused?: PinRefusedError;
   /** A real operation on a fresh session: after a deep reconnect, does the token work again? */
   verifier?: (session: Session) => Promise<boolean>;
   /** Bumped on every reconnect; object handles from an older generation are stale. */
@@ -154,7 +167,9 @@ export class TokenConnection {
       if (ckrName(e) !== 'CKR_USER_ALREADY_LOGGED_IN') {
         this.lib.C_CloseSession(session);
         // Never include the PIN; the CKR name says enough (e.g. CKR_PIN_INCORRECT).
-        throw new Error(`login to token '${this.options.tokenLabel}' failed: ${ckrName(e) ?? String(e)}`);
+        const name = ckrName(e) ?? String(e);
+        if (pinRefusals.has(name)) throw new PinRefusedError(this.options.tokenLabel, name);
+        throw new Error(`login to token '${this.options.tokenLabel}' failed: ${name}`);
       }
     }
     // The login session stays open: closing the last session would log the token out.
@@ -280,7 +295,13 @@ export class TokenConnection {
           }
           if (options.deep && this.verifier && !(await this.verifyOnce(this.verifier))) throw new Error('token answers but fails its health check');
           return;
-        } catch {
+        } catch (e) {
+          // Precondition: a PIN the token refused is never tried again automatically (a real HSM locks the partition).
+          if (e instanceof PinRefusedError) {
+            this.refused = e;
+            this.close();
+            return;
+          }
           await sleep(delay);
           delay = Math.min(delay * 2, this.options.reconnectDelayMs.max);
         }

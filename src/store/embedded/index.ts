@@ -1,6 +1,6 @@
 // The embedded metadata store: one SQLite file, for a single machine. Each repository keeps its
 // aggregate in its own tables; all share one connection.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AliasRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore } from '../../core/ports';
@@ -31,7 +31,12 @@ export class EmbeddedStore implements MetadataStore {
 
   async init(): Promise<void> {
     if (this.connection.isOpen) return;
-    if (this.filePath !== ':memory:') mkdirSync(dirname(this.filePath), { recursive: true });
+    if (this.filePath !== ':memory:') {
+      mkdirSync(dirname(this.filePath), { recursive: true, mode: 0o700 });
+      // Created owner-only before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+      closeSync(openSync(this.filePath, 'a', 0o600));
+      chmodSync(this.filePath, 0o600);
+    }
     const db = new Database(this.filePath, { timeout: BUSY_TIMEOUT_MS });
     try {
       // Another instance starting on the same file may hold the lock for a moment: wait for it, without blocking.

@@ -11,6 +11,7 @@ import { MongoKeyRepository } from './keys';
 import { MongoLeaseRepository } from './leases';
 
 const DEFAULT_DB_NAME = 'hsm_kms';
+export const SERVER_SELECTION_TIMEOUT_MS = 5000;
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
 const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases', IndexDescription[]> = {
@@ -56,7 +57,8 @@ export class MongoStore implements MetadataStore {
   async init(): Promise<void> {
     if (this.connection.isOpen) return;
     // ignoreUndefined: an absent optional field stays absent instead of coming back as null.
-    const client = new MongoClient(this.uri, { ignoreUndefined: true });
+    // A server that cannot be reached is reported within seconds, not after the driver's 30 s default.
+    const client = new MongoClient(this.uri, { ignoreUndefined: true, serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS });
     try {
       await client.connect();
       const db = client.db(this.dbName);

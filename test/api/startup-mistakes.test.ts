@@ -1,0 +1,79 @@
+// Start-up mistakes an operator makes, each answered in one plain sentence and a non-zero exit,
+// and never by retrying a refused PIN.
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from '../support/service';
+import { createTestToken, type TestToken } from '../support/softhsm';
+import { startChildService } from '../support/child-service';
+
+let token: TestToken;
+let dataDir: string;
+beforeAll(() => { token = createTestToken('startup'); });
+beforeEach(() => { dataDir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-startup-')); });
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const envFor = (overrides: Record<string, string> = {}) => ({
+  KMS_DATA_DIR: dataDir, KMS_TOKEN_LABEL: token.label, KMS_PIN: token.pin, KMS_PORT: '0',
+  KMS_ROOT_ACCESS_KEY_ID: ROOT.accessKeyId, KMS_ROOT_SECRET_ACCESS_KEY: ROOT.secretAccessKey, ...overrides,
+});
+
+it('a port already in use is said plainly, with a non-zero exit', async () => {
+  const blocker: Server = await new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => resolve(s)); });
+  try {
+    const port = (blocker.address() as { port: number }).port;
+    const { code, stderr, stdout } = await startChildService(envFor({ KMS_PORT: String(port) })).exited;
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(`KMS_HOST/KMS_PORT 127.0.0.1:${port} is already in use`);
+    expect(stdout).not.toContain('"message":"listening"');
+  } finally {
+    blocker.close();
+  }
+}, 60_000);
+
+it('a PIN the token refused is never tried again automatically.', async () => {
+  const first = await startChildService(envFor({ KMS_PIN: 'wrong-pin-0000' })).exited;
+  expect(first.code).toBe(78);
+  expect(first.stderr).toContain(`token '${token.label}' refused the PIN (CKR_PIN_INCORRECT)`);
+  expect(first.stderr).not.toContain('wrong-pin-0000');
+  const marker = path.join(dataDir, 'pin-refused');
+  expect(existsSync(marker)).toBe(true);
+  // A restart, even with the right PIN, does not log in until an operator removes the marker.
+  const second = await startChildService(envFor()).exited;
+  expect(second.code).toBe(78);
+  expect(second.stderr).toContain(`refused the PIN at an earlier start; fix KMS_PIN or KMS_PIN_FILE, then delete ${marker}`);
+  rmSync(marker);
+  const third = startChildService(envFor());
+  expect(await third.listening).toBeGreaterThan(0);
+  third.process.kill('SIGTERM');
+  expect((await third.exited).code).toBe(0);
+}, 90_000);
+
+it('a data directory that cannot hold the store is named in one sentence', async () => {
+  const file = path.join(dataDir, 'not-a-directory');
+  writeFileSync(file, 'x');
+  const { code, stderr } = await startChildService(envFor({ KMS_DATA_DIR: path.join(file, 'data') })).exited;
+  expect(code).not.toBe(0);
+  expect(stderr).toMatch(new RegExp(`KMS_DATA_DIR ${path.join(file, 'data')}: the metadata store cannot be opened or written there \\(ENOTDIR\\)`));
+}, 60_000);
+
+it('an unreachable MongoDB is named within seconds', async () => {
+  const started = Date.now();
+  const { code, stderr } = await startChildService(envFor({ KMS_METADATA_URI: 'mongodb://user:secret@127.0.0.1:1/kms' })).exited;
+  expect(code).not.toBe(0);
+  expect(stderr).toContain('KMS_METADATA_URI: no MongoDB server answered at 127.0.0.1:1');
+  expect(stderr).not.toContain('secret');
+  expect(Date.now() - started).toBeLessThan(20_000);
+}, 60_000);
+
+it('creates metadata.sqlite readable by its owner only', async () => {
+  const child = startChildService(envFor());
+  await child.listening;
+  try {
+    expect(statSync(path.join(dataDir, 'metadata.sqlite')).mode & 0o777).toBe(0o600);
+  } finally {
+    child.process.kill('SIGTERM');
+    await child.exited;
+  }
+}, 60_000);
