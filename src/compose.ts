@@ -154,7 +154,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     await defaultKeyStore.close();
     throw e;
   }
-  const { deps, service, readiness, instanceId } = composeCore({ store, defaultKeyStore, logger });
+  const { deps, service, readiness, instanceId } = composeCore({ store, defaultKeyStore, logger, instanceId: config.instanceId });
 
   // Alive before any job runs, so another instance's start-up recovery waits for our work.
   await heartbeat(deps, instanceId);

@@ -1,6 +1,7 @@
 // The only reader of process.env. Values are validated once at start-up and frozen;
 // secrets are redacted whenever the configuration is printed.
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseJwtIssuers, type JwtIssuerConfig } from './auth-config';
 
@@ -41,6 +42,11 @@ export interface ServerConfig {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /**
+   * This instance among those sharing one store: stable across restarts (so a restarted
+   * instance knows its own leftovers), different between instances. Host name and port by default.
+   */
+  instanceId: string;
 }
 
 export interface LoggingConfig {
@@ -161,6 +167,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     host: env.KMS_HOST || '127.0.0.1',
     port: integer(env, 'KMS_PORT', 8080, 0, 65535),
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    instanceId: env.KMS_INSTANCE_ID || `${hostname()}:${integer(env, 'KMS_PORT', 8080, 0, 65535)}`,
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
 };

@@ -16,19 +16,25 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, file: config.logFile });
   logger.info('starting', { config: redactedConfig(config) });
-  const stop = await startServer(config, logger);
-  let stopping = false;
+  // Signals are handled from the start: one that comes while starting stops the service once it is up.
+  const running: { stop?: () => Promise<void> } = {};
+  let stopping: string | undefined;
   const shutdown = (signal: string) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
+    if (running.stop) finish(running.stop, signal);
+  };
+  const finish = (stopService: () => Promise<void>, signal: string) => {
     logger.info('shutting down', { signal });
-    stop().then(() => process.exit(0), (e: unknown) => {
+    stopService().then(() => process.exit(0), (e: unknown) => {
       logger.error('shutdown failed', { detail: String(e) });
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  running.stop = await startServer(config, logger);
+  if (stopping) finish(running.stop, stopping);
 }
 
 main().catch((e: unknown) => {

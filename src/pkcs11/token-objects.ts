@@ -46,6 +46,9 @@ export function ecJwk(curve: Curve, point: Buffer): JsonWebKey {
 }
 
 /** The CKA_ID of each token's health key: an AES key no KMS key names, used only to prove the token works. */
+/** How many objects one sweep for unnamed objects looks at. */
+const MAX_OBJECTS_SCANNED = 100_000;
+
 export const HEALTH_KEY_ID = createHash('sha256').update('hsm-kms:health-key:v1').digest('hex');
 const HEALTH_KEY_LABEL = 'hsm-kms:health';
 
@@ -274,6 +277,38 @@ export class TokenKeyObjects extends TokenMechanism implements KeyObjectCapabili
       }, true);
     } catch (e) {
       throw toKmsError(e, 'destroyKey');
+    }
+  }
+
+  async destroyUnnamed(): Promise<number> {
+    try {
+      return await this.connection.withSession(async (session) => {
+        this.lib.C_FindObjectsInit(session, []);
+        let handles: pkcs11js.Handle[];
+        try {
+          handles = this.lib.C_FindObjects(session, MAX_OBJECTS_SCANNED);
+        } finally {
+          this.lib.C_FindObjectsFinal(session);
+        }
+        let destroyed = 0;
+        for (const handle of handles) {
+          if (this.attribute(session, handle, pkcs11js.CKA_ID).length > 0 || this.attribute(session, handle, pkcs11js.CKA_LABEL).length > 0) continue;
+          this.lib.C_DestroyObject(session, handle);
+          destroyed += 1;
+        }
+        return destroyed;
+      }, true);
+    } catch (e) {
+      throw toKmsError(e, 'destroyUnnamed');
+    }
+  }
+
+  /** An attribute's value, empty when the object lacks it (a half-written object may lack any). */
+  private attribute(session: pkcs11js.Handle, handle: pkcs11js.Handle, type: number): Buffer {
+    try {
+      return (this.lib.C_GetAttributeValue(session, handle, [{ type }])[0]?.value as Buffer | undefined) ?? Buffer.alloc(0);
+    } catch {
+      return Buffer.alloc(0);
     }
   }
 

@@ -178,6 +178,10 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
   async destroyKey(objectId: string): Promise<boolean> {
     return this.keys.delete(objectId);
   }
+  /** Nothing here is ever half-made. */
+  async destroyUnnamed(): Promise<number> {
+    return 0;
+  }
   async hasKey(objectId: string): Promise<boolean> {
     return this.keys.has(objectId);
   }

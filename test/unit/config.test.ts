@@ -1,6 +1,6 @@
 // Configuration by section: a command asks only for what it needs, and secrets never print.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, loadConfigSections, redactedConfig } from '../../src/config';
 
@@ -32,5 +32,5 @@ it('loads every section for the server, with defaults, and redacts its secrets w
 
 it('validates each section it loads, and only those', () => {
   expect(() => loadConfigSections(['identity'], { KMS_DATA_DIR: dataDir, KMS_ACCOUNT_ID: '12', KMS_ROOT_ACCESS_KEY_ID: 'a', KMS_ROOT_SECRET_ACCESS_KEY: 'b' })).toThrow(/12 digits/);
-  expect(loadConfigSections(['server'], { KMS_ACCOUNT_ID: '12', KMS_PORT: '9000' })).toEqual({ host: '127.0.0.1', port: 9000, maxBodyBytes: 262144 });
+  expect(loadConfigSections(['server'], { KMS_ACCOUNT_ID: '12', KMS_PORT: '9000' })).toEqual({ host: '127.0.0.1', port: 9000, maxBodyBytes: 262144, instanceId: `${hostname()}:9000` });
 });

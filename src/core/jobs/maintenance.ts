@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../deps';
 import { deleteDueKeys } from './deletion';
 import { runImportUpkeep, type ImportUpkeepReport } from '../import/upkeep';
-import { recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
+import { destroyUnnamedObjects, recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
 import { recoverInterruptedRotations, rotateDueKeys, PENDING_VERSION_GRACE_MS, type ScheduledRotations } from '../rotation/rotation';
 
 /** This process's instance id, when the caller names none. */
@@ -60,7 +60,8 @@ export async function runMaintenance(deps: CoreDeps, options: { atStartup: boole
   const immediate = options.atStartup && !(await othersAlive(deps, owner));
   const recovered = await underLease(deps, 'recovery', owner, async () =>
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
-    + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)) ?? 0;
+    + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
+    + (immediate ? await destroyUnnamedObjects(deps) : 0)) ?? 0;
   const imports = await underLease(deps, 'import-upkeep', owner, () => runImportUpkeep(deps)) ?? { expired: [], failed: [] };
   const deleted = await underLease(deps, 'deletion', owner, () => deleteDueKeys(deps)) ?? [];
   const rotations = await underLease(deps, 'rotation', owner, () => rotateDueKeys(deps)) ?? { rotated: [], failed: [] };

@@ -23,3 +23,13 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
   }
   return leftovers.length;
 }
+
+/**
+ * Objects a creation killed half-way left without an id or label, in every connected key store
+ * that has objects. Only when nothing else can be creating objects (start-up, alone).
+ */
+export async function destroyUnnamedObjects(deps: CoreDeps): Promise<number> {
+  let destroyed = 0;
+  for (const store of deps.keyStores.all()) destroyed += (await store.keyObjects?.destroyUnnamed()) ?? 0;
+  return destroyed;
+}

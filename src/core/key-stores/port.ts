@@ -75,6 +75,12 @@ export interface KeyObjectCapability {
   /** Idempotent: returns false if there was no such object. */
   destroyKey(objectId: string): Promise<boolean>;
   hasKey(objectId: string): Promise<boolean>;
+  /**
+   * Destroys token objects that carry neither an id nor a label: what a creation killed half-way
+   * leaves, which nothing can name. Returns how many went. Only safe while no other instance
+   * is creating objects in the token.
+   */
+  destroyUnnamed(): Promise<number>;
 }
 
 export interface KeyPairCapability {

@@ -38,7 +38,8 @@ export function patient<R extends object>(repository: R, deadlineMs = LOCKED_DEA
   return new Proxy(repository, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function') return value;
+      // Methods come from the class; an own property (a test's spy) is left as it is.
+      if (typeof value !== 'function' || Object.prototype.hasOwnProperty.call(target, property)) return value;
       return (...args: unknown[]) => retryWhileLocked(() => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)), deadlineMs);
     },
   });
