@@ -296,7 +296,8 @@ export class TokenConnection {
           if (options.deep && this.verifier && !(await this.verifyOnce(this.verifier))) throw new Error('token answers but fails its health check');
           return;
         } catch (e) {
-          // Precondition: a PIN the token refused is never tried again automatically (a real HSM locks the partition).
+          // Precondition: a PIN the token refused is never tried again automatically.
+          // (A real HSM locks the partition after a few refusals.)
           if (e instanceof PinRefusedError) {
             this.refused = e;
             this.close();

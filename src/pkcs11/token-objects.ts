@@ -46,6 +46,9 @@ export function ecJwk(curve: Curve, point: Buffer): JsonWebKey {
 }
 
 /** The CKA_ID of each token's health key: an AES key no KMS key names, used only to prove the token works. */
+/** How often a missing object may make this process re-read the token. */
+const VIEW_REFRESH_MS = 2000;
+
 /** How many objects one sweep for unnamed objects looks at. */
 const MAX_OBJECTS_SCANNED = 100_000;
 
@@ -118,11 +121,24 @@ export class TokenObjects {
         }
         // The token works, so the tag did not verify.
         if (e instanceof AmbiguousGcmFailure) throw new KmsError('InvalidCiphertextException', '', `GCM authentication failed (${e.code})`);
-        // The token works: a handle gone stale is looked up once more; a missing object is missing.
-        if (attempt > 0 || e instanceof ObjectNotFound) throw toKmsError(e, operation);
+        if (attempt > 0) throw toKmsError(e, operation);
+        // The token works. A handle gone stale is looked up once more. An object another process
+        // made may not be in this process's view of the token yet (SoftHSM re-reads its object
+        // files lazily): the view is rebuilt, at most every VIEW_REFRESH_MS, and the object looked up once more.
+        if (e instanceof ObjectNotFound && !(await this.refreshView())) throw toKmsError(e, operation);
       }
     }
   }
+
+  /** Re-initialises the module so it reads the token afresh; false when one was done too recently to help. */
+  private async refreshView(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.lastViewRefresh < VIEW_REFRESH_MS) return false;
+    this.lastViewRefresh = now;
+    await this.connection.reconnect({ deep: true });
+    return true;
+  }
+  private lastViewRefresh = 0;
 
   /** A real AES-GCM encryption and decryption with the health key on `session`; false if anything fails. */
   async probeSession(session: pkcs11js.Handle): Promise<boolean> {

@@ -61,6 +61,31 @@ describe('PKCS#11 adapter on SoftHSM', () => {
     }
   });
 
+  it('a PIN the token refused is never tried again automatically.', async () => {
+    const testToken = createTestToken('pin-changed');
+    const token = openTestToken(testToken);
+    const lib = token.connection.lib;
+    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === testToken.label)!;
+    try {
+      // The PIN changes underneath the service (an operator, on another machine), then every session goes.
+      const admin = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      lib.C_SetPIN(admin, testToken.pin, 'changed-pin-1234');
+      const logins = jest.spyOn(lib, 'C_Login');
+      lib.C_CloseAllSessions(slot);
+      const id = randomBytes(32).toString('hex');
+      // Making a key needs the login the closed sessions took with them: a reconnect logs in again.
+      await expect(token.keyObjects.generateAesKey(id, 'kms:pin')).rejects.toMatchObject({ code: 'KMSInternalException' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect(token.keyObjects.generateAesKey(id, 'kms:pin')).rejects.toMatchObject({ code: 'KMSInternalException' });
+      // One login with the old PIN was refused; none followed, however long the service runs.
+      expect(logins.mock.calls.filter(([, , pin]) => pin === testToken.pin)).toHaveLength(1);
+      expect(token.connection.refused?.code).toBe('CKR_PIN_INCORRECT');
+      logins.mockRestore();
+    } finally {
+      await token.close();
+    }
+  });
+
   it('reconnects after its sessions are closed underneath it, and keeps serving', async () => {
     const testToken = createTestToken('reconnect');
     const token = openTestToken(testToken);
