@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
 import type { StoreContractOptions, StoreFactory } from './metadata-fixtures';
@@ -25,3 +26,4 @@ const options: StoreContractOptions = {
 describeKeyRepositoryContract('EmbeddedStore (SQLite)', factory, options);
 describeAliasRepositoryContract('EmbeddedStore (SQLite)', factory, options);
 describeGrantRepositoryContract('EmbeddedStore (SQLite)', factory, options);
+describeExternalKeyRepositoryContract('EmbeddedStore (SQLite)', factory, options);

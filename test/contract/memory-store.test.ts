@@ -1,5 +1,6 @@
 import { MemoryStore } from '../support/memory-store';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
 
@@ -8,3 +9,4 @@ const factory = async () => new MemoryStore();
 describeKeyRepositoryContract('MemoryStore', factory);
 describeAliasRepositoryContract('MemoryStore', factory);
 describeGrantRepositoryContract('MemoryStore', factory);
+describeExternalKeyRepositoryContract('MemoryStore', factory);

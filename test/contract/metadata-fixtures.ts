@@ -53,6 +53,7 @@ export function describeStoreContract(
       get keys() { return open().keys; },
       get aliases() { return open().aliases; },
       get grants() { return open().grants; },
+      get externalKeys() { return open().externalKeys; },
       init: () => open().init(),
       close: () => open().close(),
       ping: () => open().ping(),

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-core';
 import { MongoStore } from '../../src/store/mongo';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
 import type { StoreContractOptions, StoreFactory } from './metadata-fixtures';
@@ -124,5 +125,6 @@ if (source.kind === 'unavailable') {
     describeKeyRepositoryContract('MongoStore', factory, options);
     describeAliasRepositoryContract('MongoStore', factory, options);
     describeGrantRepositoryContract('MongoStore', factory, options);
+    describeExternalKeyRepositoryContract('MongoStore', factory, options);
   });
 }

@@ -3,9 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteConnection } from './connection';
+import { SqliteExternalKeyRepository } from './external-keys';
 import { SqliteGrantRepository } from './grants';
 import { SqliteKeyRepository } from './keys';
 import { migrate } from './migrations';
@@ -14,12 +15,14 @@ export class EmbeddedStore implements MetadataStore {
   readonly keys: KeyRepository;
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
+  readonly externalKeys: ExternalKeyRepository;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
     this.keys = new SqliteKeyRepository(this.connection);
     this.aliases = new SqliteAliasRepository(this.connection);
     this.grants = new SqliteGrantRepository(this.connection);
+    this.externalKeys = new SqliteExternalKeyRepository(this.connection);
   }
 
   async init(): Promise<void> {

@@ -42,6 +42,15 @@ export const migrations: readonly string[] = [
    CREATE INDEX grants_by_key ON grants (account_id, region, key_id, grant_id);
    CREATE INDEX grants_by_retiring_principal ON grants (region, retiring_principal, grant_id)
      WHERE retiring_principal IS NOT NULL;`,
+  // The XKS proxy's external keys: the whole ExternalKeyRecord in `doc`, one row per key store
+  // prefix and external key id.
+  `CREATE TABLE external_keys (
+     key_store_prefix  TEXT    NOT NULL,
+     external_key_id   TEXT    NOT NULL,
+     revision          INTEGER NOT NULL,
+     doc               TEXT    NOT NULL,
+     PRIMARY KEY (key_store_prefix, external_key_id)
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -3,6 +3,7 @@ import { MongoServerError } from 'mongodb';
 import type { Collection, Db, Document, Filter, MongoClient, OptionalUnlessRequiredId, WithId } from 'mongodb';
 import { DuplicateRecordError } from '../../core/errors';
 import type { AliasRecord, KeyRecord, KeyScope } from '../../core/model';
+import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import type { GrantDoc } from './grants';
 
 const DUPLICATE_KEY_ERROR = 11000;
@@ -13,6 +14,7 @@ export interface Connection {
   keys: Collection<KeyRecord>;
   aliases: Collection<AliasRecord>;
   grants: Collection<GrantDoc>;
+  externalKeys: Collection<ExternalKeyRecord>;
   /** Multi-document transactions need a replica set or a sharded cluster, not a standalone server. */
   supportsTransactions: boolean;
 }

@@ -3,16 +3,18 @@
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
 import type { AliasRecord, KeyRecord } from '../../core/model';
-import type { AliasRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, MetadataStore } from '../../core/ports';
+import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
 import { MongoConnection } from './connection';
+import { MongoExternalKeyRepository } from './external-keys';
 import { MongoGrantRepository, type GrantDoc } from './grants';
 import { MongoKeyRepository } from './keys';
 
 const DEFAULT_DB_NAME = 'hsm_kms';
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
-const indexes: Record<'keys' | 'aliases' | 'grants', IndexDescription[]> = {
+const indexes: Record<'keys' | 'aliases' | 'grants' | 'externalKeys', IndexDescription[]> = {
   keys: [
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
@@ -32,12 +34,16 @@ const indexes: Record<'keys' | 'aliases' | 'grants', IndexDescription[]> = {
       partialFilterExpression: { retiringPrincipal: { $exists: true } },
     },
   ],
+  externalKeys: [
+    { key: { keyStorePrefix: 1, externalKeyId: 1 }, unique: true, name: 'keyStorePrefix_externalKeyId' },
+  ],
 };
 
 export class MongoStore implements MetadataStore {
   readonly keys: KeyRepository;
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
+  readonly externalKeys: ExternalKeyRepository;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
@@ -47,6 +53,7 @@ export class MongoStore implements MetadataStore {
     this.keys = new MongoKeyRepository(this.connection);
     this.aliases = new MongoAliasRepository(this.connection);
     this.grants = new MongoGrantRepository(this.connection);
+    this.externalKeys = new MongoExternalKeyRepository(this.connection);
   }
 
   async init(): Promise<void> {
@@ -66,6 +73,7 @@ export class MongoStore implements MetadataStore {
         keys: db.collection<KeyRecord>('keys'),
         aliases: db.collection<AliasRecord>('aliases'),
         grants: db.collection<GrantDoc>('grants'),
+        externalKeys: db.collection<ExternalKeyRecord>('externalKeys'),
         supportsTransactions,
       });
     } catch (e) {
