@@ -177,7 +177,7 @@ function xksSection(env: Env): XksConfig {
       ...(certFile !== undefined && keyFile !== undefined ? {
         tls: { certFile, keyFile, ...(clientCaFile !== undefined ? { clientCaFile } : {}), ...(clientCn !== undefined ? { clientCn } : {}) },
       } : {}),
-      maxBodyBytes: integer(env, 'KMS_XKS_MAX_BODY_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      maxBodyBytes: integer(env, 'KMS_XKS_MAX_BODY_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
       healthCacheMs: integer(env, 'KMS_XKS_HEALTH_CACHE_MS', 2000, 0, 60_000),
       tokenTimeoutMs: integer(env, 'KMS_XKS_TOKEN_TIMEOUT_MS', 1000, 10, 60_000),
     },
