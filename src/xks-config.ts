@@ -122,7 +122,7 @@ export function parseXksProxyConfig(text: string, file: string): XksProxyConfig 
 }
 
 /** What the AWS KMS console accepts for a key store (XKS proxy configuration file). */
-export function consoleConfiguration(store: XksKeyStoreConfig, credential: XksCredential): object {
+export function consoleConfiguration(store: Pick<XksKeyStoreConfig, 'uriPathPrefix'>, credential: XksCredential): object {
   return {
     XksProxyUriPath: `${store.uriPathPrefix}${XKS_API_PATH}`,
     XksProxyAuthenticationCredential: { AccessKeyId: credential.accessKeyId, RawSecretAccessKey: credential.secretAccessKey },

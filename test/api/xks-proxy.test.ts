@@ -442,7 +442,8 @@ describe('authentication and URIs', () => {
     expect((await call(keyPath('foo', 'metadata'), body(), { credential: XKS_CREDENTIAL_2 })).status).toBe(200);
   });
 
-  it('resolves the key store before the credentials: a correctly signed request to an unknown prefix is InvalidUriPathException', async () => {
+  // The key store is resolved before the credentials: a correctly signed request to an unknown prefix is not an authentication failure.
+  it('a request whose URI names no XKS API of a configured key store is InvalidUriPathException, before any authentication.', async () => {
     const invalid = `${XKS_PREFIX}/invalid`;
     expect(failure(await call(healthPath(invalid), { requestMetadata: { kmsOperation: 'KmsHealthCheck', kmsRequestId: '1' } }))).toEqual({ status: 404, errorName: 'InvalidUriPathException' });
     expect(failure(await call(keyPath('foo', 'encrypt', invalid), body()))).toEqual({ status: 404, errorName: 'InvalidUriPathException' });
