@@ -79,6 +79,15 @@ describe('plain HTTP', () => {
     expect(enc.status).toBe(200);
   });
 
+  it('signs and routes the path exactly as received: keys named \'.\' and \'..\' are reached, not normalised away', async () => {
+    const listener = await proxy.listen();
+    await proxy.createKey('..', ['ENCRYPT']);
+    await proxy.createKey('.', ['DECRYPT']);
+    // Node's http client sends the path verbatim; the smithy signer signs it verbatim (uriEscapePath off).
+    expect(await send(listener.url, keyPath('..', 'metadata'), { requestMetadata: metadata('DescribeKey') })).toMatchObject({ status: 200, body: { keyUsage: ['ENCRYPT'] } });
+    expect(await send(listener.url, keyPath('.', 'metadata'), { requestMetadata: metadata('DescribeKey') })).toMatchObject({ status: 200, body: { keyUsage: ['DECRYPT'] } });
+  });
+
   it('the XKS listener serves plain HTTP only on a loopback address.', async () => {
     await expect(listenXks(proxy.app, { host: '0.0.0.0', port: 0, pollMs: 1000, onError: () => undefined, onReload: () => undefined })).rejects.toThrow(/loopback/);
   });
