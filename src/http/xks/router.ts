@@ -33,7 +33,7 @@ const ATTRIBUTE_MAX = 256;
 function attributesOf(route: XksRoute | undefined, json: unknown): Record<string, string> {
   const attributes: Record<string, string> = {};
   if (route) {
-    attributes.keyStorePrefix = route.prefix;
+    attributes.keyStorePrefix = route.prefix.slice(0, ATTRIBUTE_MAX);
     if (route.externalKeyId !== undefined) attributes.externalKeyId = route.externalKeyId.slice(0, ATTRIBUTE_MAX);
   }
   const metadata = (json as { requestMetadata?: unknown } | undefined)?.requestMetadata as Record<string, unknown> | undefined;
