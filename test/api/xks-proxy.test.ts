@@ -129,13 +129,14 @@ afterAll(async () => {
 });
 
 describe('GetHealthStatus', () => {
-  it('reports the proxy and the token behind it, ACTIVE after a real round trip, as compact JSON', async () => {
+  it('reports the proxy and the token behind it, after a real round trip, as compact JSON', async () => {
     const res = await call(healthPath(), { requestMetadata: { kmsOperation: 'KmsHealthCheck', kmsRequestId: 'health-1' } });
     expect(res.status).toBe(200);
     expect(res.text).not.toMatch(/\n|": /);
     expect(res.body).toEqual({
       xksProxyFleetSize: 2, xksProxyVendor: 'hsm-kms', xksProxyModel: expect.stringMatching(/hsm-kms/), ekmVendor: 'SoftHSM project',
-      ekmFleetDetails: [{ id: proxy.svc.defaultStore.connection.info.serialNumber, model: expect.stringMatching(/SoftHSM/), healthStatus: 'ACTIVE' }],
+      // DEGRADED only when the check took over 100 ms, as it may on a loaded test machine.
+      ekmFleetDetails: [{ id: proxy.svc.defaultStore.connection.info.serialNumber, model: expect.stringMatching(/SoftHSM/), healthStatus: expect.stringMatching(/^(ACTIVE|DEGRADED)$/) }],
     });
   });
 
@@ -510,13 +511,14 @@ describe('secondary authorization, quotas and failures', () => {
   });
 
   it('a token that does not answer in time is DependencyTimeoutException (503); one that fails is InternalException (500) without detail', async () => {
-    const slow = await startXksTestProxy({ tokenTimeoutMs: 50 });
+    // A deadline a loaded machine's real token still meets, and a delay far beyond it.
+    const slow = await startXksTestProxy({ tokenTimeoutMs: 500 });
     try {
       await slow.createKey('foo', ['ENCRYPT', 'DECRYPT']);
       const keys = slow.svc.defaultStore.externalKeys;
       const realEncrypt = keys.encrypt.bind(keys);
       const spy = jest.spyOn(keys, 'encrypt').mockImplementation(async (...args) => {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
         return realEncrypt(...args);
       });
       const timedOut = await xksCall(slow.app, keyPath('foo', 'encrypt'), { requestMetadata: metadata('Encrypt'), plaintext: b64(canary()), encryptionAlgorithm: 'AES_GCM' });
@@ -533,6 +535,7 @@ describe('secondary authorization, quotas and failures', () => {
       expect((await xksCall(slow.app, keyPath('foo', 'encrypt'), { requestMetadata: metadata('Encrypt'), plaintext: b64(canary()), encryptionAlgorithm: 'AES_GCM' })).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 250));
       expect(readFileSync(slow.svc.logFile, 'utf8')).toMatch(/exploding/);
+      expect(readFileSync(slow.svc.logFile, 'utf8')).toMatch(/no answer from the token within 500 ms/);
     } finally {
       await slow.close();
     }
