@@ -44,7 +44,7 @@ let clock: FakeClock;
 beforeEach(async () => {
   ({ deps, token, clock } = await newCoreDeps());
   deps.xksProxy = {
-    health: new XksHealthMonitor(deps.keyStores, clock, { cacheMs: 2000, degradedAfterMs: 50, timeoutMs: 200 }),
+    health: new XksHealthMonitor(deps.keyStores, clock, { cacheMs: 2000, degradedAfterMs: 50, timeoutMs: 500 }),
     fleetSize: () => 3,
     tokenTimeoutMs: 100,
   };
@@ -305,7 +305,7 @@ describe('GetHealthStatus and the health monitor', () => {
     expect(token.externalKeys.healthChecks).toBe(1);
     expect((a.ekmFleetDetails as { healthStatus: string }[])[0]!.healthStatus).toBe('DEGRADED');
     expect(b).toEqual(a);
-    token.externalKeys.healthDelayMs = 400;
+    token.externalKeys.healthDelayMs = 800;
     clock.advance(5000);
     expect(((await health()).ekmFleetDetails as { healthStatus: string }[])[0]!.healthStatus).toBe('UNAVAILABLE');
   });
