@@ -59,7 +59,7 @@ export default tseslint.config(
   },
   {
     // Configuration is read before anything else is built; it depends on no adapter.
-    files: ['src/config.ts', 'src/auth-config.ts'],
+    files: ['src/config.ts', 'src/auth-config.ts', 'src/xks-config.ts'],
     rules: {
       'local/import-boundaries': ['error', {
         outside: [src('http'), src('pkcs11'), src('store'), src('log'), src('main')], bare: 'any',

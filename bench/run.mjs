@@ -1,4 +1,5 @@
 // npm run bench: the service's throughput and latency for Encrypt, Decrypt and GenerateDataKey,
+// and for the XKS proxy's Encrypt (flat out, and at a fixed rate, 1800 req/s by default),
 // beside raw PKCS#11 AES-GCM encrypts on the same token, measured in the same run; then Sign
 // (RSA_2048 PSS, ECC_NIST_P256 ECDSA) and GenerateMac (HMAC_SHA_256), each beside the raw
 // pkcs11js rate of the same operation on the same token.
@@ -10,7 +11,9 @@
 // Environment: BENCH_SECONDS (default 10) per measurement, BENCH_CONNECTIONS (default 8, the
 // service's default session pool size) for both the HTTP connections and the raw loops,
 // KMS_PKCS11_MODULE (default SoftHSM's), BENCH_KEEP_TMP=1 to keep the temp dir for inspection,
-// BENCH_SERVER_NODE_ARGS for extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+// BENCH_SERVER_NODE_ARGS for extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"),
+// BENCH_XKS_RATE (default 1800, AWS KMS's default quota per external key store) and
+// BENCH_XKS_RATE_CONNECTIONS (default 32) for the fixed-rate XKS run.
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -29,10 +32,16 @@ import pkcs11js from 'pkcs11js';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = path.join(ROOT_DIR, 'dist', 'main.js');
+const ADMIN = path.join(ROOT_DIR, 'dist', 'cli', 'admin.js');
 const MODULE = process.env.KMS_PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so';
 const SECONDS = positiveInteger('BENCH_SECONDS', 10);
 const CONCURRENCY = positiveInteger('BENCH_CONNECTIONS', 8);
 const WARMUP_SECONDS = Math.min(2, SECONDS);
+const XKS_RATE = positiveInteger('BENCH_XKS_RATE', 1800);
+// Enough connections that the offered rate, not the connection count, limits the fixed-rate run.
+const XKS_RATE_CONNECTIONS = positiveInteger('BENCH_XKS_RATE_CONNECTIONS', 32);
+const XKS_PREFIX = '/bench/xks-store';
+const XKS_KEY_ID = 'bench-external-key';
 const REGION = 'us-east-1';
 const PLAINTEXT = randomBytes(32);
 // The service authenticates its 51-byte ciphertext header as AAD (no encryption context): same here.
@@ -84,15 +93,35 @@ function tail(file, lines = 30) {
   }
 }
 
-function startServer({ dir, token, port, credentials }) {
-  // A clean KMS_* environment: a developer's settings (e.g. KMS_METADATA_URI) must not leak in.
+/** The server's environment: a clean KMS_* set (a developer's settings, e.g. KMS_METADATA_URI, must not leak in). */
+function serverEnv({ dir, token, port, credentials, xks }) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KMS_') && k !== 'SOFTHSM2_CONF'));
   Object.assign(env, {
     KMS_DATA_DIR: dir, KMS_PORT: String(port), KMS_HOST: '127.0.0.1', KMS_PKCS11_MODULE: MODULE,
     SOFTHSM2_CONF: token.conf, KMS_TOKEN_LABEL: token.label, KMS_PIN: token.pin,
     KMS_ROOT_ACCESS_KEY_ID: credentials.accessKeyId, KMS_ROOT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     KMS_REGION: REGION,
+    // The XKS proxy on its own port, plain HTTP on loopback as the bench's KMS endpoint is.
+    KMS_XKS_PORT: String(xks.port), KMS_XKS_HOST: '127.0.0.1', KMS_XKS_CONFIG_FILE: xks.configFile,
   });
+  return env;
+}
+
+/** The XKS proxy configuration file: one key store with a fresh credential. */
+function writeXksConfig(dir) {
+  const base32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const credential = { accessKeyId: [...randomBytes(26)].map((b) => base32[b & 31]).join(''), secretAccessKey: randomBytes(32).toString('base64') };
+  const configFile = path.join(dir, 'xks-proxy.json');
+  writeFileSync(configFile, JSON.stringify({ keyStores: [{ uriPathPrefix: XKS_PREFIX, credentials: [credential] }] }), { mode: 0o600 });
+  return { configFile, credential };
+}
+
+/** The external key, made with the admin command before the server starts (as an operator would). */
+function createExternalKey(env) {
+  execFileSync(process.execPath, [ADMIN, 'xks', 'create', '--prefix', XKS_PREFIX, '--id', XKS_KEY_ID], { cwd: ROOT_DIR, env, stdio: 'pipe' });
+}
+
+function startServer(env, dir) {
   // The server logs a line per request at info, as in production; a file keeps that cheap.
   const logFile = path.join(dir, 'server.out');
   const fd = openSync(logFile, 'a', 0o600);
@@ -160,6 +189,22 @@ function signer(credentials) {
   };
 }
 
+/** XKS requests as AWS KMS signs them: service kms-xks-proxy, host;x-amz-date, the raw path. */
+function xksSigner(credential, port) {
+  const sigv4 = new SignatureV4({ service: 'kms-xks-proxy', region: REGION, credentials: credential, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+  return async (api, input) => {
+    const p = `${XKS_PREFIX}/kms/xks/v1/keys/${XKS_KEY_ID}/${api}`;
+    const body = JSON.stringify(input);
+    const headers = { host: `127.0.0.1:${port}`, 'content-type': 'application/json' };
+    const signed = await sigv4.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port, path: p, headers, body }), { unsignableHeaders: new Set(['content-type']) });
+    return { method: 'POST', path: p, headers: signed.headers, body, label: `XKS ${api}` };
+  };
+}
+
+function xksMetadata(kmsOperation) {
+  return { awsPrincipalArn: 'arn:aws:iam::111122223333:user/bench', kmsKeyArn: `arn:aws:kms:${REGION}:111122223333:key/bench`, kmsOperation, kmsRequestId: randomBytes(16).toString('hex') };
+}
+
 async function call(url, sign, port, target, input) {
   const res = await send(url, await sign(port, target, input));
   const parsed = res.text ? JSON.parse(res.text) : {};
@@ -167,13 +212,14 @@ async function call(url, sign, port, target, input) {
   return parsed;
 }
 
-async function loadTest(url, request, seconds) {
+/** Replays `request` for `seconds`; `rate` caps the requests per second over all connections. */
+async function loadTest(url, request, seconds, rate, connections = CONCURRENCY) {
   // The exact request about to be replayed must succeed once first.
   const probe = await send(url, request);
-  if (probe.status !== 200) throw new Error(`${request.headers['x-amz-target']} probe answered ${probe.status}: ${probe.text}`);
+  if (probe.status !== 200) throw new Error(`${request.label ?? request.headers['x-amz-target']} probe answered ${probe.status}: ${probe.text}`);
   const result = await autocannon({
-    url, connections: CONCURRENCY, pipelining: 1, duration: seconds,
-    method: request.method, headers: request.headers, body: request.body,
+    url: new URL(request.path, url).href, connections, pipelining: 1, duration: seconds,
+    method: request.method, headers: request.headers, body: request.body, ...(rate ? { overallRate: rate } : {}),
   });
   return {
     perSecond: result['2xx'] / result.duration,
@@ -356,9 +402,25 @@ async function main() {
     const credentials = { accessKeyId: `AKIABENCH${randomBytes(6).toString('hex').toUpperCase()}`.slice(0, 20), secretAccessKey: randomBytes(30).toString('base64') };
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    log(`token ${token.label}, server on ${url}, ${CONCURRENCY} connections, ${SECONDS} s per measurement`);
-    server = startServer({ dir, token, port, credentials });
+    const xksPort = await freePort();
+    const xksUrl = `http://127.0.0.1:${xksPort}`;
+    const xks = writeXksConfig(dir);
+    const env = serverEnv({ dir, token, port, credentials, xks: { port: xksPort, configFile: xks.configFile } });
+    if (!existsSync(ADMIN)) throw new Error(`${ADMIN} is missing: run 'npm run build' first (npm run bench does)`);
+    createExternalKey(env);
+    log(`token ${token.label}, server on ${url}, XKS proxy on ${xksUrl}, ${CONCURRENCY} connections, ${SECONDS} s per measurement`);
+    server = startServer(env, dir);
     await waitHealthy(url, server);
+
+    // The XKS proxy's Encrypt as AWS KMS sends it: 32 bytes (a data key) with 51 bytes of AAD, like the KMS rows.
+    const xksSign = xksSigner(xks.credential, xksPort);
+    const xksEncryptInput = { requestMetadata: xksMetadata('GenerateDataKey'), plaintext: PLAINTEXT.toString('base64'), encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: AAD.toString('base64') };
+    const xksSample = JSON.parse((await send(xksUrl, await xksSign('encrypt', xksEncryptInput))).text);
+    const xksOpened = await send(xksUrl, await xksSign('decrypt', {
+      requestMetadata: xksMetadata('Decrypt'), encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: AAD.toString('base64'),
+      ciphertext: xksSample.ciphertext, initializationVector: xksSample.initializationVector, authenticationTag: xksSample.authenticationTag,
+    }));
+    if (xksOpened.status !== 200 || Buffer.from(JSON.parse(xksOpened.text).plaintext, 'base64').compare(PLAINTEXT) !== 0) throw new Error(`XKS Encrypt/Decrypt sample failed: ${xksOpened.status} ${xksOpened.text}`);
 
     const sign = signer(credentials);
     const { KeyMetadata: key } = await call(url, sign, port, 'CreateKey', { Description: 'bench' });
@@ -399,11 +461,19 @@ async function main() {
 
     log(`warm-up (${WARMUP_SECONDS} s)`);
     await loadTest(url, await sign(port, 'Encrypt', encryptInput), WARMUP_SECONDS);
+    await loadTest(xksUrl, await xksSign('encrypt', xksEncryptInput), WARMUP_SECONDS);
     await rawBenchmark(raw, WARMUP_SECONDS);
 
     // Raw runs bracket every service run: each operation is divided by the mean of the raw runs
     // just before and just after it, so slow drift of a shared machine cancels out.
-    const operations = [['Encrypt', encryptInput], ['Decrypt', decryptInput], ['GenerateDataKey', dataKeyInput]];
+    // Each is signed just before its run: a SigV4 signature is accepted for 5 minutes.
+    const operations = [
+      { name: 'Encrypt', request: () => sign(port, 'Encrypt', encryptInput) },
+      { name: 'Decrypt', request: () => sign(port, 'Decrypt', decryptInput) },
+      { name: 'GenerateDataKey', request: () => sign(port, 'GenerateDataKey', dataKeyInput) },
+      { name: 'XKS proxy Encrypt', target: xksUrl, request: () => xksSign('encrypt', xksEncryptInput) },
+      { name: `XKS proxy Encrypt, ${XKS_RATE}/s offered`, target: xksUrl, rate: XKS_RATE, connections: XKS_RATE_CONNECTIONS, request: () => xksSign('encrypt', xksEncryptInput) },
+    ];
     const raws = [];
     const service = [];
     const rawRun = async () => {
@@ -411,10 +481,9 @@ async function main() {
       raws.push(await rawBenchmark(raw, SECONDS));
     };
     await rawRun();
-    for (const [name, input] of operations) {
-      log(name);
-      // Signed just before the run: a SigV4 signature is accepted for 5 minutes.
-      service.push({ name, ...(await loadTest(url, await sign(port, name, input), SECONDS)) });
+    for (const op of operations) {
+      log(op.name);
+      service.push({ name: op.name, ...(await loadTest(op.target ?? url, await op.request(), SECONDS, op.rate, op.connections)) });
       await rawRun();
     }
 
@@ -443,7 +512,7 @@ async function main() {
     const serverErrors = readFileSync(server.logFile, 'utf8').split('\n').filter((l) => l.includes('"level":"error"')).length;
 
     console.log('');
-    console.log(`hsm-kms bench: ${SECONDS} s per run, ${CONCURRENCY} keep-alive connections (raw: ${CONCURRENCY} sessions), pipelining 1, 32-byte plaintext`);
+    console.log(`hsm-kms bench: ${SECONDS} s per run, ${CONCURRENCY} keep-alive connections (raw: ${CONCURRENCY} sessions), pipelining 1, 32-byte plaintext (XKS: with 51 bytes of AAD)`);
     console.log(`node ${process.version}, SoftHSM ${softhsmVersion()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
     console.log('');
     console.log(table([...service, rawRow]));

@@ -35,6 +35,19 @@ const claimNamePattern = /^[A-Za-z0-9_:.-]{1,64}$/;
 const templateHeadPattern = /^arn:aws:(?:iam|sts)::\d{12}:(?:root$|(?:user|role|assumed-role)\/)/;
 const issuerKeys = new Set(['issuer', 'audience', 'jwksFile', 'jwksUrl', 'principalTemplate', 'algorithms', 'region', 'policies']);
 
+/**
+ * JSON.parse for files that hold secrets: a syntax error names only its position, because V8's
+ * SyntaxError messages quote the text around the error, which may be a secret.
+ */
+export function parseSecretJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const position = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new Error(`${file}: not valid JSON${position ? ` (error at position ${position})` : ''}`);
+  }
+}
+
 /** Identity policies as the core expects them: JSON strings, each a JSON object. */
 export function normalisePolicies(policies: unknown, where: string): string[] {
   if (policies === undefined) return [];

@@ -5,24 +5,32 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import type { Config } from './config';
+import type { Config, ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
 import type { KeyStore } from './core/key-stores/port';
-import { KeyStoreRegistry } from './core/key-stores/registry';
+import { DEFAULT_KEY_STORE_ID, KeyStoreRegistry } from './core/key-stores/registry';
+import { KmsError, messages } from './core/errors';
 import { heartbeat, maintenanceEvents, PROCESS_INSTANCE, retire, runMaintenance } from './core/jobs/maintenance';
 import { Readiness } from './core/jobs/readiness';
 import { systemClock, type Clock, type MetadataStore } from './core/ports';
 import { createApp, type AppOptions } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
 import { PrincipalDirectory } from './http/auth/principals';
+import { WatchedFile } from './http/auth/watched-file';
 import { httpStatusFor } from './http/kms/errors';
+import { createXksApp } from './http/xks/app';
+import { xksHttpStatusFor } from './http/xks/errors';
+import { XksKeyStores } from './http/xks/key-stores';
+import { listenXks } from './http/xks/listener';
 import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
 import { openDefaultToken, type Pkcs11Token } from './pkcs11';
 import { PinRefusedError } from './pkcs11/sessions';
 import { openMetadataStore } from './store';
+import { XksHealthMonitor } from './core/xks-proxy/health';
+import { parseXksProxyConfig } from './xks-config';
 
 /** How often the deletion worker, rotation scheduler, import upkeep and crash recovery run. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -31,19 +39,56 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
 
 export interface CoreParts {
   store: MetadataStore;
-  defaultKeyStore: KeyStore;
+  /** Absent for commands that need the store alone: any use of a key store then fails as KeyUnavailableException. */
+  defaultKeyStore?: KeyStore;
   clock?: Clock;
   logger: Logger;
   /** Observers beside the request log (audit, metrics). */
   observers?: CallObserver[];
   /** This instance's id among those sharing the store; the process's own unless given. */
   instanceId?: string;
+  /** Serve the XKS proxy API's operations. */
+  xksProxy?: XksProxyParts;
 }
+
+export interface XksProxyParts {
+  fleetSize: () => number;
+  healthCacheMs: number;
+  tokenTimeoutMs: number;
+}
+
+/** The default key store of a process that opened no token (a command that needs the store alone). */
+class NoTokenOpen implements KeyStore {
+  readonly id = DEFAULT_KEY_STORE_ID;
+  private unavailable(): never {
+    throw new KmsError('KeyUnavailableException', messages.keyUnavailable, 'this command opened no token');
+  }
+  async encrypt(): Promise<never> { return this.unavailable(); }
+  async decrypt(): Promise<never> { return this.unavailable(); }
+  async randomBytes(): Promise<never> { return this.unavailable(); }
+  async isHealthy(): Promise<boolean> { return false; }
+  async close(): Promise<void> {}
+}
+
+/** A token health check slower than this reports DEGRADED. */
+const XKS_DEGRADED_AFTER_MS = 100;
+/** A token health check that has not answered by then reports UNAVAILABLE. */
+const XKS_HEALTH_TIMEOUT_MS = 1000;
 
 /** Core with its seam: the key store registry, the deps, and the request log observing every call. */
 export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreService; readiness: Readiness; instanceId: string } {
-  const deps: CoreDeps = { store: parts.store, keyStores: new KeyStoreRegistry(parts.defaultKeyStore), clock: parts.clock ?? systemClock };
-  const log = requestLog(parts.logger, (event) => (event.outcome === 'success' ? 200 : httpStatusFor[event.errorCode ?? 'KMSInternalException']));
+  const deps: CoreDeps = { store: parts.store, keyStores: new KeyStoreRegistry(parts.defaultKeyStore ?? new NoTokenOpen()), clock: parts.clock ?? systemClock };
+  if (parts.xksProxy) {
+    const { fleetSize, healthCacheMs, tokenTimeoutMs } = parts.xksProxy;
+    const health = new XksHealthMonitor(deps.keyStores, deps.clock, { cacheMs: healthCacheMs, degradedAfterMs: XKS_DEGRADED_AFTER_MS, timeoutMs: XKS_HEALTH_TIMEOUT_MS });
+    deps.xksProxy = { health, fleetSize, tokenTimeoutMs };
+  }
+  // Each event's status comes from the table of the protocol that answered it.
+  const log = requestLog(parts.logger, (event) => {
+    if (event.outcome === 'success') return 200;
+    const code = event.errorCode ?? 'KMSInternalException';
+    return event.source === 'xks' ? xksHttpStatusFor(code) : httpStatusFor[code];
+  });
   const instanceId = parts.instanceId ?? PROCESS_INSTANCE;
   return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]), readiness: new Readiness(deps, instanceId), instanceId };
 }
@@ -143,6 +188,71 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
   });
 }
 
+/** KMS_XKS_CONFIG_FILE, watched: a version that fails a check is refused whole and the one in force stays. */
+export function xksKeyStoresFrom(config: ConfigOf<'xks'>, logger: Logger): WatchedFile<XksKeyStores> {
+  const file = config.xks.configFile;
+  if (!file) throw new Error('the XKS proxy needs KMS_XKS_CONFIG_FILE');
+  return new WatchedFile([file], ([text]) => new XksKeyStores(parseXksProxyConfig(text!, file)), {
+    what: 'XKS proxy configuration file',
+    describe: (stores) => `${stores.size} key stores`,
+    intervalMs: config.xks.pollMs,
+    onError: (detail) => logger.error('XKS proxy configuration file refused', { file, detail }),
+    onReload: (stores) => logger.info('XKS proxy configuration file reloaded', { file, keyStores: stores.size }),
+  });
+}
+
+/** The XKS proxy's listener on its own port, over the core `service` (composed with xksProxy). Returns its stop function. */
+export async function startXksProxy(config: ConfigOf<'xks'>, service: CoreService, keyStores: WatchedFile<XksKeyStores>, logger: Logger): Promise<() => Promise<void>> {
+  const { xks } = config;
+  if (xks.port === undefined) throw new Error('the XKS proxy needs KMS_XKS_PORT');
+  const app = createXksApp({ service, logger, keyStores: () => keyStores.current(), signatureClock: systemClock, maxBodyBytes: xks.maxBodyBytes });
+  const listener = await listenXks(app, {
+    host: xks.host, port: xks.port, tls: xks.tls, pollMs: xks.pollMs,
+    onError: (detail) => logger.error('XKS TLS files refused', { detail }),
+    onReload: (message) => logger.info(message),
+  });
+  logger.info('XKS proxy listening', { url: listener.url, keyStores: keyStores.current().size, mtls: xks.tls?.clientCaFile !== undefined });
+  return () => listener.close();
+}
+
+/** The default token from its configuration section. */
+export function openTokenFrom(config: ConfigOf<'token'>) {
+  return openDefaultToken({
+    modulePath: config.pkcs11Module,
+    tokenLabel: config.tokenLabel,
+    pin: config.pin,
+    poolSize: config.sessionPoolSize,
+    acquireTimeoutMs: 10_000,
+    reconnectDelayMs: { initial: 100, max: 10_000 },
+    profileVendor: config.hsmProfile,
+    moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
+  });
+}
+
+/**
+ * Core for an operator's command (the admin CLI): the store, and the token only when the
+ * command makes or destroys keys. No maintenance runs and nothing listens. Returns the seam and
+ * a function that closes what it opened.
+ */
+export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigOf<'token'>>, logger: Logger): Promise<{ service: CoreService; close(): Promise<void> }> {
+  const defaultKeyStore = config.pin !== undefined ? openTokenFrom(config as ConfigOf<'token'>) : undefined;
+  const store = openMetadataStore(config.metadataUri, config.dataDir);
+  try {
+    await store.init();
+  } catch (e) {
+    await defaultKeyStore?.close();
+    throw e;
+  }
+  const { deps, service } = composeCore({ store, defaultKeyStore, logger });
+  return {
+    service,
+    async close() {
+      await store.close();
+      await deps.keyStores.close();
+    },
+  };
+}
+
 /** The server from configuration: token, store, core, maintenance, HTTP, listen. Returns its stop function. */
 export async function startServer(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
   const defaultKeyStore = openTokenOnce(config);
@@ -154,7 +264,11 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     await defaultKeyStore.close();
     throw e;
   }
-  const { deps, service, readiness, instanceId } = composeCore({ store, defaultKeyStore, logger, instanceId: config.instanceId });
+  const xksKeyStores = config.xks.port !== undefined ? xksKeyStoresFrom(config, logger) : undefined;
+  const { deps, service, readiness, instanceId } = composeCore({
+    store, defaultKeyStore, logger, instanceId: config.instanceId,
+    xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
+  });
 
   // Alive before any job runs, so another instance's start-up recovery waits for our work.
   await heartbeat(deps, instanceId);
@@ -175,10 +289,13 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     jwks: { accountId: config.accountId, region: config.region },
   });
   let server: Server | undefined;
+  let stopXks: (() => Promise<void>) | undefined;
   const stop = async () => {
     clearInterval(sweep);
     clearInterval(beat);
     principals.stop();
+    xksKeyStores?.stop();
+    await stopXks?.();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await retire(deps, instanceId).catch(() => undefined);
     await store.close();
@@ -186,11 +303,12 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   };
   try {
     server = await listen(app, config.host, config.port);
+    const address = server.address();
+    logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
+    if (xksKeyStores) stopXks = await startXksProxy(config, service, xksKeyStores, logger);
   } catch (e) {
     await stop();
     throw e;
   }
-  const address = server.address();
-  logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
   return stop;
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseJwtIssuers, type JwtIssuerConfig } from './auth-config';
+import { isLoopbackHost } from './xks-config';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const DEV_TOKEN_LABEL = 'hsm-kms-dev';
@@ -54,12 +55,33 @@ export interface LoggingConfig {
   logFile?: string;
 }
 
+/** The XKS proxy: its listener (off unless KMS_XKS_PORT is set) and its configuration file. */
+export interface XksConfig {
+  xks: {
+    /** undefined: the XKS proxy listener is off. */
+    port?: number;
+    host: string;
+    /** The proxy configuration file (key stores, credentials, policies); required with a port. */
+    configFile?: string;
+    /** How often the configuration file and the TLS files are checked for changes. */
+    pollMs: number;
+    /** undefined: plain HTTP, allowed on a loopback host only. */
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string; clientCn?: string };
+    maxBodyBytes: number;
+    /** How long a token health answer stands for GetHealthStatus. */
+    healthCacheMs: number;
+    /** How long an XKS call waits for the token before DependencyTimeoutException. */
+    tokenTimeoutMs: number;
+  };
+}
+
 interface Sections {
   store: StoreConfig;
   token: TokenConfig;
   identity: IdentityConfig;
   server: ServerConfig;
   logging: LoggingConfig;
+  xks: XksConfig;
 }
 export type ConfigSection = keyof Sections;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -133,6 +155,41 @@ function jwtIssuers(env: Env): JwtIssuerConfig[] | undefined {
 
 const dataDirOf = (env: Env) => path.resolve(env.KMS_DATA_DIR || './data');
 
+const filePath = (env: Env, name: string) => (env[name] ? path.resolve(env[name]!) : undefined);
+
+function xksSection(env: Env): XksConfig {
+  const portSet = env.KMS_XKS_PORT !== undefined && env.KMS_XKS_PORT !== '';
+  const port = portSet ? integer(env, 'KMS_XKS_PORT', 0, 0, 65535) : undefined;
+  const host = env.KMS_XKS_HOST || '127.0.0.1';
+  const configFile = filePath(env, 'KMS_XKS_CONFIG_FILE');
+  const certFile = filePath(env, 'KMS_XKS_TLS_CERT_FILE');
+  const keyFile = filePath(env, 'KMS_XKS_TLS_KEY_FILE');
+  const clientCaFile = filePath(env, 'KMS_XKS_TLS_CLIENT_CA_FILE');
+  const clientCn = env.KMS_XKS_TLS_CLIENT_CN || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('set both KMS_XKS_TLS_CERT_FILE and KMS_XKS_TLS_KEY_FILE, or neither');
+  if (clientCaFile !== undefined && certFile === undefined) throw new ConfigError('KMS_XKS_TLS_CLIENT_CA_FILE (mTLS) needs KMS_XKS_TLS_CERT_FILE and KMS_XKS_TLS_KEY_FILE');
+  if (clientCn !== undefined && clientCaFile === undefined) throw new ConfigError('KMS_XKS_TLS_CLIENT_CN needs KMS_XKS_TLS_CLIENT_CA_FILE');
+  if (port !== undefined) {
+    if (configFile === undefined) throw new ConfigError('KMS_XKS_PORT needs KMS_XKS_CONFIG_FILE (the XKS proxy configuration file)');
+    // Precondition: the XKS proxy is served without TLS only on a loopback address.
+    if (certFile === undefined && !isLoopbackHost(host)) throw new ConfigError(`KMS_XKS_HOST ${host} is not a loopback address: set KMS_XKS_TLS_CERT_FILE and KMS_XKS_TLS_KEY_FILE`);
+  }
+  return {
+    xks: {
+      ...(port !== undefined ? { port } : {}),
+      host,
+      ...(configFile !== undefined ? { configFile } : {}),
+      pollMs: integer(env, 'KMS_XKS_POLL_MS', 1000, 10, 3_600_000),
+      ...(certFile !== undefined && keyFile !== undefined ? {
+        tls: { certFile, keyFile, ...(clientCaFile !== undefined ? { clientCaFile } : {}), ...(clientCn !== undefined ? { clientCn } : {}) },
+      } : {}),
+      maxBodyBytes: integer(env, 'KMS_XKS_MAX_BODY_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+      healthCacheMs: integer(env, 'KMS_XKS_HEALTH_CACHE_MS', 2000, 0, 60_000),
+      tokenTimeoutMs: integer(env, 'KMS_XKS_TOKEN_TIMEOUT_MS', 1000, 10, 60_000),
+    },
+  };
+}
+
 const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   store: (env) => ({ dataDir: dataDirOf(env), metadataUri: env.KMS_METADATA_URI || undefined }),
   token: (env) => {
@@ -170,6 +227,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     instanceId: env.KMS_INSTANCE_ID || `${hostname()}:${integer(env, 'KMS_PORT', 8080, 0, 65535)}`,
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
+  xks: xksSection,
 };
 
 /**
@@ -182,7 +240,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks'], env);
 }
 
 /** The configuration with every secret replaced, safe to print or log. */

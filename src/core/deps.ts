@@ -1,10 +1,13 @@
 // What operations are given to work with: the ports, nothing concrete.
 import type { KeyStoreRegistry } from './key-stores/registry';
 import type { Clock, MetadataStore } from './ports';
+import type { XksProxyDeps } from './xks-proxy/context';
 
 export interface CoreDeps {
   store: MetadataStore;
   /** Every key store this instance reaches: the default token and connected custom key stores. */
   keyStores: KeyStoreRegistry;
   clock: Clock;
+  /** Present where this instance serves the XKS proxy API. */
+  xksProxy?: XksProxyDeps;
 }

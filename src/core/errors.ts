@@ -28,6 +28,7 @@ export const errorCodes = [
   'MalformedPolicyDocumentException',
   'NotFoundException',
   'TagException',
+  'ThrottlingException',
   'UnsupportedOperationException',
   'ValidationException',
   // protocol and authentication errors

@@ -1,6 +1,7 @@
 // The ports core depends on. Adapters (src/pkcs11, src/store, src/log) implement them;
 // tests implement them with fakes.
 import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from './model';
+import type { ExternalKeyRecord } from './xks-proxy/external-key';
 
 export interface Page<T> {
   items: T[];
@@ -81,6 +82,25 @@ export interface GrantRepository {
 }
 
 /**
+ * The XKS proxy's external keys, by key store (URI path prefix) and external key id. The proxy
+ * reads a key on every call, so a status change made through any instance holds at once.
+ */
+export interface ExternalKeyRepository {
+  /** Throws DuplicateRecordError if the key store already has a key with this id. */
+  insert(key: ExternalKeyRecord): Promise<void>;
+  get(keyStorePrefix: string, externalKeyId: string): Promise<ExternalKeyRecord | undefined>;
+  /** Ordered by key store prefix, then external key id (code units); all key stores, or one. */
+  list(filter: { keyStorePrefix?: string }): Promise<ExternalKeyRecord[]>;
+  /**
+   * Replaces the stored key if its revision still equals `key.revision`, and returns the stored
+   * copy with the revision bumped. Throws RevisionConflictError otherwise, also when it is gone.
+   */
+  replace(key: ExternalKeyRecord): Promise<ExternalKeyRecord>;
+  /** Returns false if there was no such key. */
+  delete(keyStorePrefix: string, externalKeyId: string): Promise<boolean>;
+}
+
+/**
  * Metadata only, one repository per aggregate. Never key bytes. Each repository has its own
  * contract suite, run against every store.
  */
@@ -108,6 +128,7 @@ export interface MetadataStore {
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
+  readonly externalKeys: ExternalKeyRepository;
   // Later issues add repositories here: custom key stores and audit records.
 
   init(): Promise<void>;

@@ -13,8 +13,10 @@ const redactSecrets = winston.format((info) => {
 
 export type Logger = winston.Logger;
 
-export function createLogger(options: { level: string; file?: string; silent?: boolean }): Logger {
-  const transports: winston.transport[] = [new winston.transports.Console({ silent: options.silent })];
+/** `stderr`: console lines go to stderr, leaving stdout to a command's output. */
+export function createLogger(options: { level: string; file?: string; silent?: boolean; stderr?: boolean }): Logger {
+  const stderrLevels = options.stderr ? Object.keys(winston.config.npm.levels) : undefined;
+  const transports: winston.transport[] = [new winston.transports.Console({ silent: options.silent, stderrLevels })];
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   return winston.createLogger({
     level: options.level,

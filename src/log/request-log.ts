@@ -8,7 +8,9 @@ export function requestLog(logger: Logger, statusOf: (event: CallEvent) => numbe
   return (event) => {
     const status = statusOf(event);
     logger.log(status >= 500 ? 'error' : 'info', event.source === 'internal' ? 'event' : 'request', {
-      requestId: event.requestId, operation: event.operation, keyId: event.keyReference, principal: event.principal,
+      // The call's own non-secret facts (XKS: kmsRequestId, kmsOperation, keyStorePrefix, externalKeyId); the fields below win a clash.
+      ...event.attributes,
+      source: event.source, requestId: event.requestId, operation: event.operation, keyId: event.keyReference, principal: event.principal,
       outcome: event.outcome === 'success' ? 'success' : event.errorCode, status, latencyMs: event.latencyMs,
       ...(event.errorDetail ? { detail: event.errorDetail } : {}), ...(event.stack ? { stack: event.stack } : {}),
     });

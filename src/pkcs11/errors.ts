@@ -45,6 +45,8 @@ export function toKmsError(error: unknown, operation: string): KmsError {
   if (error instanceof KmsError) return error;
   if (error instanceof ObjectNotFound) return new KmsError('KeyUnavailableException', messages.keyUnavailable, `${operation}: ${error.message}`);
   const name = ckrName(error) ?? (error instanceof Error ? error.message : String(error));
+  // Precondition: a use the key's own attributes forbid (CKR_KEY_FUNCTION_NOT_PERMITTED) is InvalidKeyUsageException.
+  if (name === 'CKR_KEY_FUNCTION_NOT_PERMITTED') return new KmsError('InvalidKeyUsageException', 'The key does not permit this operation.', `${operation}: ${name}`);
   if (name === 'CKR_OBJECT_HANDLE_INVALID' || name === 'CKR_KEY_HANDLE_INVALID') {
     return new KmsError('KeyUnavailableException', messages.keyUnavailable, `${operation}: ${name}`);
   }

@@ -94,6 +94,15 @@ export function secretKeyTemplate(spec: SecretKeySpec): pkcs11js.Template {
   ];
 }
 
+/**
+ * An XKS proxy external key: an AES-256 token object with a KMS key's custody, whose CKA_ENCRYPT
+ * and CKA_DECRYPT are exactly what its usage permits (both, one, or neither), so the token
+ * itself refuses any other use.
+ */
+export function externalKeyTemplate(objectId: string, label: string, permissions: { encrypt: boolean; decrypt: boolean }): pkcs11js.Template {
+  return secretKeyTemplate({ objectId, label, keyType: 'AES', valueLength: 32, usage: { encrypt: permissions.encrypt, decrypt: permissions.decrypt } });
+}
+
 const purposeUsage: Record<KeyPairPurpose, Usage> = {
   SIGN_VERIFY: { sign: true, verify: true },
   ENCRYPT_DECRYPT: { encrypt: true, decrypt: true },

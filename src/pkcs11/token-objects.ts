@@ -271,14 +271,18 @@ export abstract class TokenMechanism {
 /** Objects by CKA_ID: AES keys made, any key found or destroyed. */
 export class TokenKeyObjects extends TokenMechanism implements KeyObjectCapability {
   async generateAesKey(objectId: string, label: string): Promise<void> {
-    const template = secretKeyTemplate({ objectId, label, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true } });
+    await this.generateSecretKey('generateAesKey', objectId, secretKeyTemplate({ objectId, label, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true } }));
+  }
+
+  /** An AES key from `template`, its handle remembered. Not retried after a reconnect: a second attempt could leave two keys under one CKA_ID. */
+  async generateSecretKey(operation: string, objectId: string, template: pkcs11js.Template): Promise<void> {
     try {
       await this.connection.withSession(async (session) => {
         const handle = await this.lib.C_GenerateKeyAsync(session, aesKeyGen, template);
         this.objects.remember(objectId, 'secret', { handle });
       });
     } catch (e) {
-      throw toKmsError(e, 'generateAesKey');
+      throw toKmsError(e, operation);
     }
   }
 

@@ -5,6 +5,7 @@
 import type { AesGcmSealed, KeyStore, KeyStoreCall } from '../core/key-stores/port';
 import { TokenAesGcm } from './aes-gcm';
 import { toKmsError } from './errors';
+import { TokenExternalKeys } from './external-keys';
 import { TokenHmac } from './hmac';
 import { TokenKeyImport } from './key-import';
 import { TokenKeyPairs } from './key-pairs';
@@ -28,6 +29,7 @@ export class Pkcs11Token implements KeyStore {
   readonly keyPairs: TokenKeyPairs;
   readonly hmacKeys: TokenHmac;
   readonly keyImport: TokenKeyImport;
+  readonly externalKeys: TokenExternalKeys;
   private readonly aesGcm: TokenAesGcm;
   private readonly objects: TokenObjects;
   private health?: { at: number; ok: Promise<boolean> };
@@ -41,6 +43,7 @@ export class Pkcs11Token implements KeyStore {
     this.hmacKeys = new TokenHmac(objects);
     this.keyImport = new TokenKeyImport(objects);
     this.aesGcm = new TokenAesGcm(objects);
+    this.externalKeys = new TokenExternalKeys(objects, this.keyObjects, this.aesGcm);
   }
 
   static open(options: Pkcs11TokenOptions): Pkcs11Token {

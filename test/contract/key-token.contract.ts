@@ -127,6 +127,62 @@ export function describeKeyTokenContract(
       expect(await token.isHealthy()).toBe(true);
     });
 
+    describe('external keys (XKS proxy)', () => {
+      const both = { encrypt: true, decrypt: true };
+      const aad = Buffer.from('length-prefixed aad');
+
+      it('an external key with both usages seals and opens with a 12-byte IV and a 16-byte tag, binding the AAD', async () => {
+        const id = await token.externalKeys.generateExternalKey('xks:/keystores/contract:both', both);
+        expect(id).toMatch(/^78[0-9a-f]{64}$/);
+        const plaintext = randomBytes(4300);
+        const sealed = await token.externalKeys.encrypt(id, aad, plaintext);
+        expect(sealed.iv).toHaveLength(12);
+        expect(sealed.tag).toHaveLength(16);
+        expect(sealed.ciphertext).toHaveLength(4300);
+        expect((await token.externalKeys.decrypt(id, aad, sealed)).equals(plaintext)).toBe(true);
+        await expect(token.externalKeys.decrypt(id, Buffer.from('other'), sealed)).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
+        await expect(token.externalKeys.decrypt(id, aad, { ...sealed, tag: flip(sealed.tag, 3) })).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
+        await expect(token.externalKeys.decrypt(id, aad, { ...sealed, iv: flip(sealed.iv, 0) })).rejects.toMatchObject({ code: 'InvalidCiphertextException' });
+        expect((await token.externalKeys.decrypt(id, aad, sealed)).equals(plaintext)).toBe(true);
+        expect(await token.externalKeys.destroyExternalKey(id)).toBe(true);
+        expect(await token.externalKeys.destroyExternalKey(id)).toBe(false);
+        expect((await rejection(token.externalKeys.encrypt(id, aad, plaintext))).code).toBe('KeyUnavailableException');
+      });
+
+      it('the token refuses what an external key\'s usage does not permit, with InvalidKeyUsageException', async () => {
+        const encryptOnly = await token.externalKeys.generateExternalKey('xks:contract:e', { encrypt: true, decrypt: false });
+        const decryptOnly = await token.externalKeys.generateExternalKey('xks:contract:d', { encrypt: false, decrypt: true });
+        const neither = await token.externalKeys.generateExternalKey('xks:contract:n', { encrypt: false, decrypt: false });
+        const sealed = await token.externalKeys.encrypt(encryptOnly, aad, Buffer.from('data'));
+        expect((await rejection(token.externalKeys.decrypt(encryptOnly, aad, sealed))).code).toBe('InvalidKeyUsageException');
+        expect((await rejection(token.externalKeys.encrypt(decryptOnly, aad, Buffer.from('data')))).code).toBe('InvalidKeyUsageException');
+        // Decryption is permitted: what it cannot open is a ciphertext, not a usage, problem.
+        expect((await rejection(token.externalKeys.decrypt(decryptOnly, aad, sealed))).code).toBe('InvalidCiphertextException');
+        expect((await rejection(token.externalKeys.encrypt(neither, aad, Buffer.from('data')))).code).toBe('InvalidKeyUsageException');
+        expect((await rejection(token.externalKeys.decrypt(neither, aad, sealed))).code).toBe('InvalidKeyUsageException');
+        for (const id of [encryptOnly, decryptOnly, neither]) await token.externalKeys.destroyExternalKey(id);
+      });
+
+      it('the external keys capability touches only objects in the external keys\' CKA_ID namespace.', async () => {
+        const kmsKey = newObjectId();
+        await token.keyObjects.generateAesKey(kmsKey, 'kms:shared-token');
+        const sealed = await token.encrypt(kmsKey, aad, Buffer.from('kms data'), call);
+        expect((await rejection(token.externalKeys.encrypt(kmsKey, aad, Buffer.from('x')))).code).toBe('KMSInternalException');
+        expect((await rejection(token.externalKeys.decrypt(kmsKey, aad, sealed))).code).toBe('KMSInternalException');
+        expect((await rejection(token.externalKeys.destroyExternalKey(kmsKey))).code).toBe('KMSInternalException');
+        expect(await token.keyObjects.hasKey(kmsKey)).toBe(true);
+        expect((await token.decrypt(kmsKey, aad, sealed, call)).toString()).toBe('kms data');
+        await token.keyObjects.destroyKey(kmsKey);
+      });
+
+      it('checks its own health with a real round trip, and describes itself as a key manager', async () => {
+        await token.externalKeys.checkHealth();
+        await token.externalKeys.checkHealth();
+        const description = token.externalKeys.describe();
+        for (const field of [description.id, description.vendor, description.model]) expect(field.length).toBeGreaterThan(0);
+      });
+    });
+
     describe('signing keys', () => {
       const signers = new Map<AsymmetricKeySpec, { id: string; publicKey: KeyObject }>();
       beforeAll(async () => {

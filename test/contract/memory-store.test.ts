@@ -1,5 +1,6 @@
 import { MemoryStore } from '../support/memory-store';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeLeaseRepositoryContract } from './lease-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
@@ -10,3 +11,4 @@ describeKeyRepositoryContract('MemoryStore', factory);
 describeAliasRepositoryContract('MemoryStore', factory);
 describeGrantRepositoryContract('MemoryStore', factory);
 describeLeaseRepositoryContract('MemoryStore', factory);
+describeExternalKeyRepositoryContract('MemoryStore', factory);

@@ -54,6 +54,7 @@ export function describeStoreContract(
       get aliases() { return open().aliases; },
       get grants() { return open().grants; },
       get leases() { return open().leases; },
+      get externalKeys() { return open().externalKeys; },
       init: () => open().init(),
       close: () => open().close(),
       ping: () => open().ping(),

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-core';
 import { MongoStore } from '../../src/store/mongo';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeLeaseRepositoryContract } from './lease-repository.contract';
 import { describeKeyRepositoryContract } from './key-repository.contract';
@@ -126,5 +127,6 @@ if (source.kind === 'unavailable') {
     describeAliasRepositoryContract('MongoStore', factory, options);
     describeGrantRepositoryContract('MongoStore', factory, options);
     describeLeaseRepositoryContract('MongoStore', factory, options);
+    describeExternalKeyRepositoryContract('MongoStore', factory, options);
   });
 }

@@ -13,7 +13,7 @@ import {
 } from '../../src/pkcs11/import-material';
 import { hashLength, mgf1 } from '../../src/pkcs11/oaep';
 import type {
-  AesGcmSealed, AsymmetricKeySpec, HashAlgorithm, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
+  AesGcmSealed, AsymmetricKeySpec, ExternalKeyCapability, ExternalKeyPermissions, HashAlgorithm, KeyManagerDescription, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
   KeyPairCapability, KeyPairPurpose, KeyStore, RsaWrappingKeySpec, SignatureScheme,
 } from '../../src/core/key-stores/port';
 import { KeyStoreRegistry } from '../../src/core/key-stores/registry';
@@ -38,7 +38,8 @@ const curves: Record<string, FakeCurve> = {
 const nodeHash: Record<HashAlgorithm, string> = { SHA_1: 'sha1', SHA_224: 'sha224', SHA_256: 'sha256', SHA_384: 'sha384', SHA_512: 'sha512' };
 
 type FakeKey =
-  | { kind: 'aes'; key: Buffer }
+  /** `permissions`: an external key's CKA_ENCRYPT and CKA_DECRYPT; absent for KMS keys (both). */
+  | { kind: 'aes'; key: Buffer; permissions?: ExternalKeyPermissions }
   | { kind: 'hmac'; key: Buffer }
   /** A wrapping key pair for key import: it only unwraps. */
   | { kind: 'wrapping'; privateKey: KeyObject; modulusBytes: number; modulus: Buffer }
@@ -48,6 +49,8 @@ const unavailable = () => new KmsError('KeyUnavailableException', 'The request w
 /** What the PKCS#11 adapter answers when the token refuses a key for a mechanism (CKR_KEY_FUNCTION_NOT_PERMITTED etc.). */
 const refused = (detail: string) => new KmsError('KMSInternalException', messages.internal, detail);
 const invalidCiphertext = () => new KmsError('InvalidCiphertextException', '');
+/** What the PKCS#11 adapter answers for CKR_KEY_FUNCTION_NOT_PERMITTED. */
+const notPermitted = () => new KmsError('InvalidKeyUsageException', 'The key does not permit this operation.');
 
 // ---- bigint helpers for ECDSA over a digest (node:crypto only signs messages it hashes itself)
 
@@ -158,7 +161,9 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
   readonly keyPairs: FakeToken = this;
   readonly hmacKeys: HmacCapability = this;
   readonly keyImport: KeyImportCapability = this;
-  private readonly keys = new Map<string, FakeKey>();
+  readonly externalKeys: FakeExternalKeys = new FakeExternalKeys(this);
+  /** @internal shared with FakeExternalKeys */
+  readonly keys = new Map<string, FakeKey>();
   constructor(readonly id = 'default') {}
 
   async generateAesKey(objectId: string, _label = ''): Promise<void> {
@@ -200,12 +205,16 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
 
   async encrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key(objectId, 'aes').key, iv).setAAD(aad);
+    const key = this.key(objectId, 'aes');
+    if (key.permissions && !key.permissions.encrypt) throw notPermitted();
+    const cipher = createCipheriv('aes-256-gcm', key.key, iv).setAAD(aad);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return { iv, ciphertext, tag: cipher.getAuthTag() };
   }
   async decrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer> {
-    const decipher = createDecipheriv('aes-256-gcm', this.key(objectId, 'aes').key, sealed.iv).setAAD(aad).setAuthTag(sealed.tag);
+    const key = this.key(objectId, 'aes');
+    if (key.permissions && !key.permissions.decrypt) throw notPermitted();
+    const decipher = createDecipheriv('aes-256-gcm', key.key, sealed.iv).setAAD(aad).setAuthTag(sealed.tag);
     try {
       return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
     } catch {
@@ -378,6 +387,52 @@ function checkDigest(scheme: SignatureScheme, digest: Buffer): void {
 
 function checkMessage(message: Buffer): void {
   if (message.length === 0) throw new KmsError('ValidationException', 'The message must not be empty.');
+}
+
+/**
+ * External keys on the fake token: the adapter's namespace and permission checks, and a health
+ * check tests can make fail (`healthy`) or slow (`healthDelayMs`).
+ */
+export class FakeExternalKeys implements ExternalKeyCapability {
+  healthy = true;
+  healthDelayMs = 0;
+  healthChecks = 0;
+  description: KeyManagerDescription = { id: 'fake-token-1', vendor: 'hsm-kms tests', model: 'FakeToken on node:crypto' };
+
+  constructor(private readonly token: FakeToken) {}
+
+  private inNamespace(objectId: string): string {
+    if (!/^78[0-9a-f]{64}$/.test(objectId)) throw new KmsError('KMSInternalException', messages.internal, `'${objectId}' is not an external key object id`);
+    return objectId;
+  }
+
+  async generateExternalKey(_label: string, permissions: ExternalKeyPermissions): Promise<string> {
+    const objectId = `78${randomBytes(32).toString('hex')}`;
+    this.token.keys.set(objectId, { kind: 'aes', key: randomBytes(32), permissions: { ...permissions } });
+    return objectId;
+  }
+  async destroyExternalKey(objectId: string): Promise<boolean> {
+    return this.token.keys.delete(this.inNamespace(objectId));
+  }
+  async encrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed> {
+    return this.token.encrypt(this.inNamespace(objectId), aad, plaintext);
+  }
+  async decrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer> {
+    try {
+      return await this.token.decrypt(this.inNamespace(objectId), aad, sealed);
+    } catch (e) {
+      if (e instanceof KmsError && e.code === 'InvalidCiphertextException' && !this.healthy) throw new KmsError('KMSInternalException', messages.internal, 'token failing');
+      throw e;
+    }
+  }
+  async checkHealth(): Promise<void> {
+    this.healthChecks++;
+    if (this.healthDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.healthDelayMs));
+    if (!this.healthy) throw new KmsError('KMSInternalException', messages.internal, 'token failing');
+  }
+  describe(): KeyManagerDescription {
+    return this.description;
+  }
 }
 
 /** A key store registry whose default store is `token`. */

@@ -3,7 +3,8 @@
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
-import type { AliasRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import type { ExternalKeyRecord } from '../../src/core/xks-proxy/external-key';
 import { decodeMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
@@ -214,12 +215,47 @@ class MemoryLeaseRepository implements LeaseRepository {
   }
 }
 
+class MemoryExternalKeyRepository implements ExternalKeyRepository {
+  private readonly keys = new Map<string, ExternalKeyRecord>();
+
+  async insert(key: ExternalKeyRecord): Promise<void> {
+    const id = externalKeyId(key.keyStorePrefix, key.externalKeyId);
+    if (this.keys.has(id)) throw new DuplicateRecordError(`external key ${key.externalKeyId}`);
+    this.keys.set(id, deepClone(key));
+  }
+
+  async get(keyStorePrefix: string, id: string): Promise<ExternalKeyRecord | undefined> {
+    const key = this.keys.get(externalKeyId(keyStorePrefix, id));
+    return key && deepClone(key);
+  }
+
+  async list(filter: { keyStorePrefix?: string }): Promise<ExternalKeyRecord[]> {
+    return [...this.keys.values()]
+      .filter((key) => filter.keyStorePrefix === undefined || key.keyStorePrefix === filter.keyStorePrefix)
+      .sort((a, b) => compareCodeUnits(a.keyStorePrefix, b.keyStorePrefix) || compareCodeUnits(a.externalKeyId, b.externalKeyId))
+      .map((key) => deepClone(key));
+  }
+
+  async replace(key: ExternalKeyRecord): Promise<ExternalKeyRecord> {
+    const id = externalKeyId(key.keyStorePrefix, key.externalKeyId);
+    if (this.keys.get(id)?.revision !== key.revision) throw new RevisionConflictError(`external key ${key.externalKeyId}`);
+    const stored = deepClone({ ...key, revision: key.revision + 1 });
+    this.keys.set(id, stored);
+    return deepClone(stored);
+  }
+
+  async delete(keyStorePrefix: string, id: string): Promise<boolean> {
+    return this.keys.delete(externalKeyId(keyStorePrefix, id));
+  }
+}
+
 export class MemoryStore implements MetadataStore {
   private readonly tables = new Tables();
   readonly keys = new MemoryKeyRepository(this.tables);
   readonly aliases = new MemoryAliasRepository(this.tables);
   readonly grants = new MemoryGrantRepository(this.tables);
   readonly leases = new MemoryLeaseRepository();
+  readonly externalKeys = new MemoryExternalKeyRepository();
 
   async init(): Promise<void> {}
 
@@ -244,6 +280,10 @@ function deepClone<T>(value: T): T {
 /** JSON encoding keeps ids unambiguous whatever characters the parts contain. */
 function scopedId(scope: KeyScope, id: string): string {
   return JSON.stringify([scope.accountId, scope.region, id]);
+}
+
+function externalKeyId(keyStorePrefix: string, id: string): string {
+  return JSON.stringify([keyStorePrefix, id]);
 }
 
 function inScope(record: KeyScope, scope: KeyScope): boolean {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { CoreDeps } from '../../src/core/deps';
 import type { Clock, MetadataStore } from '../../src/core/ports';
 import { systemClock } from '../../src/core/ports';
-import { composeCore } from '../../src/compose';
+import { composeCore, type XksProxyParts } from '../../src/compose';
 import type { CoreService } from '../../src/core/calls/service';
 import { createApp } from '../../src/http/app';
 import type { JwtIssuerConfig } from '../../src/auth-config';
@@ -41,6 +41,7 @@ export const OTHER_ROOT: CredentialsFileEntry = {
 
 export interface TestService {
   app: ReturnType<typeof createApp>;
+  logger: ReturnType<typeof createLogger>;
   deps: CoreDeps;
   store: MetadataStore;
   /** The default key store: the throwaway SoftHSM token. */
@@ -68,6 +69,8 @@ export interface TestServiceOptions {
   credentialsPollMs?: number;
   /** Accept bearer JWTs from these issuers, as KMS_JWT_ISSUERS would. */
   jwtIssuers?: JwtIssuerConfig[];
+  /** Compose core with the XKS proxy's operations (test/support/xks.ts serves them). */
+  xksProxy?: XksProxyParts;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -80,7 +83,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const clock = options.clock ?? systemClock;
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
-  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger });
+  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger, xksProxy: options.xksProxy });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {
@@ -103,7 +106,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   }
   return {
-    app, deps, service, store: realStore, defaultStore, token, dir, logFile, url,
+    app, logger, deps, service, store: realStore, defaultStore, token, dir, logFile, url,
     async close(closeOptions = {}) {
       watched?.stop();
       if (server) {

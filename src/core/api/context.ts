@@ -1,6 +1,7 @@
 // Who is calling and where: everything an operation needs to know about the request
 // besides its parameters.
 import type { KeyScope } from '../model';
+import type { XksCallContext } from '../xks-proxy/context';
 
 export interface Principal {
   /** arn:aws:iam::<account>:root, arn:aws:iam::<account>:user/<name> or a role ARN. */
@@ -20,6 +21,13 @@ export interface RequestContext {
   secureTransport?: boolean;
   /** Told the ARN of every key the call resolves (the call's resources, for its event). */
   onKeyResolved?: (arn: string) => void;
+  /** XKS proxy calls: the key store and external key the URI names, and the store's policies. */
+  xks?: XksCallContext;
+  /**
+   * Facts about the call that its event carries as they are (the XKS proxy's kmsRequestId,
+   * kmsOperation, key store prefix, external key id). The caller puts only non-secret values here.
+   */
+  attributes?: Readonly<Record<string, string>>;
 }
 
 export function callerScope(ctx: RequestContext): KeyScope {

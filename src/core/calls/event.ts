@@ -21,6 +21,8 @@ export interface CallEvent {
   resources: string[];
   /** Request members that may be recorded. */
   parameters?: Record<string, unknown>;
+  /** Non-secret facts the caller gave the call (RequestContext.attributes), e.g. the XKS kmsRequestId. */
+  attributes?: Readonly<Record<string, string>>;
   outcome: 'success' | 'failure';
   errorCode?: ErrorCode;
   errorMessage?: string;

@@ -32,6 +32,7 @@ export interface RefusedCall {
   operation?: string;
   principal?: string;
   sourceIp?: string;
+  attributes?: Readonly<Record<string, string>>;
   error: unknown;
 }
 
@@ -52,7 +53,10 @@ export class CoreService {
     const started = performance.now();
     const resources = new Set<string>();
     let prepared: PreparedCall<O> | undefined;
-    const base = { source, operation: operation.name, requestId: ctx.requestId, principal: ctx.principal.arn, sourceIp: ctx.sourceIp, region: ctx.region, startedAt };
+    const base = {
+      source, operation: operation.name, requestId: ctx.requestId, principal: ctx.principal.arn, sourceIp: ctx.sourceIp, region: ctx.region, startedAt,
+      ...(ctx.attributes ? { attributes: ctx.attributes } : {}),
+    };
     try {
       prepared = operation.prepare(body);
       const output = await prepared.run(this.deps, { ...ctx, onKeyResolved: (arn) => resources.add(arn) });
@@ -77,7 +81,7 @@ export class CoreService {
     const error = asKmsError(call.error);
     await this.emit({
       source: call.source, operation: call.operation, requestId: call.requestId, principal: call.principal, sourceIp: call.sourceIp,
-      resources: [], ...failure(call.error, error), startedAt: new Date(), latencyMs: 0,
+      ...(call.attributes ? { attributes: call.attributes } : {}), resources: [], ...failure(call.error, error), startedAt: new Date(), latencyMs: 0,
     });
     return error;
   }

@@ -135,12 +135,49 @@ export interface KeyImportCapability {
   importKeyMaterial(request: KeyImportRequest): Promise<ImportedKeyMaterial>;
 }
 
+/** What an external key may do in the token: CKA_ENCRYPT and CKA_DECRYPT. */
+export interface ExternalKeyPermissions {
+  encrypt: boolean;
+  decrypt: boolean;
+}
+
+/** A key manager behind the XKS proxy, as GetHealthStatus describes it. */
+export interface KeyManagerDescription {
+  /** Unique among the proxy's key managers, e.g. the token's serial number. */
+  id: string;
+  vendor: string;
+  model: string;
+}
+
+/**
+ * The XKS proxy's external keys: AES-256 keys, sensitive and non-extractable, whose usage the
+ * token enforces. They share the token with KMS keys but never their objects: the store names
+ * them in a namespace of its own and refuses any other object id here.
+ */
+export interface ExternalKeyCapability {
+  /** Generates a key with exactly `permissions` and returns its object id. */
+  generateExternalKey(label: string, permissions: ExternalKeyPermissions): Promise<string>;
+  /** Idempotent: returns false if there was no such object. */
+  destroyExternalKey(objectId: string): Promise<boolean>;
+  /** AES-256-GCM with a 12-byte IV from the token's RNG; InvalidKeyUsageException when the key may not encrypt. */
+  encrypt(objectId: string, aad: Buffer, plaintext: Buffer): Promise<AesGcmSealed>;
+  /**
+   * InvalidKeyUsageException when the key may not decrypt; InvalidCiphertextException when the
+   * tag does not verify and the token is otherwise working.
+   */
+  decrypt(objectId: string, aad: Buffer, sealed: AesGcmSealed): Promise<Buffer>;
+  /** A real encryption and decryption with a health key of the store's own; throws when the token does not answer right. */
+  checkHealth(): Promise<void>;
+  describe(): KeyManagerDescription;
+}
+
 /** The optional capabilities, by name. */
 export interface KeyStoreCapabilities {
   keyObjects: KeyObjectCapability;
   keyPairs: KeyPairCapability;
   hmacKeys: HmacCapability;
   keyImport: KeyImportCapability;
+  externalKeys: ExternalKeyCapability;
 }
 export type KeyStoreCapability = keyof KeyStoreCapabilities;
 

@@ -40,6 +40,12 @@ export interface SigV4Options {
   service?: string;
   /** Largest accepted distance between X-Amz-Date and now, either way; 5 minutes unless set. */
   maxSkewMs?: number;
+  /**
+   * Sign the path exactly as received, with no normalisation of '//', '.' or '..' and no
+   * re-encoding (the XKS proxy API). Otherwise the path is normalised and URI-encoded once
+   * more, as AWS services other than S3 do.
+   */
+  rawPath?: boolean;
 }
 
 const algorithm = 'AWS4-HMAC-SHA256';
@@ -320,7 +326,7 @@ export async function verifySigV4(
     region,
     credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
     sha256: Sha256,
-    uriEscapePath: true,
+    uriEscapePath: !options.rawPath,
     // Never add x-amz-content-sha256 of our own: only what the client signed may be signed.
     applyChecksum: false,
   });

@@ -29,6 +29,7 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   MalformedPolicyDocumentException: 400,
   NotFoundException: 400,
   TagException: 400,
+  ThrottlingException: 400,
   UnsupportedOperationException: 400,
   ValidationException: 400,
   SerializationException: 400,

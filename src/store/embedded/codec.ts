@@ -2,6 +2,7 @@
 // every Date an ISO-8601 UTC string: JSON.stringify's own output, byte for byte what the store
 // has always written. Aliases are plain columns, their dates epoch milliseconds.
 import type { AliasRecord, GrantRecord, KeyRecord } from '../../core/model';
+import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 
 /**
  * Every path from T to a Date, fields joined by "." and arrays marked "[]":
@@ -85,6 +86,8 @@ export const keyCodec = documentCodec<KeyRecord>()([
 ]);
 
 export const grantCodec = documentCodec<GrantRecord>()(['createdAt']);
+
+export const externalKeyCodec = documentCodec<ExternalKeyRecord>()(['createdAt', 'updatedAt']);
 
 /** An aliases row: columns, not a document, so lookups by target key need no JSON. */
 export interface AliasRow {

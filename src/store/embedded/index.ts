@@ -3,9 +3,10 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AliasRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteConnection } from './connection';
+import { SqliteExternalKeyRepository } from './external-keys';
 import { SqliteGrantRepository } from './grants';
 import { SqliteKeyRepository } from './keys';
 import { SqliteLeaseRepository } from './leases';
@@ -20,6 +21,7 @@ export class EmbeddedStore implements MetadataStore {
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
+  readonly externalKeys: ExternalKeyRepository;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
@@ -27,6 +29,7 @@ export class EmbeddedStore implements MetadataStore {
     this.aliases = patient(new SqliteAliasRepository(this.connection));
     this.grants = patient(new SqliteGrantRepository(this.connection));
     this.leases = patient(new SqliteLeaseRepository(this.connection));
+    this.externalKeys = patient(new SqliteExternalKeyRepository(this.connection));
   }
 
   async init(): Promise<void> {

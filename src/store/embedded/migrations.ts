@@ -48,6 +48,15 @@ export const migrations: readonly string[] = [
      owner       TEXT    NOT NULL,
      expires_at  INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // The XKS proxy's external keys: the whole ExternalKeyRecord in `doc`, one row per key store
+  // prefix and external key id.
+  `CREATE TABLE external_keys (
+     key_store_prefix  TEXT    NOT NULL,
+     external_key_id   TEXT    NOT NULL,
+     revision          INTEGER NOT NULL,
+     doc               TEXT    NOT NULL,
+     PRIMARY KEY (key_store_prefix, external_key_id)
+   ) WITHOUT ROWID;`,
 ];
 
 export function migrate(db: Database.Database): void {

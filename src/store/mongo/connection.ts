@@ -4,6 +4,7 @@ import type { Collection, Db, Document, Filter, MongoClient, OptionalUnlessRequi
 import { DuplicateRecordError } from '../../core/errors';
 import type { AliasRecord, KeyRecord, KeyScope } from '../../core/model';
 import type { Lease } from '../../core/ports';
+import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import type { GrantDoc } from './grants';
 
 const DUPLICATE_KEY_ERROR = 11000;
@@ -15,6 +16,7 @@ export interface Connection {
   aliases: Collection<AliasRecord>;
   grants: Collection<GrantDoc>;
   leases: Collection<Lease>;
+  externalKeys: Collection<ExternalKeyRecord>;
   /** Multi-document transactions need a replica set or a sharded cluster, not a standalone server. */
   supportsTransactions: boolean;
 }

@@ -3,9 +3,11 @@
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
 import type { AliasRecord, KeyRecord } from '../../core/model';
-import type { AliasRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore } from '../../core/ports';
+import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore } from '../../core/ports';
+import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
 import { MongoConnection } from './connection';
+import { MongoExternalKeyRepository } from './external-keys';
 import { MongoGrantRepository, type GrantDoc } from './grants';
 import { MongoKeyRepository } from './keys';
 import { MongoLeaseRepository } from './leases';
@@ -14,7 +16,7 @@ const DEFAULT_DB_NAME = 'hsm_kms';
 export const SERVER_SELECTION_TIMEOUT_MS = 5000;
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
-const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases', IndexDescription[]> = {
+const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys', IndexDescription[]> = {
   keys: [
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
@@ -35,6 +37,9 @@ const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases', IndexDescription
     },
   ],
   leases: [{ key: { name: 1 }, unique: true, name: 'name' }],
+  externalKeys: [
+    { key: { keyStorePrefix: 1, externalKeyId: 1 }, unique: true, name: 'keyStorePrefix_externalKeyId' },
+  ],
 };
 
 export class MongoStore implements MetadataStore {
@@ -42,6 +47,7 @@ export class MongoStore implements MetadataStore {
   readonly aliases: AliasRepository;
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
+  readonly externalKeys: ExternalKeyRepository;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
@@ -52,6 +58,7 @@ export class MongoStore implements MetadataStore {
     this.aliases = new MongoAliasRepository(this.connection);
     this.grants = new MongoGrantRepository(this.connection);
     this.leases = new MongoLeaseRepository(this.connection);
+    this.externalKeys = new MongoExternalKeyRepository(this.connection);
   }
 
   async init(): Promise<void> {
@@ -73,6 +80,7 @@ export class MongoStore implements MetadataStore {
         aliases: db.collection<AliasRecord>('aliases'),
         grants: db.collection<GrantDoc>('grants'),
         leases: db.collection<Lease>('leases'),
+        externalKeys: db.collection<ExternalKeyRecord>('externalKeys'),
         supportsTransactions,
       });
     } catch (e) {

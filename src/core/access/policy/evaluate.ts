@@ -188,6 +188,35 @@ export function evaluateAccess(request: AccessRequest): AccessDecision {
   return { allowed: false, reason: 'implicitDeny', deniedBy: keyPolicyLetsIn ? 'identity' : 'resource' };
 }
 
+export interface PolicySetRequest {
+  /** The IAM-style action, e.g. "kms:Encrypt". */
+  readonly action: string;
+  /** An ARN, or "*" when the request names no resource. */
+  readonly resource: string;
+  readonly conditionValues: ConditionValues;
+  /** Identity-style documents (no Principal): who they bind is the caller's business. */
+  readonly policies: readonly PolicyInput[];
+}
+
+export type PolicySetDecision =
+  | { readonly allowed: true; readonly matched: MatchedStatement }
+  | { readonly allowed: false; readonly reason: 'explicitDeny' | 'implicitDeny'; readonly matched?: MatchedStatement };
+
+/**
+ * A request decided by one set of identity-style policies and nothing else: allowed only by an
+ * Allow statement that applies, unless a Deny applies. No caller is allowed implicitly (an
+ * account's root gets nothing here that a statement does not give), and there is no key
+ * policy or grant. An external key store's secondary authorization is decided this way.
+ */
+export function evaluatePolicySet(request: PolicySetRequest): PolicySetDecision {
+  const policies = request.policies.map((p) => policyFrom(p, 'identity'));
+  const result = evaluateIdentity(policies, kmsAction(request.action), request.resource, toRequestValues(request.conditionValues));
+  // Precondition: a policy set allows a request only through an Allow statement, and any Deny that applies overrides it.
+  if (result.deny) return { allowed: false, reason: 'explicitDeny', matched: result.deny };
+  if (result.allow) return { allowed: true, matched: result.allow };
+  return { allowed: false, reason: 'implicitDeny' };
+}
+
 export interface LockoutCheckOptions {
   /**
    * The key the policy is for. Without it, key-policy and identity-policy statements apply

@@ -25,12 +25,15 @@ export type { PolicyPrincipal } from './matching';
 export type { BaseOperator, ConditionClause, SetQualifier } from './conditions';
 export {
   evaluateAccess,
+  evaluatePolicySet,
   lockoutSafetyCheck,
   type AccessDecision,
   type AccessRequest,
   type LockoutCheckOptions,
   type MatchedStatement,
   type PolicyInput,
+  type PolicySetDecision,
+  type PolicySetRequest,
 } from './evaluate';
 export { DEFAULT_KEY_POLICY_ID, defaultKeyPolicy } from './default-policy';
 export { accessDeniedMessage, policyMessages, type AccessDeniedSubject, type DeniedDecision } from './messages';
