@@ -138,16 +138,7 @@ function openTokenOnce(config: Readonly<Config>): Pkcs11Token {
     throw new StartupError(`token '${config.tokenLabel}' refused the PIN at an earlier start; fix KMS_PIN or KMS_PIN_FILE, then delete ${marker}`, EXIT_PIN_REFUSED);
   }
   try {
-    return openDefaultToken({
-      modulePath: config.pkcs11Module,
-      tokenLabel: config.tokenLabel,
-      pin: config.pin,
-      poolSize: config.sessionPoolSize,
-      acquireTimeoutMs: 10_000,
-      reconnectDelayMs: { initial: 100, max: 10_000 },
-      profileVendor: config.hsmProfile,
-      moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
-    });
+    return openTokenFrom(config);
   } catch (e) {
     if (!(e instanceof PinRefusedError)) throw e;
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
