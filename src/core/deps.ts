@@ -1,4 +1,5 @@
 // What operations are given to work with: the ports, nothing concrete.
+import type { KeyStoreConnectors } from './key-stores/connectors';
 import type { KeyStoreRegistry } from './key-stores/registry';
 import type { Clock, MetadataStore } from './ports';
 import type { XksProxyDeps } from './xks-proxy/context';
@@ -8,6 +9,8 @@ export interface CoreDeps {
   /** Every key store this instance reaches: the default token and connected custom key stores. */
   keyStores: KeyStoreRegistry;
   clock: Clock;
+  /** How custom key stores are reached: declared tokens and XKS proxies. */
+  connectors?: KeyStoreConnectors;
   /** Present where this instance serves the XKS proxy API. */
   xksProxy?: XksProxyDeps;
 }

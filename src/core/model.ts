@@ -67,8 +67,12 @@ export type ImportType = (typeof importTypes)[number];
 export type BackingKeyRef =
   /** An object in a PKCS#11 token; `tokenId` is "default" or a custom key store id. */
   | { kind: 'pkcs11'; tokenId: string; objectId: string }
-  /** A key held by an external key store proxy. */
-  | { kind: 'xks'; keyStoreId: string; xksKeyId: string };
+  /**
+   * A key in an external key store: double encryption, first under `localObjectId` (an AES key
+   * of our own in the default token, unique to the KMS key), then by the XKS proxy under its
+   * external key `xksKeyId`.
+   */
+  | { kind: 'xks'; keyStoreId: string; xksKeyId: string; localObjectId: string };
 
 export interface KeyVersion {
   /** KeyMaterialId: 64 lowercase hex characters, named in every ciphertext. */
@@ -101,6 +105,8 @@ export interface KeyRecord {
   deletionDate?: Date;
   pendingWindowInDays?: number;
   customKeyStoreId?: string;
+  /** Origin EXTERNAL_KEY_STORE: the external key's id at the proxy (XksKeyConfiguration.Id), immutable. */
+  xksKeyId?: string;
   versions: KeyVersion[];
   currentVersionId?: string;
   tags: Tag[];
@@ -253,4 +259,74 @@ export function encryptionAlgorithmsFor(spec: KeySpec, usage: KeyUsage): Encrypt
   if (spec === 'SYMMETRIC_DEFAULT') return ['SYMMETRIC_DEFAULT'];
   if (spec.startsWith('RSA_')) return ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'];
   return undefined;
+}
+
+export const customKeyStoreTypes = ['AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
+export type CustomKeyStoreType = (typeof customKeyStoreTypes)[number];
+
+export const connectionStates = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'] as const;
+export type ConnectionState = (typeof connectionStates)[number];
+
+/** ConnectionErrorCode values, CloudHSM and XKS together, as AWS's enum lists them. */
+export const connectionErrorCodes = [
+  'INVALID_CREDENTIALS', 'CLUSTER_NOT_FOUND', 'NETWORK_ERRORS', 'INTERNAL_ERROR', 'INSUFFICIENT_CLOUDHSM_HSMS',
+  'USER_LOCKED_OUT', 'USER_NOT_FOUND', 'USER_LOGGED_IN', 'SUBNET_NOT_FOUND', 'INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET',
+  'XKS_PROXY_ACCESS_DENIED', 'XKS_PROXY_NOT_REACHABLE', 'XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND', 'XKS_PROXY_INVALID_RESPONSE',
+  'XKS_PROXY_INVALID_CONFIGURATION', 'XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION', 'XKS_PROXY_TIMED_OUT',
+  'XKS_PROXY_INVALID_TLS_CONFIGURATION',
+] as const;
+export type ConnectionErrorCode = (typeof connectionErrorCodes)[number];
+
+export const xksProxyConnectivities = ['PUBLIC_ENDPOINT', 'VPC_ENDPOINT_SERVICE'] as const;
+export type XksProxyConnectivity = (typeof xksProxyConnectivities)[number];
+
+/**
+ * A secret (a token PIN, an XKS proxy secret) sealed with AES-256-GCM under an AES key in the
+ * default token; the AAD names the key store and the field, so a sealed value cannot be moved
+ * to another store or field. Base64 fields.
+ */
+export interface SealedSecret {
+  iv: string;
+  ciphertext: string;
+  tag: string;
+}
+
+export interface CustomKeyStoreRecord {
+  accountId: string;
+  region: string;
+  /** "cks-" and 17 lowercase hex characters. */
+  customKeyStoreId: string;
+  /** Unique in the account and region. */
+  name: string;
+  type: CustomKeyStoreType;
+  createdAt: Date;
+  connectionState: ConnectionState;
+  /** Only while FAILED: why the last connection attempt failed. */
+  connectionErrorCode?: ConnectionErrorCode;
+  /**
+   * Bumped by every connect and by every update of the connection settings, so every instance
+   * reopens its own connection when it sees a generation it has not opened.
+   */
+  connectionGeneration: number;
+  /** When connectionState last changed: recovery settles a CONNECTING or DISCONNECTING left by a crash. */
+  stateChangedAt: Date;
+  /** The AES key object in the default token that seals this store's secrets. */
+  secretKeyObjectId: string;
+  cloudHsm?: {
+    clusterId: string;
+    trustAnchorCertificate: string;
+    /** The crypto user's PIN (AWS's kmsuser password). */
+    keyStorePassword: SealedSecret;
+  };
+  xks?: {
+    uriEndpoint: string;
+    uriPath: string;
+    connectivity: XksProxyConnectivity;
+    vpcEndpointServiceName?: string;
+    accessKeyId: string;
+    rawSecretAccessKey: SealedSecret;
+  };
+  /** Optimistic-concurrency counter, bumped by the store on every replace. */
+  revision: number;
+  updatedAt: Date;
 }

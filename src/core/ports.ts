@@ -1,6 +1,6 @@
 // The ports core depends on. Adapters (src/pkcs11, src/store, src/log) implement them;
 // tests implement them with fakes.
-import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from './model';
+import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from './model';
 import type { ExternalKeyRecord } from './xks-proxy/external-key';
 
 export interface Page<T> {
@@ -48,6 +48,11 @@ export interface KeyRepository {
    * (import upkeep: material expiry, spent import parameters, token objects awaiting destruction).
    */
   listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]>;
+  /**
+   * Keys in `scope` (complete or not, any state) whose customKeyStoreId is `customKeyStoreId`,
+   * ordered by key id, at most `limit` (DeleteCustomKeyStore asks for one; XksKeyId reuse scans the store).
+   */
+  listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]>;
 }
 
 export interface AliasRepository {
@@ -100,6 +105,31 @@ export interface ExternalKeyRepository {
   delete(keyStorePrefix: string, externalKeyId: string): Promise<boolean>;
 }
 
+/** Custom key stores: one record per store, with its connection state and sealed secrets. */
+export interface CustomKeyStoreRepository {
+  /**
+   * Throws DuplicateRecordError if the id exists, or if another store in the same scope has
+   * the name (names are unique per account and region, exactly, case-sensitive).
+   */
+  insert(store: CustomKeyStoreRecord): Promise<void>;
+  get(scope: KeyScope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined>;
+  getByName(scope: KeyScope, name: string): Promise<CustomKeyStoreRecord | undefined>;
+  /** Ordered by creation date, then id. */
+  list(scope: KeyScope, page: PageRequest): Promise<Page<CustomKeyStoreRecord>>;
+  count(scope: KeyScope): Promise<number>;
+  /**
+   * Compare-and-set on `revision`: RevisionConflictError when the stored revision differs or the
+   * store is gone; DuplicateRecordError when a rename takes another store's name. Returns the
+   * record as stored, with revision + 1.
+   */
+  replace(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord>;
+  delete(scope: KeyScope, customKeyStoreId: string): Promise<boolean>;
+  /** Stores in any scope whose CloudHSM cluster id is `clusterId` (a cluster serves one store). */
+  findByClusterId(clusterId: string): Promise<CustomKeyStoreRecord[]>;
+  /** Stores in any scope in one of `states`, for recovery of connections a crash left half-way. */
+  listInStates(states: readonly ConnectionState[]): Promise<CustomKeyStoreRecord[]>;
+}
+
 /**
  * Metadata only, one repository per aggregate. Never key bytes. Each repository has its own
  * contract suite, run against every store.
@@ -129,7 +159,8 @@ export interface MetadataStore {
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
-  // Later issues add repositories here: custom key stores and audit records.
+  readonly customKeyStores: CustomKeyStoreRepository;
+  // Later issues add repositories here: audit records.
 
   init(): Promise<void>;
   close(): Promise<void>;

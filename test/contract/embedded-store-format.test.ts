@@ -48,7 +48,7 @@ const key: KeyRecord = {
   versions: [
     { id: 'a'.repeat(64), backing: { kind: 'pkcs11', tokenId: 'default', objectId: '0a1b2c3d' }, createdAt: new Date(Date.UTC(2024, 4, 6, 7, 8, 9, 1)), status: 'ACTIVE' },
     {
-      id: 'b'.repeat(64), backing: { kind: 'xks', keyStoreId: 'cks-1234567890abcdef0', xksKeyId: 'ext-key-1' },
+      id: 'b'.repeat(64), backing: { kind: 'xks', keyStoreId: 'cks-1234567890abcdef0', xksKeyId: 'ext-key-1', localObjectId: 'ab'.repeat(32) },
       createdAt: new Date(Date.UTC(2024, 4, 6, 8, 0, 0, 2)), status: 'PENDING', publicKeySpki: 'MFkw',
     },
   ],
