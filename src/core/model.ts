@@ -248,7 +248,8 @@ export function currentVersion(key: KeyRecord): KeyVersion | undefined {
 /** Every token object a key's record names: its versions' objects and, for imports, its wrapping key pairs and objects awaiting destruction. */
 export function tokenObjectsOf(key: KeyRecord): { tokenId: string; objectId: string }[] {
   return [
-    ...key.versions.flatMap((v) => (v.backing.kind === 'pkcs11' ? [{ tokenId: v.backing.tokenId, objectId: v.backing.objectId }] : [])),
+    // An external key store's key has its inner layer in the default token; the external key itself is never ours to destroy.
+    ...key.versions.map((v) => (v.backing.kind === 'pkcs11' ? { tokenId: v.backing.tokenId, objectId: v.backing.objectId } : { tokenId: 'default', objectId: v.backing.localObjectId })),
     ...(key.imported?.parameters ?? []).map((p) => ({ tokenId: p.tokenId, objectId: p.id })),
     ...(key.imported?.retiredObjects ?? []).map(({ tokenId, objectId }) => ({ tokenId, objectId })),
   ];

@@ -41,7 +41,7 @@ it('resolves a BackingKeyRef of either kind to its store and backing key id', ()
   registry.add(token);
   registry.add(external);
   expect(registry.resolve({ kind: 'pkcs11', tokenId: token.id, objectId: 'ab' })).toEqual({ store: token, backingKeyId: 'ab' });
-  expect(registry.resolve({ kind: 'xks', keyStoreId: external.id, xksKeyId: 'xks-key-1' })).toEqual({ store: external, backingKeyId: 'xks-key-1' });
+  expect(registry.resolve({ kind: 'xks', keyStoreId: external.id, xksKeyId: 'xks-key-1', localObjectId: 'ab' })).toEqual({ store: external, backingKeyId: 'xks-key-1' });
   expect(registry.storeFor(token.id)).toBe(token);
   expect(registry.all()).toHaveLength(3);
 });
@@ -67,7 +67,7 @@ it('a key store is asked only for what it can do; anything else is UnsupportedOp
   registry.add(external);
   for (const capability of ['keyObjects', 'keyPairs', 'hmacKeys', 'keyImport'] as const) {
     expect(code(() => requireCapability(external, capability))).toBe('UnsupportedOperationException');
-    expect(code(() => registry.capabilityFor({ kind: 'xks', keyStoreId: external.id, xksKeyId: 'k' }, capability))).toBe('UnsupportedOperationException');
+    expect(code(() => registry.capabilityFor({ kind: 'xks', keyStoreId: external.id, xksKeyId: 'k', localObjectId: 'ab' }, capability))).toBe('UnsupportedOperationException');
     expect(requireCapability(registry.storeFor(), capability)).toBeDefined();
   }
   expect(registry.keyObjectsIn(external.id)).toBeUndefined();

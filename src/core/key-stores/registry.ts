@@ -19,6 +19,8 @@ export interface BackingKey<C> {
 
 export class KeyStoreRegistry {
   private readonly stores = new Map<string, KeyStore>();
+  /** The connection generation of each custom key store connected here (see CustomKeyStoreRecord). */
+  private readonly generations = new Map<string, number>();
 
   constructor(defaultStore: KeyStore) {
     // Every BackingKeyRef written so far names the default store by this id.
@@ -32,11 +34,29 @@ export class KeyStoreRegistry {
     this.stores.set(store.id, store);
   }
 
+  /**
+   * Connects a custom key store for one connection generation, in place of an older connection,
+   * which it returns for the caller to close.
+   */
+  attach(store: KeyStore, generation: number): KeyStore | undefined {
+    if (store.id === DEFAULT_KEY_STORE_ID) throw new Error('the default key store cannot be replaced');
+    const previous = this.stores.get(store.id);
+    this.stores.set(store.id, store);
+    this.generations.set(store.id, generation);
+    return previous === store ? undefined : previous;
+  }
+
+  /** The connection generation a custom key store is connected here with; undefined when it is not. */
+  generationOf(id: string): number | undefined {
+    return this.stores.has(id) ? this.generations.get(id) : undefined;
+  }
+
   /** Disconnects a store (not the default); the caller closes it. Returns it, if it was there. */
   remove(id: string): KeyStore | undefined {
     if (id === DEFAULT_KEY_STORE_ID) throw new Error('the default key store cannot be removed');
     const store = this.stores.get(id);
     this.stores.delete(id);
+    this.generations.delete(id);
     return store;
   }
 
