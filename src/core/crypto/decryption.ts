@@ -65,7 +65,7 @@ export async function openCiphertext(
     throw e;
   }
   await authorizeKeyAction(deps, ctx, source, action, authorization);
-  assertStateAllows(operation, source.key.state, source.arn);
+  assertStateAllows(operation, source.state, source.arn);
   const scheme = encryptionSchemeFor(source, operation, request.algorithm);
   // Only symmetric keys make v1 ciphertexts; a header naming another kind of key is forged.
   if (scheme.kind !== 'symmetric') throw new KmsError('InvalidCiphertextException', '', `v1 ciphertext names non-symmetric key ${source.key.keyId}`);

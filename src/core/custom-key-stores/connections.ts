@@ -150,6 +150,13 @@ export async function keyStoreHolding(deps: CoreDeps, key: KeyRecord, storeId: s
   return store;
 }
 
+/** Connects this instance to the custom key store holding `key`, if it is CONNECTED and reachable; never throws. */
+export async function reachCustomKeyStore(deps: CoreDeps, key: KeyRecord): Promise<boolean> {
+  if (!key.customKeyStoreId) return false;
+  const record = await customKeyStoreOf(deps, key).catch(() => undefined);
+  return record !== undefined && (await connectedKeyStore(deps, record).catch(() => undefined)) !== undefined;
+}
+
 /** Maintenance: close connections whose record moved on, and settle connections a crash left half-way. */
 export async function reconcileConnections(deps: CoreDeps): Promise<number> {
   const connected = await deps.store.customKeyStores.listInStates(['CONNECTED']);

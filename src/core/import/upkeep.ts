@@ -97,7 +97,7 @@ export async function runImportUpkeep(deps: CoreDeps): Promise<ImportUpkeepRepor
       const state = importStateOf(key);
       // Precondition: imported material is deleted once its ValidTo has passed.
       if (state.expirationModel === 'KEY_MATERIAL_EXPIRES' && state.validTo && state.validTo.getTime() <= now.getTime() && currentVersion(key)) {
-        key = await deleteImportedMaterial(deps, { key, arn: arnOf(key) }, now);
+        key = await deleteImportedMaterial(deps, { key, arn: arnOf(key), state: key.state }, now);
         report.expired.push(key.keyId);
       }
       const spent = (p: ImportParameters) => (p.usedAt ? p.usedAt.getTime() + CLAIMED_PARAMETERS_GRACE_MS : p.validTo.getTime()) <= now.getTime();

@@ -2,7 +2,9 @@
 // (every version), then their metadata and aliases.
 import type { CoreDeps } from '../deps';
 import { RevisionConflictError } from '../errors';
+import { reachCustomKeyStore } from '../custom-key-stores/connections';
 import { tokenObjectsOf } from '../model';
+
 
 export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
   const now = deps.clock.now();
@@ -20,9 +22,17 @@ export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
       throw e;
     }
     let allDestroyed = true;
+    // A key in a CloudHSM key store loses its backing key on a best-effort basis, as in AWS: if
+    // the store cannot be reached now, the KMS key is deleted anyway and the object stays in
+    // that token, labelled with the key ARN, for its operator to remove.
+    const customKeyStoreReachable = await reachCustomKeyStore(deps, key);
     // Every version's object, and an imported key's wrapping keys and retired objects.
     for (const object of tokenObjectsOf(key)) {
       const objects = deps.keyStores.keyObjectsIn(object.tokenId);
+      if (object.tokenId === key.customKeyStoreId) {
+        if (customKeyStoreReachable) await objects?.destroyKey(object.objectId).catch(() => undefined);
+        continue;
+      }
       if (!objects) {
         allDestroyed = false;
         continue;

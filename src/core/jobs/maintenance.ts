@@ -4,6 +4,7 @@
 import type { CallEvent } from '../calls/event';
 import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../deps';
+import { reconcileConnections } from '../custom-key-stores/connections';
 import { deleteDueKeys } from './deletion';
 import { runImportUpkeep, type ImportUpkeepReport } from '../import/upkeep';
 import { destroyUnnamedObjects, recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
@@ -62,6 +63,8 @@ export async function runMaintenance(deps: CoreDeps, options: { atStartup: boole
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
     + (immediate ? await destroyUnnamedObjects(deps) : 0)) ?? 0;
+  // Every instance closes its own connections to custom key stores that another disconnected.
+  await reconcileConnections(deps);
   const imports = await underLease(deps, 'import-upkeep', owner, () => runImportUpkeep(deps)) ?? { expired: [], failed: [] };
   const deleted = await underLease(deps, 'deletion', owner, () => deleteDueKeys(deps)) ?? [];
   const rotations = await underLease(deps, 'rotation', owner, () => rotateDueKeys(deps)) ?? { rotated: [], failed: [] };

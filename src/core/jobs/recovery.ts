@@ -2,6 +2,7 @@
 // belongs to a creation that died between the token and the store. Its token objects
 // (if any were made) are destroyed, then the record, so neither half outlives the other.
 import type { CoreDeps } from '../deps';
+import { reachCustomKeyStore } from '../custom-key-stores/connections';
 import { tokenObjectsOf } from '../model';
 
 /** Long enough that a creation still in flight on another instance is never touched. */
@@ -12,6 +13,7 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
   const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
   const leftovers = await deps.store.keys.listIncomplete(before);
   for (const key of leftovers) {
+    await reachCustomKeyStore(deps, key);
     const objects = tokenObjectsOf(key);
     for (const object of objects) {
       // A key store that is not connected now keeps the record, to be retried when it is.

@@ -1,9 +1,14 @@
 // KeyMetadata as AWS returns it from CreateKey and DescribeKey.
 import { encryptionAlgorithmsOf, keyAgreementAlgorithmsOf, macAlgorithmsOf, signingAlgorithmsOf } from './key-specs';
 import { arnOf } from './resolve';
-import type { KeyRecord } from '../model';
+import type { CustomKeyStoreRecord, KeyRecord, KeyState } from '../model';
 
-export function keyMetadata(key: KeyRecord) {
+/**
+ * `state` is the state the key answers with (Unavailable while its custom key store is
+ * disconnected), and `customKeyStore` the record of that store, for CloudHsmClusterId.
+ */
+export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customKeyStore?: CustomKeyStoreRecord } = {}) {
+  const key = view.state ? { ...record, state: view.state } : record;
   const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion';
   return {
     AWSAccountId: key.accountId,
@@ -21,6 +26,8 @@ export function keyMetadata(key: KeyRecord) {
     ...(key.imported?.expirationModel ? { ExpirationModel: key.imported.expirationModel } : {}),
     ...(key.imported?.validTo ? { ValidTo: key.imported.validTo } : {}),
     ...(key.customKeyStoreId ? { CustomKeyStoreId: key.customKeyStoreId } : {}),
+    ...(view.customKeyStore?.cloudHsm ? { CloudHsmClusterId: view.customKeyStore.cloudHsm.clusterId } : {}),
+    ...(key.xksKeyId ? { XksKeyConfiguration: { Id: key.xksKeyId } } : {}),
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,

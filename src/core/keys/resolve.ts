@@ -3,13 +3,21 @@ import { authorize, type AuthorizationRequest } from '../access/authorize';
 import { callerScope, type RequestContext } from '../api/context';
 import type { CoreDeps } from '../deps';
 import { KmsError, messages, RevisionConflictError } from '../errors';
-import { aliasArn, keyArn, type KeyRecord, type KeyScope, type KeyUsage } from '../model';
+import { customKeyStoreOf, effectiveKeyState } from '../custom-key-stores/connections';
+import { aliasArn, keyArn, type CustomKeyStoreRecord, type KeyRecord, type KeyScope, type KeyState, type KeyUsage } from '../model';
 import { assertStateAllows, type StateCheckedOperation } from './key-state';
 import { PARTITION, parseKeyReference } from './key-id';
 
 export interface ResolvedKey {
   key: KeyRecord;
   arn: string;
+  /**
+   * The state the key answers with: its recorded state, or Unavailable while its custom key
+   * store is not connected. Changes are made to `key.state`, which takes effect on reconnection.
+   */
+  state: KeyState;
+  /** The record of the custom key store holding the key, if it is in one. */
+  customKeyStore?: CustomKeyStoreRecord;
   /** The alias name the request used, if any (for kms:RequestAlias later). */
   viaAlias?: string;
 }
@@ -22,7 +30,8 @@ async function loadComplete(deps: CoreDeps, scope: KeyScope, keyId: string): Pro
   const key = await deps.store.keys.get(scope, keyId);
   // Precondition: a key whose creation has not completed does not exist for any API.
   if (!key || key.incomplete) throw new KmsError('NotFoundException', messages.keyDoesNotExist(keyArn(PARTITION, scope, keyId)));
-  return { key, arn: arnOf(key) };
+  const customKeyStore = await customKeyStoreOf(deps, key);
+  return { key, arn: arnOf(key), state: effectiveKeyState(key, customKeyStore), ...(customKeyStore ? { customKeyStore } : {}) };
 }
 
 function recorded(ctx: RequestContext, resolved: ResolvedKey): ResolvedKey {
@@ -68,7 +77,7 @@ export async function keyForOperation(
 ): Promise<ResolvedKey> {
   const resolved = await resolveKey(deps, ctx, reference, options);
   await authorizeKeyAction(deps, ctx, resolved, options.action ?? operation, options.authorization);
-  assertStateAllows(operation, resolved.key.state, resolved.arn);
+  assertStateAllows(operation, resolved.state, resolved.arn);
   return resolved;
 }
 
@@ -105,7 +114,7 @@ const backoffCeilingMs = (attempt: number) => 2 ** Math.min(attempt, 6);
  */
 export async function changeKey(
   deps: CoreDeps,
-  resolved: ResolvedKey,
+  resolved: Pick<ResolvedKey, 'key' | 'arn'>,
   change: (key: KeyRecord, arn: string) => KeyRecord,
 ): Promise<KeyRecord> {
   let key = resolved.key;

@@ -16,6 +16,7 @@ import type { KeyPairPurpose } from '../key-stores/port';
 import { requireCapability } from '../key-stores/registry';
 import { s, schema } from '../api/schema';
 import { validateTags } from '../keys/tags';
+import { assertXksKeyUnused, checkCustomKeyStoreRequest, placeInCustomKeyStore, type Placement } from '../custom-key-stores/keys';
 
 /** The order AWS lists KeySpec values in its enum message. */
 const keySpecsAsListed = ['RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096', 'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'];
@@ -34,7 +35,7 @@ export const createKey = defineOperation({
     BypassPolicyLockoutSafetyCheck: s.boolean(),
     Tags: tagsField(),
     MultiRegion: s.boolean(),
-    XksKeyId: s.string({ min: 1, max: 128 }),
+    XksKeyId: s.string({ min: 1, max: 128, pattern: /^[a-zA-Z0-9-_.]+$/ }),
   }),
   async run(deps, ctx, input) {
     const keySpec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
@@ -62,20 +63,26 @@ export const createKey = defineOperation({
     // Precondition: a key spec no standard PKCS#11 token can hold is refused.
     assertTokenCanHold(keySpec, 'KeySpec');
     const origin = input.Origin ?? 'AWS_KMS';
-    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new KmsError('UnsupportedOperationException', `Origin ${input.Origin} is not supported by this service yet.`);
-    if (input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined) throw new KmsError('UnsupportedOperationException', 'Custom key stores are not supported by this service yet.');
+    const inCustomKeyStore = origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE' || input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined;
+    if (inCustomKeyStore) checkCustomKeyStoreRequest({ ...input, origin, keySpec, keyUsage });
     if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
     const tags = validateTags(input.Tags ?? []);
 
     const now = deps.clock.now();
     const scope = callerScope(ctx);
     const keyId = newKeyId();
+    const arn = keyArn(PARTITION, scope, keyId);
     if (input.Policy !== undefined) {
       validateKeyPolicy(input.Policy);
-      assertNoLockout(input.Policy, ctx.principal, { arn: keyArn(PARTITION, scope, keyId), accountId: scope.accountId }, input.BypassPolicyLockoutSafetyCheck);
+      assertNoLockout(input.Policy, ctx.principal, { arn, accountId: scope.accountId }, input.BypassPolicyLockoutSafetyCheck);
     }
-    const store = deps.keyStores.storeFor(input.CustomKeyStoreId);
     const versionId = newKeyMaterialId();
+    // Where the new material goes: the default token, a custom key store's token, or (for an
+    // external key store) our own inner-layer key in the default token beside the external key.
+    const placement: Omit<Placement, 'customKeyStore'> & { customKeyStore?: Placement['customKeyStore'] } = inCustomKeyStore
+      ? await placeInCustomKeyStore(deps, ctx, { customKeyStoreId: input.CustomKeyStoreId!, xksKeyId: input.XksKeyId, keyId, versionId, arn })
+      : { material: deps.keyStores.storeFor(), backing: { kind: 'pkcs11' as const, tokenId: deps.keyStores.storeFor().id, objectId: versionId }, label: `kms:${keyId}` };
+    const store = placement.material;
     const draft: KeyRecord = {
       ...scope,
       keyId,
@@ -84,11 +91,13 @@ export const createKey = defineOperation({
       description: input.Description ?? '',
       keySpec,
       keyUsage,
-      origin: 'AWS_KMS',
+      origin: inCustomKeyStore ? origin : 'AWS_KMS',
       keyManager: 'CUSTOMER',
       multiRegion: false,
       state: 'Enabled',
-      versions: [{ id: versionId, backing: { kind: 'pkcs11', tokenId: store.id, objectId: versionId }, createdAt: now, status: 'PENDING' }],
+      ...(inCustomKeyStore ? { customKeyStoreId: input.CustomKeyStoreId } : {}),
+      ...(input.XksKeyId !== undefined ? { xksKeyId: input.XksKeyId } : {}),
+      versions: [{ id: versionId, backing: placement.backing, createdAt: now, status: 'PENDING' }],
       tags,
       policy: input.Policy ?? defaultKeyPolicy(scope.accountId),
       incomplete: true,
@@ -110,9 +119,18 @@ export const createKey = defineOperation({
       await store.keyObjects?.destroyKey(versionId).catch(() => undefined);
       await deps.store.keys.delete(scope, draft.keyId).catch(() => undefined);
     };
+    if (draft.xksKeyId !== undefined) {
+      // Inserted first, checked after: of two creations racing for one external key, neither can miss the other.
+      try {
+        await assertXksKeyUnused(deps, draft);
+      } catch (e) {
+        await discardDraft();
+        throw e;
+      }
+    }
     let publicKeySpki: Buffer | undefined;
     try {
-      const label = `kms:${draft.keyId}`;
+      const label = placement.label;
       if (isAsymmetricSpec(keySpec)) publicKeySpki = await requireCapability(store, 'keyPairs').generateKeyPair(versionId, label, keySpec, keyUsage as KeyPairPurpose);
       else if (isHmacSpec(keySpec)) await requireCapability(store, 'hmacKeys').generateHmacKey(versionId, label, hmacSpecs[keySpec].keyBytes);
       else await requireCapability(store, 'keyObjects').generateAesKey(versionId, label);
@@ -128,7 +146,7 @@ export const createKey = defineOperation({
         currentVersionId: versionId,
         versions: draft.versions.map((v) => ({ ...v, status: 'ACTIVE' as const, ...(publicKeySpki ? { publicKeySpki: publicKeySpki.toString('base64') } : {}) })),
       });
-      return { KeyMetadata: keyMetadata(complete) };
+      return { KeyMetadata: keyMetadata(complete, { customKeyStore: placement.customKeyStore }) };
     } catch (e) {
       await discardDraft();
       throw e;

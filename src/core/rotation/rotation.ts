@@ -263,7 +263,7 @@ export async function rotateDueKeys(deps: CoreDeps): Promise<ScheduledRotations>
   const result: ScheduledRotations = { rotated: [], failed: [] };
   for (const key of await deps.store.keys.listDueForRotation(deps.clock.now())) {
     try {
-      await rotateKey(deps, { key, arn: arnOf(key) }, 'AUTOMATIC');
+      await rotateKey(deps, { key, arn: arnOf(key), state: key.state }, 'AUTOMATIC');
       result.rotated.push(key.keyId);
     } catch (e) {
       if (e instanceof RotationNotDueError || (isKmsError(e) && e.code === 'NotFoundException')) continue;

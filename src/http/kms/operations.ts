@@ -3,6 +3,12 @@
 // without widening it, so no cast is needed where the router dispatches.
 import type { DispatchableOperation } from '../../core/api/operation';
 import { cancelKeyDeletion } from '../../core/operations/cancel-key-deletion';
+import { connectCustomKeyStore } from '../../core/operations/connect-custom-key-store';
+import { createCustomKeyStore } from '../../core/operations/create-custom-key-store';
+import { deleteCustomKeyStore } from '../../core/operations/delete-custom-key-store';
+import { describeCustomKeyStores } from '../../core/operations/describe-custom-key-stores';
+import { disconnectCustomKeyStore } from '../../core/operations/disconnect-custom-key-store';
+import { updateCustomKeyStore } from '../../core/operations/update-custom-key-store';
 import { createAlias } from '../../core/operations/create-alias';
 import { createGrant } from '../../core/operations/create-grant';
 import { createKey } from '../../core/operations/create-key';
@@ -50,6 +56,11 @@ import { verifyMac } from '../../core/operations/verify-mac';
 
 export const kmsOperations = {
   CancelKeyDeletion: cancelKeyDeletion,
+  ConnectCustomKeyStore: connectCustomKeyStore,
+  CreateCustomKeyStore: createCustomKeyStore,
+  DeleteCustomKeyStore: deleteCustomKeyStore,
+  DescribeCustomKeyStores: describeCustomKeyStores,
+  DisconnectCustomKeyStore: disconnectCustomKeyStore,
   CreateAlias: createAlias,
   CreateGrant: createGrant,
   CreateKey: createKey,
@@ -91,6 +102,7 @@ export const kmsOperations = {
   TagResource: tagResource,
   UntagResource: untagResource,
   UpdateAlias: updateAlias,
+  UpdateCustomKeyStore: updateCustomKeyStore,
   UpdateKeyDescription: updateKeyDescription,
   Verify: verify,
   VerifyMac: verifyMac,
