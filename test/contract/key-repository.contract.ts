@@ -439,6 +439,73 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('keys in custom key stores', () => {
+      const STORE = 'cks-1234567890abcdef0';
+      const OTHER_STORE = 'cks-fedcba09876543210';
+      const inStore = (customKeyStoreId: string, overrides: Partial<KeyRecord> = {}): Partial<KeyRecord> => ({
+        origin: 'AWS_CLOUDHSM', customKeyStoreId, ...overrides,
+      });
+
+      test('an external key store key round-trips its xksKeyId and its xks backing, through replace too', async () => {
+        const version = {
+          id: '9'.repeat(64),
+          backing: { kind: 'xks' as const, keyStoreId: STORE, xksKeyId: 'ext/key:1', localObjectId: '7d'.repeat(32) },
+          createdAt: new Date('2024-05-06T08:00:00.002Z'),
+          status: 'ACTIVE' as const,
+        };
+        const key = makeKey(keyIdFor(1), {
+          origin: 'EXTERNAL_KEY_STORE', customKeyStoreId: STORE, xksKeyId: 'ext/key:1', versions: [version], currentVersionId: version.id,
+        });
+        await store.keys.insert(key);
+
+        const got = await store.keys.get(scope, key.keyId);
+        expect(got).toStrictEqual(key);
+        expect(got?.versions[0]?.backing).toStrictEqual(version.backing);
+        const replaced = await store.keys.replace({ ...got!, state: 'Disabled' });
+        expect(replaced).toStrictEqual({ ...key, state: 'Disabled', revision: 1 });
+        expect(await store.keys.get(scope, key.keyId)).toStrictEqual(replaced);
+        expect(await store.keys.listInCustomKeyStore(scope, STORE, 10)).toStrictEqual([replaced]);
+      });
+
+      test('listInCustomKeyStore returns the scope\'s keys in that store, complete or not, in any state, by key id', async () => {
+        const complete = makeFullKey(keyIdFor(3));
+        Object.assign(complete, { customKeyStoreId: STORE });
+        await store.keys.insert(complete);
+        await store.keys.insert(makeKey(keyIdFor(1), inStore(STORE, { incomplete: true })));
+        await store.keys.insert(makeKey(keyIdFor(5), inStore(STORE, { state: 'PendingDeletion', deletionDate: new Date(updatedAt) })));
+        await store.keys.insert(makeKey(keyIdFor(2), inStore(STORE, { state: 'Unavailable' })));
+        // Not returned: another store, no store, another account or region.
+        await store.keys.insert(makeKey(keyIdFor(4), inStore(OTHER_STORE)));
+        await store.keys.insert(makeKey(keyIdFor(6)));
+        await store.keys.insert(makeKey(keyIdFor(7), inStore(STORE, otherAccount)));
+        await store.keys.insert(makeKey(keyIdFor(8), inStore(STORE, otherRegion)));
+
+        const found = await store.keys.listInCustomKeyStore(scope, STORE, 100);
+
+        expect(found.map((k) => k.keyId)).toEqual([1, 2, 3, 5].map(keyIdFor));
+        expect(found[2]).toStrictEqual(complete);
+        expect((await store.keys.listInCustomKeyStore(scope, OTHER_STORE, 100)).map((k) => k.keyId)).toEqual([keyIdFor(4)]);
+        expect((await store.keys.listInCustomKeyStore(otherAccount, STORE, 100)).map((k) => k.keyId)).toEqual([keyIdFor(7)]);
+        expect(await store.keys.listInCustomKeyStore(scope, 'cks-00000000000000000', 100)).toEqual([]);
+      });
+
+      test('listInCustomKeyStore returns at most `limit` keys, the first by key id', async () => {
+        for (const n of [4, 2, 3, 1]) await store.keys.insert(makeKey(keyIdFor(n), inStore(STORE)));
+        expect((await store.keys.listInCustomKeyStore(scope, STORE, 1)).map((k) => k.keyId)).toEqual([keyIdFor(1)]);
+        expect((await store.keys.listInCustomKeyStore(scope, STORE, 3)).map((k) => k.keyId)).toEqual([1, 2, 3].map(keyIdFor));
+      });
+
+      test('listInCustomKeyStore follows replaces and deletes', async () => {
+        await store.keys.insert(makeKey(keyIdFor(1), inStore(STORE)));
+        await store.keys.insert(makeKey(keyIdFor(2), inStore(STORE)));
+        const moved = (await store.keys.get(scope, keyIdFor(1)))!;
+        await store.keys.replace({ ...moved, customKeyStoreId: OTHER_STORE });
+        await store.keys.delete(scope, keyIdFor(2));
+        expect(await store.keys.listInCustomKeyStore(scope, STORE, 10)).toEqual([]);
+        expect((await store.keys.listInCustomKeyStore(scope, OTHER_STORE, 10)).map((k) => k.keyId)).toEqual([keyIdFor(1)]);
+      });
+    });
+
     if (restart) {
       test('keys survive close() and reopening the same storage', async () => {
         const key = makeFullKey(keyIdFor(1));

@@ -1,5 +1,6 @@
 import { MemoryStore } from '../support/memory-store';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeCustomKeyStoreRepositoryContract } from './custom-key-store-repository.contract';
 import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeLeaseRepositoryContract } from './lease-repository.contract';
@@ -12,3 +13,4 @@ describeAliasRepositoryContract('MemoryStore', factory);
 describeGrantRepositoryContract('MemoryStore', factory);
 describeLeaseRepositoryContract('MemoryStore', factory);
 describeExternalKeyRepositoryContract('MemoryStore', factory);
+describeCustomKeyStoreRepositoryContract('MemoryStore', factory);

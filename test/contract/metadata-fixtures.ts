@@ -55,6 +55,7 @@ export function describeStoreContract(
       get grants() { return open().grants; },
       get leases() { return open().leases; },
       get externalKeys() { return open().externalKeys; },
+      get customKeyStores() { return open().customKeyStores; },
       init: () => open().init(),
       close: () => open().close(),
       ping: () => open().ping(),
@@ -111,6 +112,7 @@ export function makeFullKey(keyId: string): KeyRecord {
     deletionDate: new Date('2024-06-01T00:00:00.789Z'),
     pendingWindowInDays: 7,
     customKeyStoreId: 'cks-1234567890abcdef0',
+    xksKeyId: 'ext-key-1',
     multiRegion: true,
     versions: [
       {
@@ -121,7 +123,7 @@ export function makeFullKey(keyId: string): KeyRecord {
       },
       {
         id: 'b'.repeat(64),
-        backing: { kind: 'xks', keyStoreId: 'cks-1234567890abcdef0', xksKeyId: 'ext-key-1' },
+        backing: { kind: 'xks', keyStoreId: 'cks-1234567890abcdef0', xksKeyId: 'ext-key-1', localObjectId: '5c'.repeat(32) },
         createdAt: new Date('2024-05-06T08:00:00.002Z'),
         status: 'PENDING',
       },

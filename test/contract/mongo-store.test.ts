@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-core';
 import { MongoStore } from '../../src/store/mongo';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeCustomKeyStoreRepositoryContract } from './custom-key-store-repository.contract';
 import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
 import { describeLeaseRepositoryContract } from './lease-repository.contract';
@@ -128,5 +129,6 @@ if (source.kind === 'unavailable') {
     describeGrantRepositoryContract('MongoStore', factory, options);
     describeLeaseRepositoryContract('MongoStore', factory, options);
     describeExternalKeyRepositoryContract('MongoStore', factory, options);
+    describeCustomKeyStoreRepositoryContract('MongoStore', factory, options);
   });
 }

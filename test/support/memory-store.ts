@@ -2,10 +2,13 @@
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
 import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
-import type { AliasRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
-import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore, Page, PageRequest } from '../../src/core/ports';
+import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
+import type {
+  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
+  Page, PageRequest,
+} from '../../src/core/ports';
 import type { ExternalKeyRecord } from '../../src/core/xks-proxy/external-key';
-import { decodeMarker, encodeMarker } from '../../src/core/api/page-marker';
+import { decodeCustomKeyStoreMarker, decodeMarker, encodeCustomKeyStoreMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
 /** Every record, shared by the repositories so that deleting a key can take its aliases and grants. */
@@ -90,6 +93,14 @@ class MemoryKeyRepository implements KeyRepository {
 
   async listWithPendingVersions(before: Date): Promise<KeyRecord[]> {
     return this.select((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()));
+  }
+
+  async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {
+    return [...this.tables.keys.values()]
+      .filter((key) => inScope(key, scope) && key.customKeyStoreId === customKeyStoreId)
+      .sort((a, b) => compareCodeUnits(a.keyId, b.keyId))
+      .slice(0, Math.max(limit, 0))
+      .map((key) => deepClone(key));
   }
 
   /** Copies of the keys of every scope that `selected` picks, soonest `dateOf` first if given. */
@@ -249,6 +260,75 @@ class MemoryExternalKeyRepository implements ExternalKeyRepository {
   }
 }
 
+class MemoryCustomKeyStoreRepository implements CustomKeyStoreRepository {
+  /** Keyed by customKeyStoreId alone: ids are unique in every scope. */
+  private readonly stores = new Map<string, CustomKeyStoreRecord>();
+
+  async insert(store: CustomKeyStoreRecord): Promise<void> {
+    if (this.stores.has(store.customKeyStoreId) || this.nameTaken(store)) throw new DuplicateRecordError(duplicate(store));
+    this.stores.set(store.customKeyStoreId, deepClone(store));
+  }
+
+  async get(scope: KeyScope, customKeyStoreId: string): Promise<CustomKeyStoreRecord | undefined> {
+    const store = this.stores.get(customKeyStoreId);
+    return store && inScope(store, scope) ? deepClone(store) : undefined;
+  }
+
+  async getByName(scope: KeyScope, name: string): Promise<CustomKeyStoreRecord | undefined> {
+    const store = [...this.stores.values()].find((s) => inScope(s, scope) && s.name === name);
+    return store && deepClone(store);
+  }
+
+  async list(scope: KeyScope, page: PageRequest): Promise<Page<CustomKeyStoreRecord>> {
+    const after = page.marker === undefined ? undefined : decodeCustomKeyStoreMarker(page.marker);
+    const stores = this.select((store) => inScope(store, scope) && (after === undefined
+      || store.createdAt.getTime() > after.createdAt
+      || (store.createdAt.getTime() === after.createdAt && store.customKeyStoreId > after.customKeyStoreId)));
+    return pageOf(stores, page.limit, (store) => store, encodeCustomKeyStoreMarker);
+  }
+
+  async count(scope: KeyScope): Promise<number> {
+    return [...this.stores.values()].filter((store) => inScope(store, scope)).length;
+  }
+
+  async replace(store: CustomKeyStoreRecord): Promise<CustomKeyStoreRecord> {
+    const held = this.stores.get(store.customKeyStoreId);
+    if (!held || !inScope(held, store) || held.revision !== store.revision) {
+      throw new RevisionConflictError(`custom key store ${store.customKeyStoreId}`);
+    }
+    if (this.nameTaken(store)) throw new DuplicateRecordError(duplicate(store));
+    const stored = deepClone({ ...store, revision: store.revision + 1 });
+    this.stores.set(store.customKeyStoreId, stored);
+    return deepClone(stored);
+  }
+
+  async delete(scope: KeyScope, customKeyStoreId: string): Promise<boolean> {
+    const store = this.stores.get(customKeyStoreId);
+    return store !== undefined && inScope(store, scope) && this.stores.delete(customKeyStoreId);
+  }
+
+  async findByClusterId(clusterId: string): Promise<CustomKeyStoreRecord[]> {
+    return this.select((store) => store.cloudHsm?.clusterId === clusterId);
+  }
+
+  async listInStates(states: readonly ConnectionState[]): Promise<CustomKeyStoreRecord[]> {
+    return this.select((store) => states.includes(store.connectionState));
+  }
+
+  /** Whether another store in `store`'s scope has its name. */
+  private nameTaken(store: CustomKeyStoreRecord): boolean {
+    return [...this.stores.values()].some((s) => inScope(s, store) && s.name === store.name && s.customKeyStoreId !== store.customKeyStoreId);
+  }
+
+  /** Copies of the stores `selected` picks, by creation date, then id. */
+  private select(selected: (store: CustomKeyStoreRecord) => boolean): CustomKeyStoreRecord[] {
+    return [...this.stores.values()]
+      .filter(selected)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || compareCodeUnits(a.customKeyStoreId, b.customKeyStoreId))
+      .map((store) => deepClone(store));
+  }
+}
+
 export class MemoryStore implements MetadataStore {
   private readonly tables = new Tables();
   readonly keys = new MemoryKeyRepository(this.tables);
@@ -256,6 +336,7 @@ export class MemoryStore implements MetadataStore {
   readonly grants = new MemoryGrantRepository(this.tables);
   readonly leases = new MemoryLeaseRepository();
   readonly externalKeys = new MemoryExternalKeyRepository();
+  readonly customKeyStores = new MemoryCustomKeyStoreRepository();
 
   async init(): Promise<void> {}
 
@@ -280,6 +361,11 @@ function deepClone<T>(value: T): T {
 /** JSON encoding keeps ids unambiguous whatever characters the parts contain. */
 function scopedId(scope: KeyScope, id: string): string {
   return JSON.stringify([scope.accountId, scope.region, id]);
+}
+
+/** What a DuplicateRecordError names: the id or the name may be the one taken. */
+function duplicate(store: CustomKeyStoreRecord): string {
+  return `custom key store ${store.customKeyStoreId} or name ${JSON.stringify(store.name)}`;
 }
 
 function externalKeyId(keyStorePrefix: string, id: string): string {

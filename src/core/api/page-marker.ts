@@ -2,7 +2,7 @@
 // base64url of "<kind>:<sort key of the last item returned>", opaque to callers.
 import { KmsError } from '../errors';
 
-export type MarkerKind = 'key' | 'alias' | 'grant';
+export type MarkerKind = 'key' | 'alias' | 'grant' | 'customKeyStore';
 
 export function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
   return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');
@@ -17,4 +17,16 @@ export function decodeMarker(kind: MarkerKind, marker: string): string {
     throw new KmsError('InvalidMarkerException', 'Marker is invalid');
   }
   return lastSortKey;
+}
+
+/** Custom key stores list by creation date, then id: the marker holds both (epoch milliseconds). */
+export function encodeCustomKeyStoreMarker(last: { createdAt: Date; customKeyStoreId: string }): string {
+  return encodeMarker('customKeyStore', `${last.createdAt.getTime()}:${last.customKeyStoreId}`);
+}
+
+export function decodeCustomKeyStoreMarker(marker: string): { createdAt: number; customKeyStoreId: string } {
+  const match = /^(-?\d{1,16}):(.+)$/s.exec(decodeMarker('customKeyStore', marker));
+  const createdAt = Number(match?.[1]);
+  if (!match?.[2] || !Number.isSafeInteger(createdAt)) throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+  return { createdAt, customKeyStoreId: match[2] };
 }

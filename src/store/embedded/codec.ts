@@ -1,7 +1,8 @@
-// How records sit in the embedded store, both ways. Keys and grants are JSON in a `doc` column,
-// every Date an ISO-8601 UTC string: JSON.stringify's own output, byte for byte what the store
-// has always written. Aliases are plain columns, their dates epoch milliseconds.
-import type { AliasRecord, GrantRecord, KeyRecord } from '../../core/model';
+// How records sit in the embedded store, both ways. Keys, grants, external keys and custom key
+// stores are JSON in a `doc` column, every Date an ISO-8601 UTC string: JSON.stringify's own
+// output, byte for byte what the store has always written. Aliases are plain columns, their
+// dates epoch milliseconds.
+import type { AliasRecord, CustomKeyStoreRecord, GrantRecord, KeyRecord } from '../../core/model';
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 
 /**
@@ -88,6 +89,8 @@ export const keyCodec = documentCodec<KeyRecord>()([
 export const grantCodec = documentCodec<GrantRecord>()(['createdAt']);
 
 export const externalKeyCodec = documentCodec<ExternalKeyRecord>()(['createdAt', 'updatedAt']);
+
+export const customKeyStoreCodec = documentCodec<CustomKeyStoreRecord>()(['createdAt', 'stateChangedAt', 'updatedAt']);
 
 /** An aliases row: columns, not a document, so lookups by target key need no JSON. */
 export interface AliasRow {

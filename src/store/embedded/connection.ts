@@ -42,8 +42,13 @@ export class SqliteConnection {
 
   /** Runs an INSERT; a row that breaks a uniqueness constraint throws DuplicateRecordError naming `what`. */
   insertUnique<Params extends object>(source: string, params: Params, what: string): void {
+    this.runUnique(source, params, what);
+  }
+
+  /** Runs an INSERT or UPDATE; a row that breaks a uniqueness constraint throws DuplicateRecordError naming `what`. */
+  runUnique<Params extends object>(source: string, params: Params, what: string): Database.RunResult {
     try {
-      this.statement<[Params]>(source).run(params);
+      return this.statement<[Params]>(source).run(params);
     } catch (e) {
       throw isUniqueViolation(e) ? new DuplicateRecordError(what) : e;
     }

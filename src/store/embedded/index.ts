@@ -3,9 +3,12 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore } from '../../core/ports';
+import type {
+  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore,
+} from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteConnection } from './connection';
+import { SqliteCustomKeyStoreRepository } from './custom-key-stores';
 import { SqliteExternalKeyRepository } from './external-keys';
 import { SqliteGrantRepository } from './grants';
 import { SqliteKeyRepository } from './keys';
@@ -22,6 +25,7 @@ export class EmbeddedStore implements MetadataStore {
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
+  readonly customKeyStores: CustomKeyStoreRepository;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
@@ -30,6 +34,7 @@ export class EmbeddedStore implements MetadataStore {
     this.grants = patient(new SqliteGrantRepository(this.connection));
     this.leases = patient(new SqliteLeaseRepository(this.connection));
     this.externalKeys = patient(new SqliteExternalKeyRepository(this.connection));
+    this.customKeyStores = patient(new SqliteCustomKeyStoreRepository(this.connection));
   }
 
   async init(): Promise<void> {

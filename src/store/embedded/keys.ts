@@ -122,6 +122,18 @@ export class SqliteKeyRepository implements KeyRepository {
     );
   }
 
+  async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {
+    // customKeyStoreId lives only in the document; the index over that expression holds every key,
+    // whenever it was written. Without statistics the planner would walk the primary key for the
+    // ORDER BY instead, reading every key in the scope, so the index is named.
+    return this.all(
+      `SELECT doc FROM keys INDEXED BY keys_by_custom_key_store
+       WHERE account_id = @accountId AND region = @region AND json_extract(doc, '$.customKeyStoreId') = @customKeyStoreId
+       ORDER BY key_id LIMIT @limit`,
+      { ...scopeParams(scope), customKeyStoreId, limit: Math.max(limit, 0) },
+    );
+  }
+
   /** The keys a query over every scope selects, decoded. */
   private all<Params extends object>(source: string, params: Params): KeyRecord[] {
     return this.db.statement<[Params], KeyRow>(source).all(params).map((row) => keyCodec.decode(row.doc));

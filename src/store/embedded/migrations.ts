@@ -57,6 +57,27 @@ export const migrations: readonly string[] = [
      doc               TEXT    NOT NULL,
      PRIMARY KEY (key_store_prefix, external_key_id)
    ) WITHOUT ROWID;`,
+  // Custom key stores: the whole CustomKeyStoreRecord in `doc`, the rest only to be queried;
+  // created_at in epoch milliseconds. Ids are unique in every scope, names in their scope.
+  // Keys gain an index on their custom key store, over the document itself, so it covers every
+  // key whenever it was written and needs no backfill.
+  `CREATE TABLE custom_key_stores (
+     custom_key_store_id  TEXT    NOT NULL PRIMARY KEY,
+     account_id           TEXT    NOT NULL,
+     region               TEXT    NOT NULL,
+     name                 TEXT    NOT NULL,
+     created_at           INTEGER NOT NULL,
+     connection_state     TEXT    NOT NULL,
+     cluster_id           TEXT,
+     revision             INTEGER NOT NULL,
+     doc                  TEXT    NOT NULL,
+     UNIQUE (account_id, region, name)
+   ) WITHOUT ROWID;
+   CREATE INDEX custom_key_stores_by_creation ON custom_key_stores (account_id, region, created_at, custom_key_store_id);
+   CREATE INDEX custom_key_stores_by_state ON custom_key_stores (connection_state);
+   CREATE INDEX custom_key_stores_by_cluster ON custom_key_stores (cluster_id) WHERE cluster_id IS NOT NULL;
+   CREATE INDEX keys_by_custom_key_store ON keys (account_id, region, json_extract(doc, '$.customKeyStoreId'), key_id)
+     WHERE json_extract(doc, '$.customKeyStoreId') IS NOT NULL;`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -2,7 +2,7 @@
 import { MongoServerError } from 'mongodb';
 import type { Collection, Db, Document, Filter, MongoClient, OptionalUnlessRequiredId, WithId } from 'mongodb';
 import { DuplicateRecordError } from '../../core/errors';
-import type { AliasRecord, KeyRecord, KeyScope } from '../../core/model';
+import type { AliasRecord, CustomKeyStoreRecord, KeyRecord, KeyScope } from '../../core/model';
 import type { Lease } from '../../core/ports';
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import type { GrantDoc } from './grants';
@@ -17,6 +17,7 @@ export interface Connection {
   grants: Collection<GrantDoc>;
   leases: Collection<Lease>;
   externalKeys: Collection<ExternalKeyRecord>;
+  customKeyStores: Collection<CustomKeyStoreRecord>;
   /** Multi-document transactions need a replica set or a sharded cluster, not a standalone server. */
   supportsTransactions: boolean;
 }
@@ -63,8 +64,13 @@ export function withoutId<T>(doc: WithId<T>): T {
 
 /** Inserts `doc`; one that breaks a unique index throws DuplicateRecordError naming `what`. */
 export async function insertUnique<T extends Document>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>, what: string): Promise<void> {
+  await unique(() => collection.insertOne(doc), what);
+}
+
+/** Runs `write`; a write that breaks a unique index throws DuplicateRecordError naming `what`. */
+export async function unique<R>(write: () => Promise<R>, what: string): Promise<R> {
   try {
-    await collection.insertOne(doc);
+    return await write();
   } catch (e) {
     throw e instanceof MongoServerError && e.code === DUPLICATE_KEY_ERROR ? new DuplicateRecordError(what) : e;
   }

@@ -2,11 +2,14 @@
 // aggregate.
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
-import type { AliasRecord, KeyRecord } from '../../core/model';
-import type { AliasRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore } from '../../core/ports';
+import type { AliasRecord, CustomKeyStoreRecord, KeyRecord } from '../../core/model';
+import type {
+  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
+} from '../../core/ports';
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
 import { MongoConnection } from './connection';
+import { MongoCustomKeyStoreRepository } from './custom-key-stores';
 import { MongoExternalKeyRepository } from './external-keys';
 import { MongoGrantRepository, type GrantDoc } from './grants';
 import { MongoKeyRepository } from './keys';
@@ -16,11 +19,17 @@ const DEFAULT_DB_NAME = 'hsm_kms';
 export const SERVER_SELECTION_TIMEOUT_MS = 5000;
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
-const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys', IndexDescription[]> = {
+const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys' | 'customKeyStores', IndexDescription[]> = {
   keys: [
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
     { key: { updatedAt: 1 }, name: 'incomplete_by_update', partialFilterExpression: { incomplete: true } },
+    // Only keys in custom key stores carry customKeyStoreId.
+    {
+      key: { accountId: 1, region: 1, customKeyStoreId: 1, keyId: 1 },
+      name: 'scope_customKeyStoreId_keyId',
+      partialFilterExpression: { customKeyStoreId: { $exists: true } },
+    },
   ],
   aliases: [
     { key: { accountId: 1, region: 1, aliasName: 1 }, unique: true, name: 'scope_aliasName' },
@@ -40,6 +49,17 @@ const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys',
   externalKeys: [
     { key: { keyStorePrefix: 1, externalKeyId: 1 }, unique: true, name: 'keyStorePrefix_externalKeyId' },
   ],
+  customKeyStores: [
+    { key: { customKeyStoreId: 1 }, unique: true, name: 'customKeyStoreId' },
+    { key: { accountId: 1, region: 1, name: 1 }, unique: true, name: 'scope_name' },
+    { key: { accountId: 1, region: 1, createdAt: 1, customKeyStoreId: 1 }, name: 'scope_createdAt_customKeyStoreId' },
+    { key: { connectionState: 1 }, name: 'connectionState' },
+    {
+      key: { 'cloudHsm.clusterId': 1 },
+      name: 'cloudHsm_clusterId',
+      partialFilterExpression: { 'cloudHsm.clusterId': { $exists: true } },
+    },
+  ],
 };
 
 export class MongoStore implements MetadataStore {
@@ -48,6 +68,7 @@ export class MongoStore implements MetadataStore {
   readonly grants: GrantRepository;
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
+  readonly customKeyStores: CustomKeyStoreRepository;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
@@ -59,6 +80,7 @@ export class MongoStore implements MetadataStore {
     this.grants = new MongoGrantRepository(this.connection);
     this.leases = new MongoLeaseRepository(this.connection);
     this.externalKeys = new MongoExternalKeyRepository(this.connection);
+    this.customKeyStores = new MongoCustomKeyStoreRepository(this.connection);
   }
 
   async init(): Promise<void> {
@@ -81,6 +103,7 @@ export class MongoStore implements MetadataStore {
         grants: db.collection<GrantDoc>('grants'),
         leases: db.collection<Lease>('leases'),
         externalKeys: db.collection<ExternalKeyRecord>('externalKeys'),
+        customKeyStores: db.collection<CustomKeyStoreRecord>('customKeyStores'),
         supportsTransactions,
       });
     } catch (e) {

@@ -85,6 +85,13 @@ export class MongoKeyRepository implements KeyRepository {
     return this.all({ incomplete: { $ne: true }, 'imported.upkeepAt': { $lte: dueBy } }, { 'imported.upkeepAt': 1 });
   }
 
+  async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {
+    // limit(0) would mean no limit at all.
+    if (limit <= 0) return [];
+    const docs = await this.collection().find({ ...scopeFilter(scope), customKeyStoreId }).sort({ keyId: 1 }).limit(limit).toArray();
+    return docs.map(withoutId);
+  }
+
   /** The keys a query over every scope selects, by `order` and then by scope and key id. */
   private async all(filter: Filter<KeyRecord>, order: Record<string, 1>): Promise<KeyRecord[]> {
     const docs = await this.collection()
