@@ -418,7 +418,7 @@ describe('ImportKeyMaterial', () => {
     });
     // Straight into core: an HTTP request left hanging would keep a socket open.
     const key0 = await stored(meta.KeyId);
-    void importKeyMaterial(svc.deps, { key: key0, arn: meta.Arn }, {
+    void importKeyMaterial(svc.deps, { key: key0, arn: meta.Arn, state: key0.state }, {
       importToken: Buffer.from(p.token, 'base64'), encryptedMaterial: wrapKeyMaterial(p.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(32)), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
     });
     await new Promise((resolve) => setTimeout(resolve, 500));

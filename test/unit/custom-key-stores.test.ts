@@ -1,111 +1,23 @@
 // Custom key stores in core, against fakes: the connection state machine, AWS's validation and
 // exceptions, keys in a disconnected store, double encryption through an external key store,
 // and the failure tables. The real token and proxy paths are in test/api/custom-key-stores.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
-import { KeyStoreConnectionError, XksProxyFailure, xksProxyFailureKinds, type TokenClusters, type XksHealth, type XksProxyClient, type XksProxyConnector, type XksProxyEndpoint, type XksProxyFailureKind, type XksSealed } from '../../src/core/key-stores/connectors';
-import type { KeyStoreCall } from '../../src/core/key-stores/port';
+import { xksProxyFailureKinds } from '../../src/core/key-stores/connectors';
 import { ALL_KEY_MANAGERS_UNAVAILABLE, connectionErrorCodes, createKeyErrors, cryptographicMessages, keyStoreManagementErrors } from '../../src/core/custom-key-stores/xks-failures';
 import { INTERRUPTED_CONNECTION_MS, reconcileConnections } from '../../src/core/custom-key-stores/connections';
 import { runMaintenance } from '../../src/core/jobs/maintenance';
 import { connectionErrorCodes as allConnectionErrorCodes } from '../../src/core/model';
 import { callOperation, kmsFailure, newCoreDeps, type Loose, type OperationName } from '../support/core-harness';
-import { FakeToken } from '../support/fake-token';
+import type { FakeToken } from '../support/fake-token';
+import { ACCESS_KEY_ID, CLUSTER, FakeClusters, FakeProxy, PIN, SECRET, trustAnchorPem } from '../support/fake-connectors';
 import type { FakeClock } from '../support/clock';
 import type { MemoryStore } from '../support/memory-store';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { makeTestPki, type TestPki } from '../support/certificates';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
 const root: RequestContext = { principal: { arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUNT, policies: [] }, region: REGION, requestId: 'req-1' };
 const bob: RequestContext = { ...root, principal: { arn: `arn:aws:iam::${ACCOUNT}:user/bob`, accountId: ACCOUNT, policies: [] } };
-
-const CLUSTER = 'cluster-abcdefghijk';
-const OTHER_CLUSTER = 'cluster-bcdefghijkl';
-const PIN = 'kmsuser-pin-1';
-const SECRET = 'S'.repeat(43);
-const ACCESS_KEY_ID = 'ABCDEFGHIJKLMNOPQRST';
-
-class FakeClusters implements TokenClusters {
-  readonly clusters = new Map<string, { pin: string; token?: FakeToken; lockedOut?: boolean; missing?: boolean }>([[CLUSTER, { pin: PIN }], [OTHER_CLUSTER, { pin: PIN }]]);
-  connects = 0;
-  has(clusterId: string): boolean {
-    return this.clusters.has(clusterId);
-  }
-  async connect(customKeyStoreId: string, clusterId: string, pin: string) {
-    this.connects++;
-    const cluster = this.clusters.get(clusterId)!;
-    if (cluster.missing) throw new KeyStoreConnectionError('CLUSTER_NOT_FOUND', 'no token with that label');
-    if (cluster.lockedOut) throw new KeyStoreConnectionError('USER_LOCKED_OUT', 'locked');
-    if (pin !== cluster.pin) throw new KeyStoreConnectionError('INVALID_CREDENTIALS', 'wrong PIN');
-    cluster.token ??= new FakeToken(customKeyStoreId);
-    return cluster.token;
-  }
-}
-
-/** An XKS proxy in memory: AES-256-GCM per external key, with a switchable fault. */
-class FakeProxy implements XksProxyConnector {
-  readonly keys = new Map<string, { key: Buffer; spec: string; usage: string[]; status: string }>();
-  fault?: XksProxyFailureKind;
-  healthStatuses = ['ACTIVE'];
-  /** Decrypt answers with other plaintext than it was given. */
-  lies = false;
-  readonly calls: { api: string; call: Partial<KeyStoreCall>; secret: string }[] = [];
-  opened: XksProxyEndpoint[] = [];
-
-  addKey(id: string, overrides: Partial<{ spec: string; usage: string[]; status: string }> = {}): void {
-    this.keys.set(id, { key: randomBytes(32), spec: 'AES_256', usage: ['ENCRYPT', 'DECRYPT'], status: 'ENABLED', ...overrides });
-  }
-
-  open(endpoint: XksProxyEndpoint): XksProxyClient {
-    this.opened.push(endpoint);
-    const proxy = this;
-    const enter = (api: string, call: Partial<KeyStoreCall>) => {
-      proxy.calls.push({ api, call, secret: endpoint.rawSecretAccessKey });
-      if (endpoint.rawSecretAccessKey !== SECRET) throw new XksProxyFailure('AuthenticationFailedException', 'bad signature');
-      if (proxy.fault) throw new XksProxyFailure(proxy.fault, 'injected');
-    };
-    const keyOf = (id: string) => {
-      const key = proxy.keys.get(id);
-      if (!key) throw new XksProxyFailure('KeyNotFoundException', id);
-      return key;
-    };
-    return {
-      async encrypt(xksKeyId: string, aad: Buffer, plaintext: Buffer, call: KeyStoreCall): Promise<XksSealed> {
-        enter('Encrypt', call);
-        const iv = randomBytes(12);
-        const cipher = createCipheriv('aes-256-gcm', keyOf(xksKeyId).key, iv).setAAD(aad);
-        const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-        return { iv, ciphertext, tag: cipher.getAuthTag(), metadata: Buffer.from('v1') };
-      },
-      async decrypt(xksKeyId: string, aad: Buffer, sealed: XksSealed, call: KeyStoreCall): Promise<Buffer> {
-        enter('Decrypt', call);
-        if (proxy.lies) return randomBytes(sealed.ciphertext.length);
-        try {
-          const decipher = createDecipheriv('aes-256-gcm', keyOf(xksKeyId).key, sealed.iv).setAAD(aad).setAuthTag(sealed.tag);
-          return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
-        } catch (e) {
-          if (e instanceof XksProxyFailure) throw e;
-          throw new XksProxyFailure('InvalidCiphertextException', 'tag');
-        }
-      },
-      async getKeyMetadata(xksKeyId: string, call: KeyStoreCall) {
-        enter('GetKeyMetadata', call);
-        const key = keyOf(xksKeyId);
-        return { keySpec: key.spec, keyUsage: key.usage, keyStatus: key.status };
-      },
-      async getHealthStatus(call: Pick<KeyStoreCall, 'operation' | 'requestId'>): Promise<XksHealth> {
-        enter('GetHealthStatus', call);
-        return { xksProxyFleetSize: 1, xksProxyVendor: 'fake', xksProxyModel: 'fake', ekmVendor: 'fake', ekmFleetDetails: proxy.healthStatuses.map((healthStatus, i) => ({ id: `ekm-${i}`, model: 'fake', healthStatus })) };
-      },
-      async close() {},
-    };
-  }
-}
 
 let deps: CoreDeps;
 let store: MemoryStore;
@@ -113,10 +25,10 @@ let clock: FakeClock;
 let clusters: FakeClusters;
 let proxy: FakeProxy;
 let defaultToken: FakeToken;
-let pki: TestPki;
+let trustAnchor: string;
 
 beforeAll(() => {
-  pki = makeTestPki(mkdtempSync(path.join(tmpdir(), 'cks-pki-')));
+  trustAnchor = trustAnchorPem();
 });
 
 beforeEach(async () => {
@@ -130,7 +42,7 @@ const call = (name: OperationName, body: object, ctx: RequestContext = root): Pr
 const failure = (name: OperationName, body: object, ctx: RequestContext = root) => kmsFailure(callOperation(deps, ctx, name, body));
 
 const cloudHsmStore = (overrides: object = {}) => ({
-  CustomKeyStoreName: 'tenant-a', CloudHsmClusterId: CLUSTER, TrustAnchorCertificate: pki.ca.cert, KeyStorePassword: PIN, ...overrides,
+  CustomKeyStoreName: 'tenant-a', CloudHsmClusterId: CLUSTER, TrustAnchorCertificate: trustAnchor, KeyStorePassword: PIN, ...overrides,
 });
 const externalStore = (overrides: object = {}) => ({
   CustomKeyStoreName: 'external-a', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyConnectivity: 'PUBLIC_ENDPOINT',
@@ -167,7 +79,7 @@ describe('the connection state machine', () => {
     const created = await describe1(CustomKeyStoreId);
     expect(created).toEqual({
       CustomKeyStoreId, CustomKeyStoreName: 'tenant-a', CustomKeyStoreType: 'AWS_CLOUDHSM', CloudHsmClusterId: CLUSTER,
-      TrustAnchorCertificate: pki.ca.cert, ConnectionState: 'DISCONNECTED', CreationDate: expect.any(Number),
+      TrustAnchorCertificate: trustAnchor, ConnectionState: 'DISCONNECTED', CreationDate: expect.any(Number),
     });
     expect(await call('ConnectCustomKeyStore', { CustomKeyStoreId })).toEqual({});
     expect(await settled(CustomKeyStoreId)).toMatchObject({ ConnectionState: 'CONNECTED' });
@@ -219,7 +131,15 @@ describe('the connection state machine', () => {
     expect(other.keyStores.get(id)).toBeDefined();
     await call('DisconnectCustomKeyStore', { CustomKeyStoreId: id });
     expect(await kmsFailure(callOperation(other, root, 'Decrypt', { CiphertextBlob: blob }))).toMatchObject({ code: 'KMSInvalidStateException', message: `${KeyMetadata.Arn} is unavailable.` });
+    // Its connection is closed at its next maintenance run at the latest.
+    await reconcileConnections(other);
     expect(other.keyStores.get(id)).toBeUndefined();
+    // Reconnected (a new generation): the other instance opens a new connection on first use.
+    await call('ConnectCustomKeyStore', { CustomKeyStoreId: id });
+    await settled(id);
+    const connectsBefore = clusters.connects;
+    expect((await callOperation(other, root, 'Decrypt', { CiphertextBlob: blob })).Plaintext).toBe(Buffer.from('x').toString('base64'));
+    expect(clusters.connects).toBe(connectsBefore + 1);
   });
 });
 

@@ -64,7 +64,7 @@ export const createKey = defineOperation({
     assertTokenCanHold(keySpec, 'KeySpec');
     const origin = input.Origin ?? 'AWS_KMS';
     const inCustomKeyStore = origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE' || input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined;
-    if (inCustomKeyStore) checkCustomKeyStoreRequest({ ...input, origin, keySpec, keyUsage });
+    if (inCustomKeyStore) checkCustomKeyStoreRequest({ origin, keySpec, keyUsage, CustomKeyStoreId: input.CustomKeyStoreId, XksKeyId: input.XksKeyId, MultiRegion: input.MultiRegion });
     if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
     const tags = validateTags(input.Tags ?? []);
 
