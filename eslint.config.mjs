@@ -58,6 +58,17 @@ export default tseslint.config(
     },
   },
   {
+    // The XKS proxy client is an adapter of core's XksProxyConnector port: it may use core
+    // (the port, XksProxyFailure, the CDIV) and packages, but no other adapter.
+    files: ['src/xks-client/**/*.ts'],
+    rules: {
+      'local/import-boundaries': ['error', {
+        outside: [src('http'), src('pkcs11'), src('store'), src('log'), src('main'), src('compose'), src('cli')], bare: 'any',
+        message: 'src/xks-client implements a core port: it imports core and packages, never another adapter (http, pkcs11, store, log, cli) or the composition.',
+      }],
+    },
+  },
+  {
     // Configuration is read before anything else is built; it depends on no adapter.
     files: ['src/config.ts', 'src/auth-config.ts', 'src/xks-config.ts'],
     rules: {

@@ -2,7 +2,8 @@
 // src/core (folder imports, packages on no list, dynamic import(), require(), re-exports,
 // built-ins without node:) is reported, and the imports core really uses pass. Likewise
 // src/http may not reach the token, the store or the logger's internals, and the
-// configuration module may not depend on the HTTP layer.
+// configuration module may not depend on the HTTP layer, nor the XKS proxy client on any
+// other adapter.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -63,7 +64,25 @@ const httpAllowed: Probe = {
 
 const configCaught: Probe = { file: 'src/config.ts', code: "import { parseJwtIssuers } from './http/auth/bearer';\nexport const p = parseJwtIssuers;" };
 
-const probes = [...coreCaught, ...coreSubfolderCaught, ...coreAllowed, ...httpCaught, httpSubfolderCaught, httpAllowed, configCaught];
+const xksClientCaught = [
+  "import { EmbeddedStore } from '../store/embedded';\nexport const s = EmbeddedStore;",
+  "import { Pkcs11Token } from '../pkcs11/token';\nexport const t = Pkcs11Token;",
+  "import { verifySigV4 } from '../http/auth/sigv4';\nexport const v = verifySigV4;",
+  "import { createLogger } from '../log/logger';\nexport const l = createLogger;",
+  "export async function f() { return import('../compose'); }",
+].map((code) => ({ file: 'src/xks-client/probe.ts', code }));
+
+const xksClientAllowed: Probe = {
+  file: 'src/xks-client/probe.ts',
+  code: [
+    "import { SignatureV4 } from '@smithy/signature-v4';",
+    "import https from 'node:https';",
+    "import { XksProxyFailure } from '../core/key-stores/connectors';",
+    'export const x = [SignatureV4, https, XksProxyFailure];',
+  ].join('\n'),
+};
+
+const probes = [...coreCaught, ...coreSubfolderCaught, ...coreAllowed, ...httpCaught, httpSubfolderCaught, httpAllowed, configCaught, ...xksClientCaught, xksClientAllowed];
 const reports = new Map<Probe, string[]>();
 
 beforeAll(() => {
@@ -99,6 +118,16 @@ describe('src/http reaches neither src/pkcs11, src/store nor src/log internals',
 
   it('allows core, packages and the type of the Logger', () => {
     expect(reportsOf(httpAllowed)).toEqual([]);
+  });
+});
+
+describe('src/xks-client, an adapter of a core port, reaches no other adapter', () => {
+  it.each(xksClientCaught.map((p) => [oneLine(p.code), p]))('reports %s', (_code, probe) => {
+    expect(reportsOf(probe)).toEqual([expect.stringContaining('src/xks-client implements a core port')]);
+  });
+
+  it('allows core, packages and node: built-ins', () => {
+    expect(reportsOf(xksClientAllowed)).toEqual([]);
   });
 });
 
