@@ -9,6 +9,7 @@ import type { Config, ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
+import type { KeyStoreConnectors } from './core/key-stores/connectors';
 import type { KeyStore } from './core/key-stores/port';
 import { DEFAULT_KEY_STORE_ID, KeyStoreRegistry } from './core/key-stores/registry';
 import { KmsError, messages } from './core/errors';
@@ -49,6 +50,8 @@ export interface CoreParts {
   instanceId?: string;
   /** Serve the XKS proxy API's operations. */
   xksProxy?: XksProxyParts;
+  /** How custom key stores are reached: declared tokens and XKS proxies. */
+  connectors?: KeyStoreConnectors;
 }
 
 export interface XksProxyParts {
@@ -77,7 +80,10 @@ const XKS_HEALTH_TIMEOUT_MS = 1000;
 
 /** Core with its seam: the key store registry, the deps, and the request log observing every call. */
 export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreService; readiness: Readiness; instanceId: string } {
-  const deps: CoreDeps = { store: parts.store, keyStores: new KeyStoreRegistry(parts.defaultKeyStore ?? new NoTokenOpen()), clock: parts.clock ?? systemClock };
+  const deps: CoreDeps = {
+    store: parts.store, keyStores: new KeyStoreRegistry(parts.defaultKeyStore ?? new NoTokenOpen()), clock: parts.clock ?? systemClock,
+    ...(parts.connectors ? { connectors: parts.connectors } : {}),
+  };
   if (parts.xksProxy) {
     const { fleetSize, healthCacheMs, tokenTimeoutMs } = parts.xksProxy;
     const health = new XksHealthMonitor(deps.keyStores, deps.clock, { cacheMs: healthCacheMs, degradedAfterMs: XKS_DEGRADED_AFTER_MS, timeoutMs: XKS_HEALTH_TIMEOUT_MS });

@@ -9,6 +9,7 @@ import type { Clock, MetadataStore } from '../../src/core/ports';
 import { systemClock } from '../../src/core/ports';
 import { composeCore, type XksProxyParts } from '../../src/compose';
 import type { CoreService } from '../../src/core/calls/service';
+import type { KeyStoreConnectors } from '../../src/core/key-stores/connectors';
 import { createApp } from '../../src/http/app';
 import type { JwtIssuerConfig } from '../../src/auth-config';
 import { BearerAuthenticator } from '../../src/http/auth/bearer';
@@ -71,6 +72,8 @@ export interface TestServiceOptions {
   jwtIssuers?: JwtIssuerConfig[];
   /** Compose core with the XKS proxy's operations (test/support/xks.ts serves them). */
   xksProxy?: XksProxyParts;
+  /** How custom key stores are reached. */
+  connectors?: KeyStoreConnectors;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -83,7 +86,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const clock = options.clock ?? systemClock;
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
-  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger, xksProxy: options.xksProxy });
+  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger, xksProxy: options.xksProxy, connectors: options.connectors });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {

@@ -16,6 +16,12 @@ import { defaultKeyPolicy } from '../../src/core/access/policy';
 import { decodeInput } from '../../src/core/api/schema';
 import { callOperation, newCoreDeps, type Loose } from '../support/core-harness';
 import { wrapKeyMaterial } from '../support/import-wrap';
+import { ACCESS_KEY_ID, CLUSTER, FakeClusters, FakeProxy, OTHER_CLUSTER, PIN, SECRET, trustAnchorPem } from '../support/fake-connectors';
+
+const externalStoreBody = () => ({
+  CustomKeyStoreName: 'xks', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyConnectivity: 'PUBLIC_ENDPOINT', XksProxyUriEndpoint: 'https://xks.example.com',
+  XksProxyUriPath: '/kms/xks/v1', XksProxyAuthenticationCredential: { AccessKeyId: ACCESS_KEY_ID, RawSecretAccessKey: SECRET },
+});
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
@@ -45,6 +51,8 @@ interface Env {
   grantToken(): Promise<string>;
   /** A symmetric key of origin EXTERNAL with material imported, and that material. */
   importedKey(): Promise<{ KeyId: string; KeyMaterialId: string; material: Buffer }>;
+  /** A custom key store of `type` named 'hsm' or 'xks' (the first time), connected or not. */
+  customKeyStore(type: 'AWS_CLOUDHSM' | 'EXTERNAL_KEY_STORE', connected: boolean): Promise<string>;
   /** GetParametersForImport's answer for `keyId` and `material` wrapped under it. */
   wrapped(keyId: string, material: Buffer): Promise<{ ImportToken: string; EncryptedKeyMaterial: string }>;
 }
@@ -70,8 +78,8 @@ const cases: Record<OperationName, (env: Env) => Promise<Case[]>> = {
       },
     },
     { body: { CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT' } },
-    { body: { CustomKeyStoreId: 'cks-1234567890abcdef0' }, outcome: 'UnsupportedOperationException' },
-    { body: { XksKeyId: 'xks-key' }, outcome: 'UnsupportedOperationException' },
+    { body: { CustomKeyStoreId: 'cks-1234567890abcdef0' }, outcome: 'ValidationException' },
+    { body: { XksKeyId: 'xks-key' }, outcome: 'ValidationException' },
   ],
   Decrypt: async ({ key, call, grantToken }) => {
     const { KeyId } = await key();
@@ -107,9 +115,39 @@ const cases: Record<OperationName, (env: Env) => Promise<Case[]>> = {
   GenerateMac: async ({ key, grantToken }) => [{
     body: { Message: MESSAGE, KeyId: (await key({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' })).KeyId, MacAlgorithm: 'HMAC_SHA_256', GrantTokens: [await grantToken()], DryRun: false },
   }],
-  GenerateRandom: async () => [
+  GenerateRandom: async ({ customKeyStore }) => [
     { body: { NumberOfBytes: 16 } },
-    { body: { NumberOfBytes: 16, CustomKeyStoreId: 'cks-1234567890abcdef0' }, outcome: 'UnsupportedOperationException', refusedBefore: ['NumberOfBytes'] },
+    { body: { NumberOfBytes: 16, CustomKeyStoreId: await customKeyStore('AWS_CLOUDHSM', true) } },
+  ],
+  ConnectCustomKeyStore: async ({ customKeyStore }) => [{ body: { CustomKeyStoreId: await customKeyStore('AWS_CLOUDHSM', false) } }],
+  CreateCustomKeyStore: async () => [
+    { body: { CustomKeyStoreName: 'hsm', CustomKeyStoreType: 'AWS_CLOUDHSM', CloudHsmClusterId: CLUSTER, TrustAnchorCertificate: trustAnchorPem(), KeyStorePassword: PIN } },
+    { body: externalStoreBody() },
+    {
+      body: { ...externalStoreBody(), CustomKeyStoreName: 'vpc', XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE', XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0123' },
+      outcome: 'UnsupportedOperationException', refusedBefore: ['CustomKeyStoreName', 'XksProxyUriEndpoint', 'XksProxyUriPath'],
+    },
+  ],
+  DeleteCustomKeyStore: async ({ customKeyStore }) => [{ body: { CustomKeyStoreId: await customKeyStore('AWS_CLOUDHSM', false) } }],
+  DescribeCustomKeyStores: async ({ customKeyStore, call }) => {
+    const id = await customKeyStore('AWS_CLOUDHSM', false);
+    await customKeyStore('EXTERNAL_KEY_STORE', false);
+    const { NextMarker } = await call('DescribeCustomKeyStores', { Limit: 1 });
+    return [{ body: { CustomKeyStoreId: id } }, { body: { CustomKeyStoreName: 'hsm' } }, { body: { Limit: 1, Marker: NextMarker } }];
+  },
+  DisconnectCustomKeyStore: async ({ customKeyStore }) => [{ body: { CustomKeyStoreId: await customKeyStore('AWS_CLOUDHSM', true) } }],
+  UpdateCustomKeyStore: async ({ customKeyStore }) => [
+    { body: { CustomKeyStoreId: await customKeyStore('AWS_CLOUDHSM', false), NewCustomKeyStoreName: 'renamed', KeyStorePassword: 'another-pin', CloudHsmClusterId: OTHER_CLUSTER } },
+    {
+      body: {
+        CustomKeyStoreId: await customKeyStore('EXTERNAL_KEY_STORE', false), XksProxyUriEndpoint: 'https://other.example.com', XksProxyUriPath: '/other/kms/xks/v1',
+        XksProxyConnectivity: 'PUBLIC_ENDPOINT', XksProxyAuthenticationCredential: { AccessKeyId: ACCESS_KEY_ID, RawSecretAccessKey: SECRET },
+      },
+    },
+    {
+      body: { CustomKeyStoreId: await customKeyStore('EXTERNAL_KEY_STORE', false), XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-0123' },
+      outcome: 'UnsupportedOperationException',
+    },
   ],
   GetKeyPolicy: async ({ key }) => [{ body: { KeyId: (await key()).KeyId, PolicyName: 'default' } }],
   GetKeyRotationStatus: async ({ key }) => [{ body: { KeyId: (await key()).KeyId } }],
@@ -251,7 +289,11 @@ async function dataKeyPairCases({ key, grantToken }: Env): Promise<Case[]> {
 
 async function newEnv(): Promise<Env> {
   const { deps } = await newCoreDeps();
+  const proxy = new FakeProxy();
+  proxy.addKey('ext-1');
+  deps.connectors = { tokenClusters: new FakeClusters(), xksProxies: proxy };
   const call = (name: OperationName, body: object) => callOperation(deps, root, name, body);
+  let stores = 0;
   const key = async (body: object = {}) => (await call('CreateKey', body)).KeyMetadata as { KeyId: string; Arn: string };
   const wrapped = async (keyId: string, material: Buffer) => {
     const p = await call('GetParametersForImport', { KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
@@ -262,6 +304,21 @@ async function newEnv(): Promise<Env> {
     call,
     key,
     wrapped,
+    async customKeyStore(type, connected) {
+      const n = stores++;
+      const name = n < 2 ? (type === 'AWS_CLOUDHSM' ? 'hsm' : 'xks') : `store-${n}`;
+      const body = type === 'AWS_CLOUDHSM'
+        ? { CustomKeyStoreName: name, CloudHsmClusterId: n === 0 ? CLUSTER : 'cluster-' + 'abcdefghijkmnopq'.slice(0, 11 + (n % 5)), TrustAnchorCertificate: trustAnchorPem(), KeyStorePassword: PIN }
+        : { ...externalStoreBody(), CustomKeyStoreName: name, XksProxyUriPath: `/s${n}/kms/xks/v1` };
+      const { CustomKeyStoreId } = await call('CreateCustomKeyStore', body);
+      if (connected) {
+        await call('ConnectCustomKeyStore', { CustomKeyStoreId });
+        for (let i = 0; i < 200 && (await call('DescribeCustomKeyStores', { CustomKeyStoreId })).CustomKeyStores[0].ConnectionState === 'CONNECTING'; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      return CustomKeyStoreId as string;
+    },
     async grantToken() {
       return (await call('CreateGrant', { KeyId: (await key()).KeyId, GranteePrincipal: ALICE, Operations: ['Decrypt'] })).GrantToken as string;
     },
