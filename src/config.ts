@@ -27,6 +27,26 @@ export interface TokenConfig {
   sessionPoolSize: number;
 }
 
+/**
+ * A PKCS#11 token the operator declared for AWS_CLOUDHSM custom key stores, named by the
+ * cluster id CreateCustomKeyStore gives. The store's PIN comes with the API call, never from here.
+ */
+export interface HsmClusterDeclaration {
+  /** AWS's cluster id form: "cluster-" and 11 to 16 characters of a-z and 2-7. */
+  id: string;
+  /** Absolute path of the PKCS#11 module. */
+  module: string;
+  tokenLabel: string;
+  /** SoftHSM's configuration file, exported to the module as SOFTHSM2_CONF; absent: the process's own. */
+  softhsmConf?: string;
+}
+
+/** The tokens custom key stores may use (KMS_HSM_CLUSTERS_FILE); none when it is unset. */
+export interface ClustersConfig {
+  hsmClustersFile?: string;
+  hsmClusters: readonly HsmClusterDeclaration[];
+}
+
 /** Who the service is (account, region) and who may call it. */
 export interface IdentityConfig {
   accountId: string;
@@ -82,6 +102,7 @@ interface Sections {
   server: ServerConfig;
   logging: LoggingConfig;
   xks: XksConfig;
+  clusters: ClustersConfig;
 }
 export type ConfigSection = keyof Sections;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -155,6 +176,96 @@ function jwtIssuers(env: Env): JwtIssuerConfig[] | undefined {
 
 const dataDirOf = (env: Env) => path.resolve(env.KMS_DATA_DIR || './data');
 
+const pkcs11ModuleOf = (env: Env) => env.KMS_PKCS11_MODULE || SOFTHSM_MODULE;
+const tokenLabelOf = (env: Env) => env.KMS_TOKEN_LABEL || DEV_TOKEN_LABEL;
+
+/** The default token's SoftHSM configuration: SOFTHSM2_CONF, else the dev token's in the data directory. */
+function defaultSoftHsmConf(env: Env, pkcs11Module: string): string | undefined {
+  const devSoftHsmConf = path.join(dataDirOf(env), 'softhsm2.conf');
+  return env.SOFTHSM2_CONF || (pkcs11Module === SOFTHSM_MODULE && existsSync(devSoftHsmConf) ? devSoftHsmConf : undefined);
+}
+
+const clusterFields = ['id', 'module', 'tokenLabel', 'softhsmConf'];
+/** AWS's CloudHSM cluster ids: "cluster-" and base32 (a-z, 2-7). */
+const CLUSTER_ID = /^cluster-[a-z2-7]{11,16}$/;
+/** CK_TOKEN_INFO.label is 32 bytes. */
+const MAX_TOKEN_LABEL_BYTES = 32;
+
+/** The token a module and a label name, with the SoftHSM configuration the module would read. */
+interface TokenIdentity { module: string; tokenLabel: string; softhsmConf?: string }
+
+const sameToken = (a: TokenIdentity, b: TokenIdentity) => a.module === b.module && a.tokenLabel === b.tokenLabel && a.softhsmConf === b.softhsmConf;
+
+/**
+ * The HSM clusters file: {"clusters": [{"id", "module", "tokenLabel", "softhsmConf"?}]}, checked
+ * strictly. `defaultToken` (with `processSoftHsmConf`, the SOFTHSM2_CONF a module without its own
+ * reads) is refused as a cluster: its login is the service's, not a custom key store's.
+ */
+export function parseHsmClusters(text: string, file: string, defaultToken?: TokenIdentity, processSoftHsmConf?: string): HsmClusterDeclaration[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`HSM clusters file ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Array.isArray((parsed as { clusters?: unknown }).clusters)) {
+    throw new ConfigError(`HSM clusters file ${file} must hold an object with a "clusters" array`);
+  }
+  const extra = Object.keys(parsed).filter((k) => k !== 'clusters');
+  if (extra.length > 0) throw new ConfigError(`HSM clusters file ${file} has an unknown top-level field '${extra[0]}' (only "clusters" is allowed)`);
+  const entries = (parsed as { clusters: unknown[] }).clusters;
+  const declared: HsmClusterDeclaration[] = [];
+  const effective = (c: HsmClusterDeclaration): TokenIdentity => ({ module: c.module, tokenLabel: c.tokenLabel, softhsmConf: c.softhsmConf ?? processSoftHsmConf });
+  entries.forEach((entry, i) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError(`HSM clusters file ${file}: clusters[${i}] must be an object`);
+    const e = entry as Record<string, unknown>;
+    const where = `HSM clusters file ${file}: clusters[${i}]${typeof e.id === 'string' ? ` (${e.id})` : ''}`;
+    if ('slot' in e) throw new ConfigError(`${where} has a "slot", which is not supported: the token is found by its tokenLabel`);
+    const unknown = Object.keys(e).find((k) => !clusterFields.includes(k));
+    if (unknown !== undefined) throw new ConfigError(`${where} has an unknown field '${unknown}' (allowed: ${clusterFields.join(', ')})`);
+    if (typeof e.id !== 'string' || !CLUSTER_ID.test(e.id)) {
+      throw new ConfigError(`${where} needs an "id" of the form cluster-<11 to 16 characters of a-z and 2-7>, like AWS cluster ids`);
+    }
+    const duplicate = declared.findIndex((d) => d.id === e.id);
+    if (duplicate >= 0) throw new ConfigError(`${where} repeats the id of clusters[${duplicate}]`);
+    if (typeof e.module !== 'string' || e.module === '') throw new ConfigError(`${where} needs a "module": the absolute path of its PKCS#11 module`);
+    if (!path.isAbsolute(e.module)) throw new ConfigError(`${where} has module '${e.module}', which is not an absolute path`);
+    if (typeof e.tokenLabel !== 'string' || e.tokenLabel === '' || Buffer.byteLength(e.tokenLabel) > MAX_TOKEN_LABEL_BYTES || e.tokenLabel !== e.tokenLabel.trim()) {
+      throw new ConfigError(`${where} needs a "tokenLabel" of 1 to ${MAX_TOKEN_LABEL_BYTES} bytes without leading or trailing blanks`);
+    }
+    if (e.softhsmConf !== undefined && (typeof e.softhsmConf !== 'string' || !path.isAbsolute(e.softhsmConf))) {
+      throw new ConfigError(`${where} has a "softhsmConf" that is not an absolute path`);
+    }
+    const cluster: HsmClusterDeclaration = {
+      id: e.id, module: path.normalize(e.module), tokenLabel: e.tokenLabel,
+      ...(e.softhsmConf !== undefined ? { softhsmConf: path.normalize(e.softhsmConf as string) } : {}),
+    };
+    const sharing = declared.findIndex((d) => sameToken(effective(d), effective(cluster)));
+    if (sharing >= 0) throw new ConfigError(`${where} declares the same token as clusters[${sharing}] (one token backs one cluster)`);
+    if (defaultToken && sameToken(defaultToken, effective(cluster))) {
+      throw new ConfigError(`${where} declares the default token (KMS_TOKEN_LABEL '${defaultToken.tokenLabel}'), which cannot back a custom key store`);
+    }
+    declared.push(cluster);
+  });
+  return declared;
+}
+
+function clustersSection(env: Env): ClustersConfig {
+  const file = filePath(env, 'KMS_HSM_CLUSTERS_FILE');
+  if (file === undefined) return { hsmClusters: [] };
+  const pkcs11Module = pkcs11ModuleOf(env);
+  const processConf = env.SOFTHSM2_CONF ? path.normalize(env.SOFTHSM2_CONF) : undefined;
+  const defaultConf = defaultSoftHsmConf(env, pkcs11Module);
+  const defaultToken = { module: path.normalize(pkcs11Module), tokenLabel: tokenLabelOf(env), softhsmConf: defaultConf ? path.normalize(defaultConf) : processConf };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the HSM clusters file ${file} (KMS_HSM_CLUSTERS_FILE): ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  return { hsmClustersFile: file, hsmClusters: Object.freeze(parseHsmClusters(text, file, defaultToken, processConf)) };
+}
+
 const filePath = (env: Env, name: string) => (env[name] ? path.resolve(env[name]!) : undefined);
 
 function xksSection(env: Env): XksConfig {
@@ -194,14 +305,13 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   store: (env) => ({ dataDir: dataDirOf(env), metadataUri: env.KMS_METADATA_URI || undefined }),
   token: (env) => {
     const dataDir = dataDirOf(env);
-    const pkcs11Module = env.KMS_PKCS11_MODULE || SOFTHSM_MODULE;
+    const pkcs11Module = pkcs11ModuleOf(env);
     if (!path.isAbsolute(pkcs11Module)) throw new ConfigError('KMS_PKCS11_MODULE must be an absolute path');
-    const devSoftHsmConf = path.join(dataDir, 'softhsm2.conf');
     return {
       pkcs11Module,
-      tokenLabel: env.KMS_TOKEN_LABEL || DEV_TOKEN_LABEL,
+      tokenLabel: tokenLabelOf(env),
       pin: tokenPin(env, dataDir),
-      softhsmConf: env.SOFTHSM2_CONF || (pkcs11Module === SOFTHSM_MODULE && existsSync(devSoftHsmConf) ? devSoftHsmConf : undefined),
+      softhsmConf: defaultSoftHsmConf(env, pkcs11Module),
       hsmProfile: env.KMS_HSM_PROFILE || undefined,
       sessionPoolSize: integer(env, 'KMS_SESSION_POOL_SIZE', 8, 1, 1024),
     };
@@ -228,6 +338,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
   xks: xksSection,
+  clusters: clustersSection,
 };
 
 /**
@@ -240,7 +351,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters'], env);
 }
 
 /** The configuration with every secret replaced, safe to print or log. */

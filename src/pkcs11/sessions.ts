@@ -19,6 +19,12 @@ export interface ConnectionOptions {
   reconnectDelayMs: { initial: number; max: number };
   /** Environment the module reads at C_Initialize (SoftHSM: SOFTHSM2_CONF). */
   moduleEnvironment?: Record<string, string>;
+  /**
+   * The login must be this connection's own: a token this process is logged in to already
+   * (CKR_USER_ALREADY_LOGGED_IN, which a token answers before it looks at the PIN) is refused
+   * with LoginFailedError, and close() logs out. For custom key stores, whose PIN is checked.
+   */
+  exclusiveLogin?: boolean;
 }
 
 export interface TokenInfo {
@@ -39,6 +45,39 @@ type Session = pkcs11js.Handle;
 const modules = new Map<string, pkcs11js.PKCS11>();
 const environments = new Map<pkcs11js.PKCS11, Record<string, string>>();
 const openConnections = new Map<pkcs11js.PKCS11, number>();
+/**
+ * Bumped whenever an instance is re-initialised. C_Finalize voids every session and object
+ * handle of the instance, and the module hands the same numbers out again afterwards (SoftHSM
+ * numbers sessions from 1): a handle from an older epoch may now name another connection's
+ * session, on another token. Every connection on the instance checks its epoch before it lends
+ * a session, and never closes a handle from an older one.
+ */
+const epochs = new Map<pkcs11js.PKCS11, number>();
+const epochOf = (lib: pkcs11js.PKCS11) => epochs.get(lib) ?? 0;
+
+/** The module file could not be loaded (missing, not a PKCS#11 library, or a relative path). */
+export class ModuleLoadError extends Error {
+  constructor(readonly modulePath: string, message: string) {
+    super(message);
+    this.name = 'ModuleLoadError';
+  }
+}
+
+/** The module lists no token with the label asked for. */
+export class TokenNotFoundError extends Error {
+  constructor(readonly tokenLabel: string, modulePath: string) {
+    super(`no PKCS#11 token labelled '${tokenLabel}' in ${modulePath}`);
+    this.name = 'TokenNotFoundError';
+  }
+}
+
+/** C_Login failed for a reason other than a refused PIN (PinRefusedError); `code` is the CKR name. */
+export class LoginFailedError extends Error {
+  constructor(readonly tokenLabel: string, readonly code: string) {
+    super(`login to token '${tokenLabel}' failed: ${code}`);
+    this.name = 'LoginFailedError';
+  }
+}
 
 /** Runs `fn` with `environment` set in process.env, and restores what was there. */
 function withEnvironment<T>(environment: Record<string, string>, fn: () => T): T {
@@ -70,14 +109,19 @@ function initialize(lib: pkcs11js.PKCS11): void {
 
 function loadModule(modulePath: string, environment: Record<string, string> = {}): pkcs11js.PKCS11 {
   // Precondition: the PKCS#11 module is loaded by absolute path only.
-  if (!isAbsolute(modulePath)) throw new Error(`PKCS#11 module path must be absolute: ${modulePath}`);
+  if (!isAbsolute(modulePath)) throw new ModuleLoadError(modulePath, `PKCS#11 module path must be absolute: ${modulePath}`);
   const configuration = JSON.stringify(Object.entries(environment).sort());
   const key = `${modulePath}\0${configuration}`;
   const loaded = modules.get(key);
   if (loaded) return loaded;
   const firstOfFile = ![...modules.keys()].some((k) => k.startsWith(`${modulePath}\0`));
   const lib = new pkcs11js.PKCS11();
-  lib.load(firstOfFile ? modulePath : privateCopy(modulePath, configuration));
+  try {
+    if (!existsSync(modulePath)) throw new Error('no such file');
+    lib.load(firstOfFile ? modulePath : privateCopy(modulePath, configuration));
+  } catch (e) {
+    throw new ModuleLoadError(modulePath, `cannot load PKCS#11 module ${modulePath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   environments.set(lib, environment);
   try {
     // Requests run on libuv threads concurrently, so the library must do its own locking.
@@ -93,6 +137,7 @@ function loadModule(modulePath: string, environment: Record<string, string> = {}
 }
 
 function reinitializeModule(lib: pkcs11js.PKCS11): void {
+  epochs.set(lib, epochOf(lib) + 1);
   try { lib.C_Finalize(); } catch { /* already finalized */ }
   initialize(lib);
 }
@@ -133,6 +178,10 @@ export class TokenConnection {
   verifier?: (session: Session) => Promise<boolean>;
   /** Bumped on every reconnect; object handles from an older generation are stale. */
   generation = 0;
+  /** The module instance's epoch this connection's handles belong to. */
+  private epoch = -1;
+  /** The epoch of each recent generation, for sessions lent before a reconnect. */
+  private generationEpochs = new Map<number, number>();
   info!: TokenInfo;
 
   private constructor(readonly lib: pkcs11js.PKCS11, private readonly options: ConnectionOptions) {}
@@ -156,7 +205,7 @@ export class TokenConnection {
       reinitializeModule(this.lib);
       slot = this.findSlot();
     }
-    if (slot === undefined) throw new Error(`no PKCS#11 token labelled '${this.options.tokenLabel}' in ${this.options.modulePath}`);
+    if (slot === undefined) throw new TokenNotFoundError(this.options.tokenLabel, this.options.modulePath);
     const info = this.lib.C_GetTokenInfo(slot);
     this.slot = slot;
     this.info = { label: trim(info.label), manufacturerId: trim(info.manufacturerID), model: trim(info.model), serialNumber: trim(info.serialNumber) };
@@ -164,17 +213,34 @@ export class TokenConnection {
     try {
       this.lib.C_Login(session, pkcs11js.CKU_USER, this.options.pin);
     } catch (e) {
-      if (ckrName(e) !== 'CKR_USER_ALREADY_LOGGED_IN') {
+      if (ckrName(e) !== 'CKR_USER_ALREADY_LOGGED_IN' || this.options.exclusiveLogin) {
         this.lib.C_CloseSession(session);
         // Never include the PIN; the CKR name says enough (e.g. CKR_PIN_INCORRECT).
-        const name = ckrName(e) ?? String(e);
+        const name = ckrName(e) ?? (e instanceof Error ? e.message : String(e)).split(this.options.pin || '\0').join('***');
         if (pinRefusals.has(name)) throw new PinRefusedError(this.options.tokenLabel, name);
-        throw new Error(`login to token '${this.options.tokenLabel}' failed: ${name}`);
+        throw new LoginFailedError(this.options.tokenLabel, name);
       }
     }
     // The login session stays open: closing the last session would log the token out.
     this.loginSession = session;
     this.generation += 1;
+    this.epoch = epochOf(this.lib);
+    this.generationEpochs.set(this.generation, this.epoch);
+    this.generationEpochs.delete(this.generation - 64);
+  }
+
+  /** Are this connection's handles still its own, or has the module been re-initialised since? */
+  private ownsHandles(): boolean {
+    return this.epoch === epochOf(this.lib);
+  }
+
+  /**
+   * Closes a session this connection opened in `generation`. A handle from before the module was
+   * re-initialised is no longer ours: its number may be another connection's session now.
+   */
+  private closeSession(session: Session, generation = this.generation): void {
+    if (this.generationEpochs.get(generation) !== epochOf(this.lib)) return;
+    try { this.lib.C_CloseSession(session); } catch { /* already gone */ }
   }
 
   /**
@@ -223,7 +289,12 @@ export class TokenConnection {
 
   private async acquire(): Promise<Session> {
     if (this.closed) throw new KmsError('KMSInternalException', 'The token is not available.', 'connection closed');
+    // Another connection re-initialised the module instance: this one's sessions and login are
+    // gone, and their numbers may be another token's now. Log in afresh before lending anything.
+    if (!this.reconnecting && !this.ownsHandles()) void this.reconnect();
     await this.whenReady();
+    if (this.closed) throw new KmsError('KMSInternalException', 'The token is not available.', 'connection closed');
+    if (!this.ownsHandles()) throw new KmsError('KMSInternalException', 'The token is not available. Retry the request.', 'module re-initialised meanwhile');
     const idle = this.idle.pop();
     if (idle !== undefined) return this.lend(idle, this.idleGeneration.get(idle));
     if (this.lent.size < this.options.poolSize) {
@@ -249,8 +320,8 @@ export class TokenConnection {
     this.lent.delete(session);
     this.idleGeneration.delete(session);
     // A session from before a reconnect is dead even if this call did not notice.
-    if (broken || this.closed || this.reconnecting || generation !== this.generation) {
-      try { this.lib.C_CloseSession(session); } catch { /* already gone */ }
+    if (broken || this.closed || this.reconnecting || generation !== this.generation || !this.ownsHandles()) {
+      this.closeSession(session, generation);
       this.drainWaitersIfPossible();
       return;
     }
@@ -319,14 +390,12 @@ export class TokenConnection {
     try {
       return await verifier(session);
     } finally {
-      try { this.lib.C_CloseSession(session); } catch { /* gone */ }
+      this.closeSession(session);
     }
   }
 
   private dropSessions(): void {
-    for (const s of [...this.idle, ...(this.loginSession !== undefined ? [this.loginSession] : [])]) {
-      try { this.lib.C_CloseSession(s); } catch { /* stale */ }
-    }
+    for (const s of [...this.idle, ...(this.loginSession !== undefined ? [this.loginSession] : [])]) this.closeSession(s);
     this.idle = [];
     this.idleGeneration.clear();
     this.loginSession = undefined;
@@ -341,10 +410,11 @@ export class TokenConnection {
       w.reject(new KmsError('KMSInternalException', 'The token is not available.', 'connection closed'));
     }
     this.waiters = [];
-    this.dropSessions();
-    for (const s of this.lent.keys()) {
-      try { this.lib.C_CloseSession(s); } catch { /* stale */ }
+    if (this.options.exclusiveLogin && this.loginSession !== undefined && this.ownsHandles()) {
+      try { this.lib.C_Logout(this.loginSession); } catch { /* logged out already */ }
     }
+    this.dropSessions();
+    for (const [s, generation] of this.lent) this.closeSession(s, generation);
     this.lent.clear();
   }
 }

@@ -48,8 +48,14 @@ export class Pkcs11Token implements KeyStore {
 
   static open(options: Pkcs11TokenOptions): Pkcs11Token {
     const connection = TokenConnection.open(options);
-    const profile = selectProfile(loadProfiles(options.profileDir), connection.info, options.profileVendor);
-    return new Pkcs11Token(options.tokenId, connection, profile);
+    try {
+      const profile = selectProfile(loadProfiles(options.profileDir), connection.info, options.profileVendor);
+      return new Pkcs11Token(options.tokenId, connection, profile);
+    } catch (e) {
+      // Not left logged in: a custom key store's next attempt would meet its own login.
+      connection.close();
+      throw e;
+    }
   }
 
   // The call metadata is for stores that forward it (XKS); a token has no use for it.
@@ -83,6 +89,11 @@ export class Pkcs11Token implements KeyStore {
       this.health = { at: now, ok };
     }
     return this.health.ok;
+  }
+
+  /** The same probe as isHealthy, uncached, and without starting recovery when it fails. */
+  checkHealth(): Promise<boolean> {
+    return this.objects.probe();
   }
 
   async close(): Promise<void> {
