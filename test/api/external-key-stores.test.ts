@@ -11,9 +11,10 @@ import { XksHttpConnector } from '../../src/xks-client';
 import { cryptographicMessages } from '../../src/core/custom-key-stores/xks-failures';
 import type { XksProxyFailureKind } from '../../src/core/key-stores/connectors';
 import { ROOT, sdkClient, startTestService, type TestService } from '../support/service';
-import { startXksTestProxy, XKS_CREDENTIAL, XKS_PREFIX, type XksTestProxy } from '../support/xks';
+import { defaultXksConfig, startXksTestProxy, XKS_CREDENTIAL, XKS_PREFIX, type XksTestProxy } from '../support/xks';
 import { SPEC_ERRORS, startFaultXksProxy, type Fault, type FaultProxy } from '../support/fault-xks-proxy';
 
+const SECOND_CREDENTIAL = { accessKeyId: 'SECONDSTOREKEYABCDEFG', secretAccessKey: 'Z'.repeat(44) };
 const credential = { AccessKeyId: XKS_CREDENTIAL.accessKeyId, RawSecretAccessKey: XKS_CREDENTIAL.secretAccessKey };
 
 async function settled(kms: KMSClient, id: string): Promise<CustomKeyStoresListEntry> {
@@ -39,7 +40,7 @@ describe('an external key store on our own XKS proxy', () => {
   let kms: KMSClient;
 
   beforeAll(async () => {
-    proxy = await startXksTestProxy();
+    proxy = await startXksTestProxy({ config: defaultXksConfig([{ uriPathPrefix: '/second-store', name: 'second', credentials: [SECOND_CREDENTIAL] }]) });
     await proxy.createKey('ext-key-1', ['ENCRYPT', 'DECRYPT']);
     await proxy.createKey('ext-key-2', ['ENCRYPT', 'DECRYPT']);
     await proxy.createKey('encrypt-only', ['ENCRYPT']);
@@ -68,7 +69,7 @@ describe('an external key store on our own XKS proxy', () => {
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({ CustomKeyStoreId, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-key-1' }));
     expect(KeyMetadata).toMatchObject({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId, XksKeyConfiguration: { Id: 'ext-key-1' }, KeyState: 'Enabled' });
     const plaintext = Buffer.from('kept by two keys');
-    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: plaintext, EncryptionContext: { tenant: 'a' } }));
+    const { CiphertextBlob, $metadata } = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: plaintext, EncryptionContext: { tenant: 'a' } }));
     const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: 'a' } }));
     expect(Buffer.from(decrypted.Plaintext!)).toEqual(plaintext);
     expect(decrypted.KeyId).toBe(KeyMetadata!.Arn);
@@ -78,10 +79,10 @@ describe('an external key store on our own XKS proxy', () => {
     const reencrypted = await kms.send(new ReEncryptCommand({ CiphertextBlob, SourceEncryptionContext: { tenant: 'a' }, DestinationKeyId: local }));
     expect(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: reencrypted.CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
 
-    // The proxy's own request log names the KMS operation, key and request (requestMetadata).
-    const proxyLog = readFileSync(proxy.svc.logFile, 'utf8');
-    expect(proxyLog).toContain(KeyMetadata!.Arn!);
-    expect(proxyLog).not.toContain(plaintext.toString('base64'));
+    // The proxy's own request log names the KMS operation and our request id (requestMetadata).
+    const proxyLog = readFileSync(proxy.svc.logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(proxyLog).toContainEqual(expect.objectContaining({ operation: 'Encrypt', kmsOperation: 'Encrypt', kmsRequestId: $metadata.requestId, externalKeyId: 'ext-key-1', outcome: 'success' }));
+    expect(JSON.stringify(proxyLog)).not.toContain(plaintext.toString('base64'));
 
     // The external key store's wrong key usage and reuse are refused as AWS refuses them.
     expect(await rejection(kms.send(new CreateKeyCommand({ CustomKeyStoreId, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-key-1' })))).toMatchObject({ name: 'XksKeyAlreadyInUseException' });
@@ -107,7 +108,7 @@ describe('an external key store on our own XKS proxy', () => {
   it('a store whose proxy credential is wrong cannot be created: XksProxyIncorrectAuthenticationCredentialException', async () => {
     expect(await rejection(kms.send(new CreateCustomKeyStoreCommand({
       CustomKeyStoreName: 'wrong-secret', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyConnectivity: 'PUBLIC_ENDPOINT',
-      XksProxyUriEndpoint: proxyUrl, XksProxyUriPath: `${XKS_PREFIX}/kms/xks/v1`, XksProxyAuthenticationCredential: { ...credential, RawSecretAccessKey: 'W'.repeat(44) },
+      XksProxyUriEndpoint: proxyUrl, XksProxyUriPath: '/second-store/kms/xks/v1', XksProxyAuthenticationCredential: { AccessKeyId: SECOND_CREDENTIAL.accessKeyId, RawSecretAccessKey: 'W'.repeat(44) },
     })))).toMatchObject({ name: 'XksProxyIncorrectAuthenticationCredentialException' });
     expect(await rejection(kms.send(new CreateCustomKeyStoreCommand({
       CustomKeyStoreName: 'wrong-path', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyConnectivity: 'PUBLIC_ENDPOINT',
