@@ -2,7 +2,7 @@
 // wire the service the same way, each handing in only what it has (a store, a default key
 // store, a clock, a logger) and taking only the parts it needs.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import type { Config, ConfigOf } from './config';
@@ -10,6 +10,8 @@ import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
 import type { KeyStoreConnectors } from './core/key-stores/connectors';
+import { Pkcs11TokenClusters } from './pkcs11/clusters';
+import { XksHttpConnector } from './xks-client';
 import type { KeyStore } from './core/key-stores/port';
 import { DEFAULT_KEY_STORE_ID, KeyStoreRegistry } from './core/key-stores/registry';
 import { KmsError, messages } from './core/errors';
@@ -212,6 +214,22 @@ export async function startXksProxy(config: ConfigOf<'xks'>, service: CoreServic
   return () => listener.close();
 }
 
+/** Custom key stores: the declared tokens, and an XKS client speaking for this service's region. */
+export function keyStoreConnectorsFrom(config: ConfigOf<'clusters' | 'xksClient' | 'identity'>): KeyStoreConnectors {
+  let ca: string | undefined;
+  if (config.xksClientCaFile !== undefined) {
+    try {
+      ca = readFileSync(config.xksClientCaFile, 'utf8');
+    } catch (e) {
+      throw new StartupError(`cannot read the XKS client CA file ${config.xksClientCaFile} (KMS_XKS_CLIENT_CA_FILE): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  return {
+    tokenClusters: new Pkcs11TokenClusters(config.hsmClusters),
+    xksProxies: new XksHttpConnector({ region: config.region, timeoutMs: config.xksClientTimeoutMs, ...(ca ? { ca } : {}) }),
+  };
+}
+
 /** The default token from its configuration section. */
 export function openTokenFrom(config: ConfigOf<'token'>) {
   return openDefaultToken({
@@ -263,7 +281,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   }
   const xksKeyStores = config.xks.port !== undefined ? xksKeyStoresFrom(config, logger) : undefined;
   const { deps, service, readiness, instanceId } = composeCore({
-    store, defaultKeyStore, logger, instanceId: config.instanceId,
+    store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config),
     xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
   });
 

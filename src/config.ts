@@ -47,6 +47,14 @@ export interface ClustersConfig {
   hsmClusters: readonly HsmClusterDeclaration[];
 }
 
+/** How this service, as AWS KMS, calls the XKS proxies of external key stores. */
+export interface XksClientConfig {
+  /** Extra CA certificates (PEM) trusted for proxies besides the system's. */
+  xksClientCaFile?: string;
+  /** Deadline of one call to a proxy (AWS: 250 ms); a network timeout is retried once. */
+  xksClientTimeoutMs: number;
+}
+
 /** Who the service is (account, region) and who may call it. */
 export interface IdentityConfig {
   accountId: string;
@@ -103,6 +111,7 @@ interface Sections {
   logging: LoggingConfig;
   xks: XksConfig;
   clusters: ClustersConfig;
+  xksClient: XksClientConfig;
 }
 export type ConfigSection = keyof Sections;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -339,6 +348,10 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
   xks: xksSection,
   clusters: clustersSection,
+  xksClient: (env) => ({
+    xksClientCaFile: filePath(env, 'KMS_XKS_CLIENT_CA_FILE'),
+    xksClientTimeoutMs: integer(env, 'KMS_XKS_CLIENT_TIMEOUT_MS', 250, 10, 60_000),
+  }),
 };
 
 /**
@@ -351,7 +364,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters', 'xksClient'], env);
 }
 
 /** The configuration with every secret replaced, safe to print or log. */

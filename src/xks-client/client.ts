@@ -12,7 +12,7 @@ import { XksRequestSigner } from './signing';
 import { AttemptFailure, trustFor, XksTransport, type HttpAnswer, type TransportOptions } from './transport';
 
 export interface XksClientOptions {
-  /** The region this service stands for as KMS: the SigV4 credential scope's region. */
+  /** The region signed for when the endpoint names none (the key store's own region). */
   region: string;
   /** Extra trust anchors (PEM text) for proxy certificates, besides Node's root CAs. */
   ca?: string | Buffer | readonly (string | Buffer)[];
@@ -85,7 +85,7 @@ export class XksHttpClient implements XksProxyClient {
   private closed = false;
 
   constructor(private readonly endpoint: XksProxyEndpoint, private readonly options: Resolved) {
-    this.signer = new XksRequestSigner(options.region, { accessKeyId: endpoint.accessKeyId, secretAccessKey: endpoint.rawSecretAccessKey });
+    this.signer = new XksRequestSigner(endpoint.region ?? options.region, { accessKeyId: endpoint.accessKeyId, secretAccessKey: endpoint.rawSecretAccessKey });
     this.basePath = endpoint.uriPath;
     let origin: URL | undefined;
     try {

@@ -48,28 +48,27 @@ export class FakeProxy implements XksProxyConnector {
 
   open(endpoint: XksProxyEndpoint): XksProxyClient {
     this.opened.push(endpoint);
-    const proxy = this;
     const enter = (api: string, call: Partial<KeyStoreCall>) => {
-      proxy.calls.push({ api, call, secret: endpoint.rawSecretAccessKey });
+      this.calls.push({ api, call, secret: endpoint.rawSecretAccessKey });
       if (endpoint.rawSecretAccessKey !== SECRET) throw new XksProxyFailure('AuthenticationFailedException', 'bad signature');
-      if (proxy.fault) throw new XksProxyFailure(proxy.fault, 'injected');
+      if (this.fault) throw new XksProxyFailure(this.fault, 'injected');
     };
     const keyOf = (id: string) => {
-      const key = proxy.keys.get(id);
+      const key = this.keys.get(id);
       if (!key) throw new XksProxyFailure('KeyNotFoundException', id);
       return key;
     };
     return {
-      async encrypt(xksKeyId: string, aad: Buffer, plaintext: Buffer, call: KeyStoreCall): Promise<XksSealed> {
+      encrypt: async (xksKeyId: string, aad: Buffer, plaintext: Buffer, call: KeyStoreCall): Promise<XksSealed> => {
         enter('Encrypt', call);
         const iv = randomBytes(12);
         const cipher = createCipheriv('aes-256-gcm', keyOf(xksKeyId).key, iv).setAAD(aad);
         const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
         return { iv, ciphertext, tag: cipher.getAuthTag(), metadata: Buffer.from('v1') };
       },
-      async decrypt(xksKeyId: string, aad: Buffer, sealed: XksSealed, call: KeyStoreCall): Promise<Buffer> {
+      decrypt: async (xksKeyId: string, aad: Buffer, sealed: XksSealed, call: KeyStoreCall): Promise<Buffer> => {
         enter('Decrypt', call);
-        if (proxy.lies) return randomBytes(sealed.ciphertext.length);
+        if (this.lies) return randomBytes(sealed.ciphertext.length);
         try {
           const decipher = createDecipheriv('aes-256-gcm', keyOf(xksKeyId).key, sealed.iv).setAAD(aad).setAuthTag(sealed.tag);
           return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
@@ -78,16 +77,16 @@ export class FakeProxy implements XksProxyConnector {
           throw new XksProxyFailure('InvalidCiphertextException', 'tag');
         }
       },
-      async getKeyMetadata(xksKeyId: string, call: KeyStoreCall) {
+      getKeyMetadata: async (xksKeyId: string, call: KeyStoreCall) => {
         enter('GetKeyMetadata', call);
         const key = keyOf(xksKeyId);
         return { keySpec: key.spec, keyUsage: key.usage, keyStatus: key.status };
       },
-      async getHealthStatus(call: Pick<KeyStoreCall, 'operation' | 'requestId'>): Promise<XksHealth> {
+      getHealthStatus: async (call: Pick<KeyStoreCall, 'operation' | 'requestId'>): Promise<XksHealth> => {
         enter('GetHealthStatus', call);
-        return { xksProxyFleetSize: 1, xksProxyVendor: 'fake', xksProxyModel: 'fake', ekmVendor: 'fake', ekmFleetDetails: proxy.healthStatuses.map((healthStatus, i) => ({ id: `ekm-${i}`, model: 'fake', healthStatus })) };
+        return { xksProxyFleetSize: 1, xksProxyVendor: 'fake', xksProxyModel: 'fake', ekmVendor: 'fake', ekmFleetDetails: this.healthStatuses.map((healthStatus, i) => ({ id: `ekm-${i}`, model: 'fake', healthStatus })) };
       },
-      async close() {},
+      close: async () => {},
     };
   }
 }

@@ -34,6 +34,8 @@ export interface XksProxyEndpoint {
   uriPath: string;
   accessKeyId: string;
   rawSecretAccessKey: string;
+  /** The region of the custom key store: requests are signed for it, as AWS KMS signs in its own region. */
+  region?: string;
 }
 
 /**

@@ -83,7 +83,7 @@ export const createCustomKeyStore = defineOperation({
     if (settings.cloudHsm) await checkClusterUnused(deps, settings.cloudHsm.clusterId);
     if (settings.xks) {
       await checkXksProxyUriUnused(deps, scope, settings.xks.uriEndpoint, settings.xks.uriPath);
-      await validateXksProxy(deps, { ...settings.xks, rawSecretAccessKey: settings.xks.secret }, ctx.requestId, 'CreateCustomKeyStore');
+      await validateXksProxy(deps, { uriEndpoint: settings.xks.uriEndpoint, uriPath: settings.xks.uriPath, accessKeyId: settings.xks.accessKeyId, rawSecretAccessKey: settings.xks.secret, region: scope.region }, ctx.requestId, 'CreateCustomKeyStore');
     }
 
     const customKeyStoreId = newCustomKeyStoreId();

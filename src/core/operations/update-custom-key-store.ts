@@ -72,7 +72,7 @@ export const updateCustomKeyStore = defineOperation({
         const credential = input.XksProxyAuthenticationCredential;
         const secret = credential?.RawSecretAccessKey ?? (await openSecret(deps, record, 'RawSecretAccessKey', xks.rawSecretAccessKey));
         const accessKeyId = credential?.AccessKeyId ?? xks.accessKeyId;
-        await validateXksProxy(deps, { uriEndpoint, uriPath, accessKeyId, rawSecretAccessKey: secret }, ctx.requestId, 'UpdateCustomKeyStore');
+        await validateXksProxy(deps, { uriEndpoint, uriPath, accessKeyId, rawSecretAccessKey: secret, region: record.region }, ctx.requestId, 'UpdateCustomKeyStore');
         const rawSecretAccessKey: SealedSecret = credential ? await sealSecret(deps, record, 'RawSecretAccessKey', secret) : xks.rawSecretAccessKey;
         xks = { ...xks, uriEndpoint, uriPath, connectivity, accessKeyId, rawSecretAccessKey };
         reconnect = !disconnected;
