@@ -42,6 +42,8 @@ const XKS_RATE = positiveInteger('BENCH_XKS_RATE', 1800);
 const XKS_RATE_CONNECTIONS = positiveInteger('BENCH_XKS_RATE_CONNECTIONS', 32);
 const XKS_PREFIX = '/bench/xks-store';
 const XKS_KEY_ID = 'bench-external-key';
+/** The bench's CloudHSM key store cluster: a second token in the same SoftHSM configuration. */
+const CLUSTER_ID = 'cluster-benchbenchbe';
 const REGION = 'us-east-1';
 const PLAINTEXT = randomBytes(32);
 // The service authenticates its 51-byte ciphertext header as AAD (no encryption context): same here.
@@ -74,6 +76,38 @@ function makeToken(dir) {
   return { conf, label, pin };
 }
 
+/** A further token in the same SoftHSM configuration, declared as a cluster for a CloudHSM key store. */
+function makeClusterToken(dir, token) {
+  const label = `bench-cluster-${randomBytes(4).toString('hex')}`;
+  const pin = randomBytes(12).toString('hex');
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', randomBytes(16).toString('hex'), '--pin', pin], {
+    env: { ...process.env, SOFTHSM2_CONF: token.conf }, stdio: 'pipe',
+  });
+  const clustersFile = path.join(dir, 'hsm-clusters.json');
+  writeFileSync(clustersFile, JSON.stringify({ clusters: [{ id: CLUSTER_ID, module: MODULE, tokenLabel: label }] }), { mode: 0o600 });
+  return { label, pin, clustersFile };
+}
+
+/** A throwaway CA certificate: CreateCustomKeyStore stores it as the trust anchor. */
+function trustAnchor(dir) {
+  const cert = path.join(dir, 'trust-anchor.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'trust-anchor.key'), '-out', cert, '-subj', '/CN=hsm-kms bench', '-days', '1'], { stdio: 'pipe' });
+  return readFileSync(cert, 'utf8');
+}
+
+/** Creates and connects a custom key store, waiting (as a client would) until it is CONNECTED. */
+async function connectedCustomKeyStore(url, sign, port, input) {
+  const { CustomKeyStoreId } = await call(url, sign, port, 'CreateCustomKeyStore', input);
+  await call(url, sign, port, 'ConnectCustomKeyStore', { CustomKeyStoreId });
+  for (let i = 0; i < 600; i++) {
+    const [store] = (await call(url, sign, port, 'DescribeCustomKeyStores', { CustomKeyStoreId })).CustomKeyStores;
+    if (store.ConnectionState === 'CONNECTED') return CustomKeyStoreId;
+    if (store.ConnectionState !== 'CONNECTING') throw new Error(`custom key store ${input.CustomKeyStoreName} is ${store.ConnectionState} (${store.ConnectionErrorCode})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`custom key store ${input.CustomKeyStoreName} still CONNECTING after 30 s`);
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -94,7 +128,7 @@ function tail(file, lines = 30) {
 }
 
 /** The server's environment: a clean KMS_* set (a developer's settings, e.g. KMS_METADATA_URI, must not leak in). */
-function serverEnv({ dir, token, port, credentials, xks }) {
+function serverEnv({ dir, token, port, credentials, xks, clustersFile }) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KMS_') && k !== 'SOFTHSM2_CONF'));
   Object.assign(env, {
     KMS_DATA_DIR: dir, KMS_PORT: String(port), KMS_HOST: '127.0.0.1', KMS_PKCS11_MODULE: MODULE,
@@ -103,6 +137,8 @@ function serverEnv({ dir, token, port, credentials, xks }) {
     KMS_REGION: REGION,
     // The XKS proxy on its own port, plain HTTP on loopback as the bench's KMS endpoint is.
     KMS_XKS_PORT: String(xks.port), KMS_XKS_HOST: '127.0.0.1', KMS_XKS_CONFIG_FILE: xks.configFile,
+    // A second token as a CloudHSM key store.
+    KMS_HSM_CLUSTERS_FILE: clustersFile,
   });
   return env;
 }
@@ -405,7 +441,8 @@ async function main() {
     const xksPort = await freePort();
     const xksUrl = `http://127.0.0.1:${xksPort}`;
     const xks = writeXksConfig(dir);
-    const env = serverEnv({ dir, token, port, credentials, xks: { port: xksPort, configFile: xks.configFile } });
+    const cluster = makeClusterToken(dir, token);
+    const env = serverEnv({ dir, token, port, credentials, xks: { port: xksPort, configFile: xks.configFile }, clustersFile: cluster.clustersFile });
     if (!existsSync(ADMIN)) throw new Error(`${ADMIN} is missing: run 'npm run build' first (npm run bench does)`);
     createExternalKey(env);
     log(`token ${token.label}, server on ${url}, XKS proxy on ${xksUrl}, ${CONCURRENCY} connections, ${SECONDS} s per measurement`);
@@ -428,6 +465,25 @@ async function main() {
     const { CiphertextBlob } = await call(url, sign, port, 'Encrypt', encryptInput);
     const decryptInput = { CiphertextBlob };
     const dataKeyInput = { KeyId: key.Arn, KeySpec: 'AES_256' };
+
+    // Custom key stores: a key in a second token (CloudHSM key store) and a key in an external
+    // key store whose proxy is this same server's XKS listener on loopback (double encryption).
+    const cloudHsmStore = await connectedCustomKeyStore(url, sign, port, {
+      CustomKeyStoreName: 'bench-cluster', CloudHsmClusterId: CLUSTER_ID, KeyStorePassword: cluster.pin, TrustAnchorCertificate: trustAnchor(dir),
+    });
+    const { KeyMetadata: clusterKey } = await call(url, sign, port, 'CreateKey', { CustomKeyStoreId: cloudHsmStore, Origin: 'AWS_CLOUDHSM', Description: 'bench' });
+    const externalStore = await connectedCustomKeyStore(url, sign, port, {
+      CustomKeyStoreName: 'bench-external', CustomKeyStoreType: 'EXTERNAL_KEY_STORE', XksProxyConnectivity: 'PUBLIC_ENDPOINT',
+      XksProxyUriEndpoint: xksUrl, XksProxyUriPath: `${XKS_PREFIX}/kms/xks/v1`,
+      XksProxyAuthenticationCredential: { AccessKeyId: xks.credential.accessKeyId, RawSecretAccessKey: xks.credential.secretAccessKey },
+    });
+    const { KeyMetadata: externalKey } = await call(url, sign, port, 'CreateKey', { CustomKeyStoreId: externalStore, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: XKS_KEY_ID, Description: 'bench' });
+    const clusterEncryptInput = { KeyId: clusterKey.Arn, Plaintext: PLAINTEXT.toString('base64') };
+    const externalEncryptInput = { KeyId: externalKey.Arn, Plaintext: PLAINTEXT.toString('base64') };
+    for (const input of [clusterEncryptInput, externalEncryptInput]) {
+      const opened = await call(url, sign, port, 'Decrypt', { CiphertextBlob: (await call(url, sign, port, 'Encrypt', input)).CiphertextBlob });
+      if (Buffer.from(opened.Plaintext, 'base64').compare(PLAINTEXT) !== 0) throw new Error(`Encrypt/Decrypt sample under ${input.KeyId} failed`);
+    }
 
     // Each sample must succeed before anything is timed.
     const decrypted = await call(url, sign, port, 'Decrypt', decryptInput);
@@ -471,6 +527,8 @@ async function main() {
       { name: 'Encrypt', request: () => sign(port, 'Encrypt', encryptInput) },
       { name: 'Decrypt', request: () => sign(port, 'Decrypt', decryptInput) },
       { name: 'GenerateDataKey', request: () => sign(port, 'GenerateDataKey', dataKeyInput) },
+      { name: 'Encrypt, key in a second token (CloudHSM key store)', request: () => sign(port, 'Encrypt', clusterEncryptInput) },
+      { name: 'Encrypt, external key store (own XKS proxy, loopback)', request: () => sign(port, 'Encrypt', externalEncryptInput) },
       { name: 'XKS proxy Encrypt', target: xksUrl, request: () => xksSign('encrypt', xksEncryptInput) },
       { name: `XKS proxy Encrypt, ${XKS_RATE}/s offered`, target: xksUrl, rate: XKS_RATE, connections: XKS_RATE_CONNECTIONS, request: () => xksSign('encrypt', xksEncryptInput) },
     ];

@@ -5,12 +5,14 @@ import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
 import { xksProxyFailureKinds } from '../../src/core/key-stores/connectors';
 import { ALL_KEY_MANAGERS_UNAVAILABLE, connectionErrorCodes, createKeyErrors, cryptographicMessages, keyStoreManagementErrors } from '../../src/core/custom-key-stores/xks-failures';
-import { INTERRUPTED_CONNECTION_MS, reconcileConnections } from '../../src/core/custom-key-stores/connections';
+import { INTERRUPTED_CONNECTION_MS, keyStoreHolding, reconcileConnections } from '../../src/core/custom-key-stores/connections';
+import { ExternalKeyStore } from '../../src/core/custom-key-stores/external-key-store';
+import { withRepositories } from '../support/wrapped-store';
 import { runMaintenance } from '../../src/core/jobs/maintenance';
 import { connectionErrorCodes as allConnectionErrorCodes } from '../../src/core/model';
 import { callOperation, kmsFailure, newCoreDeps, type Loose, type OperationName } from '../support/core-harness';
 import type { FakeToken } from '../support/fake-token';
-import { ACCESS_KEY_ID, CLUSTER, FakeClusters, FakeProxy, PIN, SECRET, trustAnchorPem } from '../support/fake-connectors';
+import { ACCESS_KEY_ID, CLUSTER, FakeClusters, FakeProxy, OTHER_CLUSTER, PIN, SECRET, trustAnchorPem } from '../support/fake-connectors';
 import type { FakeClock } from '../support/clock';
 import type { MemoryStore } from '../support/memory-store';
 
@@ -251,7 +253,7 @@ describe('DescribeCustomKeyStores', () => {
     expect(await failure('DescribeCustomKeyStores', { CustomKeyStoreId: 'cks-00000000000000000' })).toMatchObject({ code: 'CustomKeyStoreNotFoundException' });
     expect(await failure('DescribeCustomKeyStores', { CustomKeyStoreName: 'nope' })).toMatchObject({ code: 'CustomKeyStoreNotFoundException' });
     expect(await failure('DescribeCustomKeyStores', { CustomKeyStoreName: 'x1', CustomKeyStoreId: ids[1] })).toMatchObject({ code: 'ValidationException' });
-    expect((await call('DescribeCustomKeyStores', {})).CustomKeyStores[0].XksProxyConfiguration).toEqual({
+    expect((await call('DescribeCustomKeyStores', { CustomKeyStoreId: ids[0] })).CustomKeyStores[0].XksProxyConfiguration).toEqual({
       Connectivity: 'PUBLIC_ENDPOINT', AccessKeyId: ACCESS_KEY_ID, UriEndpoint: 'https://xks.example.com:8443', UriPath: '/p0/kms/xks/v1',
     });
   });
@@ -471,5 +473,204 @@ describe('the failure tables', () => {
     expect(createKeyErrors.AuthenticationFailedException).toBe('CustomKeyStoreInvalidStateException');
     // Every message is distinct, so a caller can tell the causes apart.
     expect(new Set(Object.values(cryptographicMessages)).size).toBe(xksProxyFailureKinds.length);
+  });
+});
+
+describe('preconditions', () => {
+  const scope = { accountId: ACCOUNT, region: REGION };
+  const otherAccount: RequestContext = { ...root, principal: { arn: 'arn:aws:iam::444455556666:root', accountId: '444455556666', policies: [] } };
+
+  async function externalKeyCiphertext(): Promise<{ id: string; keyId: string; blob: Buffer }> {
+    proxy.addKey('ext-1');
+    const id = await connected(externalStore());
+    const keyId = (await call('CreateKey', { CustomKeyStoreId: id, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-1' })).KeyMetadata.KeyId as string;
+    return { id, keyId, blob: Buffer.from((await call('Encrypt', { KeyId: keyId, Plaintext: 'AAAA' })).CiphertextBlob, 'base64') };
+  }
+
+  it('the ciphertext\'s scheme is the one its key version makes.', async () => {
+    const { blob } = await externalKeyCiphertext();
+    const relabelled = Buffer.from(blob);
+    relabelled[1] = 0x01;
+    const decrypts = proxy.calls.filter((c) => c.api === 'Decrypt').length;
+    expect(await failure('Decrypt', { CiphertextBlob: relabelled.toString('base64') })).toMatchObject({ code: 'InvalidCiphertextException' });
+    // Refused before any key store was asked.
+    expect(proxy.calls.filter((c) => c.api === 'Decrypt')).toHaveLength(decrypts);
+  });
+
+  it('a key in a custom key store that is not connected is not used.', async () => {
+    const id = await connected(cloudHsmStore());
+    const { KeyMetadata } = await call('CreateKey', { CustomKeyStoreId: id, Origin: 'AWS_CLOUDHSM' });
+    await call('DisconnectCustomKeyStore', { CustomKeyStoreId: id });
+    const key = (await store.keys.get(scope, KeyMetadata.KeyId))!;
+    await expect(keyStoreHolding(deps, key, id, KeyMetadata.Arn)).rejects.toMatchObject({ code: 'KMSInvalidStateException', message: `${KeyMetadata.Arn} is unavailable.` });
+  });
+
+  it('a custom key store id names a store of the caller\'s account and region, or CustomKeyStoreNotFoundException.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('DescribeCustomKeyStores', { CustomKeyStoreId }, otherAccount)).toMatchObject({ code: 'CustomKeyStoreNotFoundException' });
+    expect(await failure('ConnectCustomKeyStore', { CustomKeyStoreId }, { ...root, region: 'eu-west-1' })).toMatchObject({ code: 'CustomKeyStoreNotFoundException' });
+    expect(await failure('DeleteCustomKeyStore', { CustomKeyStoreId }, otherAccount)).toMatchObject({ code: 'CustomKeyStoreNotFoundException' });
+  });
+
+  it('a key in a custom key store is a single-Region SYMMETRIC_DEFAULT encryption key whose Origin names the store\'s type.', async () => {
+    const id = await connected(cloudHsmStore());
+    expect(await failure('CreateKey', { CustomKeyStoreId: id, Origin: 'AWS_CLOUDHSM', KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).toMatchObject({ code: 'UnsupportedOperationException' });
+    expect(await failure('CreateKey', { CustomKeyStoreId: id, Origin: 'AWS_CLOUDHSM', MultiRegion: true })).toMatchObject({ code: 'UnsupportedOperationException' });
+    expect(await failure('CreateKey', { CustomKeyStoreId: id })).toMatchObject({ code: 'ValidationException' });
+    expect(await failure('CreateKey', { Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-1' })).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('the key\'s Origin matches the custom key store\'s type.', async () => {
+    proxy.addKey('ext-1');
+    const cloudHsm = await connected(cloudHsmStore());
+    const external = await connected(externalStore());
+    expect(await failure('CreateKey', { CustomKeyStoreId: cloudHsm, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-1' })).toMatchObject({ code: 'ValidationException' });
+    expect(await failure('CreateKey', { CustomKeyStoreId: external, Origin: 'AWS_CLOUDHSM' })).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('keys are created only in a CONNECTED custom key store.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('CreateKey', { CustomKeyStoreId, Origin: 'AWS_CLOUDHSM' })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(clusters.connects).toBe(0);
+  });
+
+  it('an external key is used for a new KMS key only if the proxy reports it AES_256, ENABLED and able to encrypt and decrypt.', async () => {
+    proxy.addKey('decrypt-only', { usage: ['DECRYPT'] });
+    proxy.addKey('aes-128', { spec: 'AES_128' });
+    proxy.addKey('disabled', { status: 'DISABLED' });
+    const id = await connected(externalStore());
+    for (const XksKeyId of ['decrypt-only', 'aes-128', 'disabled']) {
+      expect(await failure('CreateKey', { CustomKeyStoreId: id, Origin: 'EXTERNAL_KEY_STORE', XksKeyId })).toMatchObject({ code: 'XksKeyInvalidConfigurationException' });
+    }
+  });
+
+  it('an external key backs at most one KMS key in its custom key store.', async () => {
+    const { id } = await externalKeyCiphertext();
+    expect(await failure('CreateKey', { CustomKeyStoreId: id, Origin: 'EXTERNAL_KEY_STORE', XksKeyId: 'ext-1' })).toMatchObject({ code: 'XksKeyAlreadyInUseException' });
+  });
+
+  it('an XKS proxy endpoint is https (a port may be given), or http to a loopback host only.', async () => {
+    expect(await failure('CreateCustomKeyStore', externalStore({ XksProxyUriEndpoint: 'http://xks.example.com:80' }))).toMatchObject({ code: 'ValidationException' });
+    expect(await failure('CreateCustomKeyStore', externalStore({ XksProxyUriEndpoint: 'ftp://xks.example.com' }))).toMatchObject({ code: 'ValidationException' });
+    await call('CreateCustomKeyStore', externalStore({ CustomKeyStoreName: 'a', XksProxyUriEndpoint: 'https://xks.example.com:9443' }));
+    await call('CreateCustomKeyStore', externalStore({ CustomKeyStoreName: 'b', XksProxyUriEndpoint: 'http://localhost:9443' }));
+  });
+
+  it('VPC endpoint service connectivity has no meaning on-premises and is refused.', async () => {
+    expect(await failure('CreateCustomKeyStore', externalStore({ XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE' }))).toMatchObject({ code: 'UnsupportedOperationException' });
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', externalStore());
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId, XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE' })).toMatchObject({ code: 'UnsupportedOperationException' });
+  });
+
+  it('the trust anchor certificate is a PEM X.509 certificate.', async () => {
+    expect(await failure('CreateCustomKeyStore', cloudHsmStore({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toMatchObject({ code: 'IncorrectTrustAnchorException' });
+  });
+
+  it('a FAILED or DISCONNECTING store must be disconnected before it connects again.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    const record = (await store.customKeyStores.get(scope, CustomKeyStoreId))!;
+    await store.customKeyStores.replace({ ...record, connectionState: 'DISCONNECTING' });
+    expect(await failure('ConnectCustomKeyStore', { CustomKeyStoreId })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    const disconnecting = (await store.customKeyStores.get(scope, CustomKeyStoreId))!;
+    await store.customKeyStores.replace({ ...disconnecting, connectionState: 'FAILED', connectionErrorCode: 'NETWORK_ERRORS' });
+    expect(await failure('ConnectCustomKeyStore', { CustomKeyStoreId })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(clusters.connects).toBe(0);
+  });
+
+  it('an AWS_CLOUDHSM store takes the cluster, its trust anchor and the kmsuser password, and no XKS settings.', async () => {
+    for (const missing of ['CloudHsmClusterId', 'TrustAnchorCertificate', 'KeyStorePassword']) {
+      expect(await failure('CreateCustomKeyStore', cloudHsmStore({ [missing]: undefined }))).toMatchObject({ code: 'ValidationException' });
+    }
+    expect(await failure('CreateCustomKeyStore', cloudHsmStore({ XksProxyUriPath: '/kms/xks/v1' }))).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('an EXTERNAL_KEY_STORE store takes the proxy\'s endpoint, path, connectivity and credential, and no CloudHSM settings.', async () => {
+    for (const missing of ['XksProxyConnectivity', 'XksProxyUriEndpoint', 'XksProxyUriPath', 'XksProxyAuthenticationCredential']) {
+      expect(await failure('CreateCustomKeyStore', externalStore({ [missing]: undefined }))).toMatchObject({ code: 'ValidationException' });
+    }
+    expect(await failure('CreateCustomKeyStore', externalStore({ CloudHsmClusterId: CLUSTER }))).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('a custom key store is deleted only while DISCONNECTED.', async () => {
+    const id = await connected(cloudHsmStore());
+    expect(await failure('DeleteCustomKeyStore', { CustomKeyStoreId: id })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(await describe1(id)).toMatchObject({ ConnectionState: 'CONNECTED' });
+  });
+
+  it('a custom key store that holds KMS keys (even pending deletion) is not deleted.', async () => {
+    const id = await connected(cloudHsmStore());
+    const { KeyMetadata } = await call('CreateKey', { CustomKeyStoreId: id, Origin: 'AWS_CLOUDHSM' });
+    await call('ScheduleKeyDeletion', { KeyId: KeyMetadata.KeyId, PendingWindowInDays: 7 });
+    await call('DisconnectCustomKeyStore', { CustomKeyStoreId: id });
+    expect(await failure('DeleteCustomKeyStore', { CustomKeyStoreId: id })).toMatchObject({ code: 'CustomKeyStoreHasCMKsException' });
+  });
+
+  it('a store is named by its id or by its name, not both.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('DescribeCustomKeyStores', { CustomKeyStoreId, CustomKeyStoreName: 'tenant-a' })).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('only a store that is not DISCONNECTED or DISCONNECTING can be disconnected.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('DisconnectCustomKeyStore', { CustomKeyStoreId })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    const record = (await store.customKeyStores.get(scope, CustomKeyStoreId))!;
+    await store.customKeyStores.replace({ ...record, connectionState: 'DISCONNECTING' });
+    expect(await failure('DisconnectCustomKeyStore', { CustomKeyStoreId })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+  });
+
+  it('GenerateRandom draws only from a CloudHSM key store, never from an external key store.', async () => {
+    const id = await connected(externalStore());
+    expect(await failure('GenerateRandom', { NumberOfBytes: 8, CustomKeyStoreId: id })).toMatchObject({ code: 'UnsupportedOperationException' });
+    // And the external key store itself has no random source to offer.
+    await expect(new ExternalKeyStore(id, proxy.open({ uriEndpoint: 'https://x.example.com', uriPath: '/kms/xks/v1', accessKeyId: ACCESS_KEY_ID, rawSecretAccessKey: SECRET })).randomBytes())
+      .rejects.toMatchObject({ code: 'UnsupportedOperationException' });
+  });
+
+  it('random bytes come from a custom key store only while it is CONNECTED.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('GenerateRandom', { NumberOfBytes: 8, CustomKeyStoreId })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(clusters.connects).toBe(0);
+  });
+
+  it('XKS settings apply only to external key stores.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId, XksProxyUriPath: '/x/kms/xks/v1' })).toMatchObject({ code: 'ValidationException' });
+    const external = (await call('CreateCustomKeyStore', externalStore())).CustomKeyStoreId;
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId: external, KeyStorePassword: 'another-pin' })).toMatchObject({ code: 'ValidationException' });
+  });
+
+  it('a CloudHSM key store is updated only while DISCONNECTED.', async () => {
+    const id = await connected(cloudHsmStore());
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId: id, KeyStorePassword: 'another-pin' })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId: id, CloudHsmClusterId: OTHER_CLUSTER })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+  });
+
+  it('the endpoint and connectivity of an external key store change only while DISCONNECTED.', async () => {
+    const id = await connected(externalStore());
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId: id, XksProxyUriEndpoint: 'https://moved.example.com' })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    await call('DisconnectCustomKeyStore', { CustomKeyStoreId: id });
+    await call('UpdateCustomKeyStore', { CustomKeyStoreId: id, XksProxyUriEndpoint: 'https://moved.example.com' });
+    expect((await describe1(id)).XksProxyConfiguration.UriEndpoint).toBe('https://moved.example.com');
+  });
+
+  it('the connection state the checks above relied on has not changed meanwhile.', async () => {
+    const { CustomKeyStoreId } = await call('CreateCustomKeyStore', cloudHsmStore());
+    // Another instance connects the store between this update's checks and its write.
+    const repository = store.customKeyStores;
+    let raced = false;
+    deps.store = withRepositories(store, {
+      customKeyStores: Object.assign(Object.create(repository) as typeof repository, {
+        replace: async (record: Parameters<typeof repository.replace>[0]) => {
+          if (!raced) {
+            raced = true;
+            const current = (await repository.get(scope, CustomKeyStoreId))!;
+            await repository.replace({ ...current, connectionState: 'CONNECTING' });
+          }
+          return repository.replace(record);
+        },
+      }),
+    });
+    expect(await failure('UpdateCustomKeyStore', { CustomKeyStoreId, KeyStorePassword: 'another-pin' })).toMatchObject({ code: 'CustomKeyStoreInvalidStateException' });
+    expect(raced).toBe(true);
   });
 });

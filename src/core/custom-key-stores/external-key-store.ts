@@ -41,7 +41,7 @@ export class ExternalKeyStore implements KeyStore {
     return this.client.getKeyMetadata(xksKeyId, call);
   }
 
-  // Precondition: GenerateRandom never draws from an external key store (AWS accepts CloudHSM key store ids only).
+  // GenerateRandom refuses external key stores before it gets here; this is the second line of defence.
   async randomBytes(): Promise<Buffer> {
     throw new KmsError('UnsupportedOperationException', 'GenerateRandom does not support external key stores. Specify a CloudHSM key store or none.');
   }
