@@ -10,8 +10,8 @@ import type { Logger } from '../log/logger';
 import type { BearerAuthenticator } from './auth/bearer';
 import type { PrincipalDirectory } from './auth/principals';
 import { jwksRouter, type JwksOptions } from './jwks';
-import { writeKmsError } from './kms/errors';
-import { kmsRouter } from './kms/router';
+import { REQUEST_ID_HEADER, writeKmsError } from './kms/errors';
+import { kmsHandler } from './kms/router';
 import { assignRequestId, lastResortHandler, notFoundHandler } from './plumbing';
 
 export interface AppOptions {
@@ -34,7 +34,9 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(assignRequestId('x-amzn-RequestId'));
+  // The KMS API first: POST / never reaches Express's router.
+  app.use(kmsHandler(options));
+  app.use(assignRequestId(REQUEST_ID_HEADER));
 
   // Readiness: a real operation on every key store and a real write to the store, saying which part failed.
   app.get('/healthz', async (_req, res) => {
@@ -49,7 +51,6 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   if (options.jwks) app.use(jwksRouter(deps, options.jwks, options.logger));
-  app.use(kmsRouter(options));
   app.use(notFoundHandler('kms', options.service, writeKmsError, () => new KmsError('UnknownOperationException', ''), 404));
   app.use(lastResortHandler('kms', options.service, writeKmsError));
   return app;

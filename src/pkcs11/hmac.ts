@@ -24,7 +24,8 @@ export class TokenHmac extends TokenMechanism implements HmacCapability {
     checkMessage(message);
     return this.objects.withKey('hmac', objectId, 'secret', async (session, key) => {
       this.lib.C_SignInit(session, hmac(hash), key.handle);
-      return Buffer.from(await this.lib.C_SignAsync(session, message, Buffer.alloc(hashes[hash].bytes)));
+      const output = Buffer.alloc(hashes[hash].bytes);
+      return Buffer.from(this.synchronous('HMAC') ? this.lib.C_Sign(session, message, output) : await this.lib.C_SignAsync(session, message, output));
     });
   }
 
@@ -34,7 +35,7 @@ export class TokenHmac extends TokenMechanism implements HmacCapability {
       if (mac.length !== hashes[hash].bytes) return false;
       this.lib.C_VerifyInit(session, hmac(hash), key.handle);
       try {
-        return await this.lib.C_VerifyAsync(session, message, mac);
+        return this.synchronous('HMAC') ? this.lib.C_Verify(session, message, mac) : await this.lib.C_VerifyAsync(session, message, mac);
       } catch (e) {
         const name = ckrName(e);
         if (name === 'CKR_SIGNATURE_INVALID' || name === 'CKR_SIGNATURE_LEN_RANGE') return false;

@@ -27,7 +27,8 @@ export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
     return this.objects.withKey('signDigest', objectId, 'private', async (session, key) => {
       const { input, signatureBytes, curve } = signatureInput(scheme, key, digest);
       this.lib.C_SignInit(session, signatureMechanism(scheme), key.handle);
-      const out = await this.lib.C_SignAsync(session, input, Buffer.alloc(signatureBytes));
+      const output = Buffer.alloc(signatureBytes);
+      const out = curve && this.synchronous('ECDSA') ? this.lib.C_Sign(session, input, output) : await this.lib.C_SignAsync(session, input, output);
       // AWS returns ECDSA signatures DER-encoded; PKCS#11 gives r‖s.
       return curve ? ecdsaRawToDer(out, curve.fieldBytes) : Buffer.from(out);
     });

@@ -20,6 +20,12 @@ export interface TokenProfile {
   /** CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA work (Ed25519). Informational: no key spec uses them yet. */
   eddsa: boolean;
   /**
+   * Mechanisms the token answers in microseconds on the calling thread (an in-process software
+   * token): they run synchronously, because handing them to libuv's thread pool costs more than
+   * the work. Everything else, and everything on a network HSM, stays asynchronous.
+   */
+  synchronousMechanisms: SynchronousMechanism[];
+  /**
    * What C_UnwrapKey can do for ImportKeyMaterial. The adapter unwraps in the token where these
    * allow it and the token can prove the material's length; elsewhere the token runs the RSA
    * step alone and the host unpads and unwraps (see token.ts importPlan).
@@ -39,6 +45,9 @@ export interface KeyImportProfile {
   unwrapFailureCodes: string[];
 }
 
+export const synchronousMechanismNames = ['AES_GCM', 'HMAC', 'ECDSA'] as const;
+export type SynchronousMechanism = (typeof synchronousMechanismNames)[number];
+
 const hashNames: readonly HashAlgorithm[] = ['SHA_1', 'SHA_224', 'SHA_256', 'SHA_384', 'SHA_512'];
 
 /** Fails loudly at start-up on a profile that lacks a field, rather than on the first request. */
@@ -52,6 +61,7 @@ function checkProfile(file: string, p: TokenProfile): TokenProfile {
   if (!Array.isArray(p.rsaOaepHashes) || !p.rsaOaepHashes.every((h) => hashNames.includes(h))) problems.push('rsaOaepHashes');
   if (!Array.isArray(p.rsaOaepFailureCodes)) problems.push('rsaOaepFailureCodes');
   if (typeof p.eddsa !== 'boolean') problems.push('eddsa');
+  if (!Array.isArray(p.synchronousMechanisms) || !p.synchronousMechanisms.every((m) => (synchronousMechanismNames as readonly string[]).includes(m))) problems.push('synchronousMechanisms');
   const k = p.keyImport as Partial<KeyImportProfile> | undefined;
   if (typeof k !== 'object' || k === null) problems.push('keyImport');
   else {

@@ -9,7 +9,7 @@ import type { KeyObjectCapability } from '../core/key-stores/port';
 import { ecPointFromAttribute } from './asn1';
 import { ckrName, ObjectNotFound, toKmsError } from './errors';
 import { aesGcm, aesKeyGen, curveByParams, GCM_IV_BYTES, GCM_TAG_BYTES, keyPairGen, type Curve, type KeyPairAlgorithm } from './mechanisms';
-import type { TokenProfile } from './profile';
+import type { SynchronousMechanism, TokenProfile } from './profile';
 import type { TokenConnection } from './sessions';
 import { findByIdTemplate, secretKeyTemplate, type KeyPairTemplates, type ObjectClass } from './templates';
 
@@ -265,6 +265,11 @@ export abstract class TokenMechanism {
 
   protected get profile(): TokenProfile {
     return this.objects.profile;
+  }
+
+  /** Whether the profile runs `mechanism` on the calling thread rather than libuv's pool. */
+  protected synchronous(mechanism: SynchronousMechanism): boolean {
+    return this.profile.synchronousMechanisms.includes(mechanism);
   }
 }
 

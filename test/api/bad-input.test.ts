@@ -289,13 +289,17 @@ describe('on a service with the default body limit', () => {
       }
     });
 
-    it('an unsupported or broken content encoding is refused', async () => {
+    it('a compressed body is inflated only up to the body limit, and an unknown or broken encoding is refused.', async () => {
       const bytes = Buffer.from(body);
       for (const encoding of ['gzip', 'deflate', 'bogus']) {
         const headers = await signExactly({ 'content-type': 'application/x-amz-json-1.1', 'content-encoding': encoding, 'x-amz-target': 'TrentService.GenerateRandom' }, bytes);
         const res = await rawPost(svc.app, headers, bytes);
         expectAwsError(res);
       }
+      // A well-formed gzip body within the limit is read as JSON.
+      const zipped = gzipSync(bytes);
+      const ok = await rawPost(svc.app, await signExactly({ 'content-type': 'application/x-amz-json-1.1', 'content-encoding': 'gzip', 'x-amz-target': 'TrentService.GenerateRandom' }, zipped), zipped);
+      expect(ok.status).toBe(200);
       await expectServiceAlive();
     });
   });

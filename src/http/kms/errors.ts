@@ -1,6 +1,6 @@
 // The KMS API's error table: HTTP status for each core error code, as AWS KMS answers them,
 // and the error shape {"__type", "message"} with x-amzn-ErrorType.
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { ErrorCode, KmsError } from '../../core/errors';
 
 export const httpStatusFor: Record<ErrorCode, number> = {
@@ -63,8 +63,15 @@ export const httpStatusFor: Record<ErrorCode, number> = {
   RequestEntityTooLargeException: 413,
 };
 
-/** Writes `error` in AWS's JSON 1.1 shape; `status` overrides the table (a 404 for an unknown path). */
-export function writeKmsError(res: Response, error: KmsError, status = httpStatusFor[error.code]): void {
-  res.status(status).type('application/x-amz-json-1.1').setHeader('x-amzn-ErrorType', error.code);
-  res.send(JSON.stringify({ __type: error.code, message: error.message }));
+/** The header every KMS response carries its request id in. */
+export const REQUEST_ID_HEADER = 'x-amzn-RequestId';
+
+/**
+ * Writes `error` in AWS's JSON 1.1 shape; `status` overrides the table (a 404 for an unknown
+ * path). Node's own response methods, so it serves Express's routes and the KMS hot path alike.
+ */
+export function writeKmsError(res: ServerResponse, error: KmsError, status = httpStatusFor[error.code]): void {
+  const payload = Buffer.from(JSON.stringify({ __type: error.code, message: error.message }));
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'Content-Length': payload.length, 'x-amzn-ErrorType': error.code });
+  res.end(payload);
 }
