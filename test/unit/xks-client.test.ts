@@ -4,8 +4,9 @@
 // XksProxyFailure kind, exactly one retry and only for a timeout (or a kept-alive connection
 // the proxy had just closed), one connection reused across calls, HTTPS with a test CA.
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -23,6 +24,14 @@ const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-
 const REGION = 'eu-west-1';
 /** Generous for calls that should not time out on a loaded machine. */
 const RELAXED_MS = 3000;
+
+/** The spec's Encrypt example (Appendix C): an answer, and the AAD it was made with. */
+const SPEC_EXAMPLE = {
+  authenticationTag: 'vBxN2ncH1oEkR8WVXpmyYQ==', ciphertext: 'ghxkK1txeDNn3q8Y', ciphertextDataIntegrityValue: 'qHA/ImC9h5HsLRXqCyPmWgYx7tzyoTplzILbP0fPXsc=',
+  ciphertextMetadata: 'a2V5X3ZlcnNpb249MQ==', initializationVector: 'HMrlRw85cAJUd5Ax',
+};
+const SPEC_EXAMPLE_AAD = Buffer.from('project=nile,department=marketing');
+const answerOf = (body: unknown, status = 200) => ({ status, headers: {}, body: Buffer.from(JSON.stringify(body)) });
 
 const call = (operation = 'Encrypt', keyArn = KEY_ARN) => ({ operation, requestId: randomUUID(), principalArn: PRINCIPAL, keyArn });
 
@@ -168,11 +177,22 @@ describe('requests', () => {
     expect(connections.size).toBe(1);
   });
 
-  it('refuses a request body over its bound without sending it', async () => {
+  it('the request body stays within the bound.', async () => {
+    expect(XKS_CLIENT_DEFAULTS.maxRequestBytes).toBe(256 * 1024);
     const small = open(proxy.url, { maxRequestBytes: 1024 });
-    const f = await failure(small.encrypt('key-1', Buffer.alloc(0), plaintextCanary(2048), call()));
+    await small.encrypt('key-1', Buffer.alloc(0), plaintextCanary(16), call());
+    expect(proxy.requests).toHaveLength(1);
+    // The body at the bound is sent; one byte over it is not.
+    const sent = proxy.requests[0]!.body.length;
+    const exact = open(proxy.url, { maxRequestBytes: sent });
+    await exact.encrypt('key-1', Buffer.alloc(0), plaintextCanary(16), call());
+    expect(proxy.requests).toHaveLength(2);
+    const under = open(proxy.url, { maxRequestBytes: sent - 1 });
+    const f = await failure(under.encrypt('key-1', Buffer.alloc(0), plaintextCanary(16), call()));
     expect(f.kind).toBe('ValidationException');
-    expect(proxy.requests).toHaveLength(0);
+    expect(f.detail).toBe(`Encrypt: the request is ${sent} bytes, over the client's limit of ${sent - 1}`);
+    expect((await failure(small.encrypt('key-1', Buffer.alloc(0), plaintextCanary(2048), call()))).kind).toBe('ValidationException');
+    expect(proxy.requests).toHaveLength(2);
   });
 });
 
@@ -205,26 +225,6 @@ describe('answers', () => {
     } finally {
       await withMetadata.close();
     }
-  });
-
-  it('checks the CDIV as Appendix C computes it (the spec\'s example)', () => {
-    const example = {
-      authenticationTag: 'vBxN2ncH1oEkR8WVXpmyYQ==', ciphertext: 'ghxkK1txeDNn3q8Y', ciphertextDataIntegrityValue: 'qHA/ImC9h5HsLRXqCyPmWgYx7tzyoTplzILbP0fPXsc=',
-      ciphertextMetadata: 'a2V5X3ZlcnNpb249MQ==', initializationVector: 'HMrlRw85cAJUd5Ax',
-    };
-    const answer = (body: unknown) => ({ status: 200, headers: {}, body: Buffer.from(JSON.stringify(body)) });
-    const aad = Buffer.from('project=nile,department=marketing');
-    const sealed = encryptResult(answer(example), aad, 'Hello World!'.length, []);
-    expect(sealed).toEqual({
-      iv: Buffer.from('HMrlRw85cAJUd5Ax', 'base64'), ciphertext: Buffer.from('ghxkK1txeDNn3q8Y', 'base64'), tag: Buffer.from('vBxN2ncH1oEkR8WVXpmyYQ==', 'base64'),
-      metadata: Buffer.from('key_version=1'),
-    });
-    expect(() => encryptResult(answer(example), Buffer.from('project=nile,department=sales'), 12, [])).toThrow(/ciphertextDataIntegrityValue does not match/);
-  });
-
-  it('accepts a 16-byte IV', async () => {
-    proxy.setFault({ kind: 'ivSize', bytes: 16 }, 1);
-    expect((await client.encrypt('key-1', Buffer.alloc(0), randomBytes(8), call())).iv).toHaveLength(16);
   });
 
   it('GetHealthStatus: the fleet as the proxy describes it', async () => {
@@ -274,105 +274,301 @@ describe('the proxy\'s errors', () => {
 });
 
 describe('answers that are not what the API specifies: XksProxyInvalidResponse, not retried', () => {
-  const encryptFaults: [string, Fault][] = [
+  const AAD = Buffer.from('aad');
+  const edit = (change: (b: Record<string, unknown>) => Record<string, unknown>): Fault => ({ kind: 'edit', edit: change });
+  const without = (name: string) => edit(({ [name]: _, ...rest }) => rest);
+  const encrypt = () => client.encrypt('key-1', AAD, plaintextCanary(), call());
+  const health = () => client.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' });
+  const keyMetadata = () => client.getKeyMetadata('key-1', call('DescribeKey'));
+
+  /** With `fault` on for one answer, `run` ends in XksProxyInvalidResponse with a detail matching `detail`, after one request. */
+  async function refused(fault: Fault, run: () => Promise<unknown>, detail: RegExp | string): Promise<void> {
+    proxy.requests.length = 0;
+    proxy.setFault(fault, 1);
+    const f = await failure(run());
+    expect(f.kind).toBe('XksProxyInvalidResponse');
+    if (typeof detail === 'string') expect(f.detail).toBe(detail);
+    else expect(f.detail).toMatch(detail);
+    expect(proxy.requests).toHaveLength(1);
+  }
+
+  /** With `fault` on for one answer, what `run` answers. */
+  async function accepted<T>(fault: Fault, run: () => Promise<T>): Promise<T> {
+    proxy.setFault(fault, 1);
+    return run();
+  }
+
+  /** An Encrypt answer with its CDIV computed again (Appendix C, independently of src) over `aad`, so only what an edit changed is wrong. */
+  function recomputedCdiv(body: Record<string, unknown>, aad = AAD): Record<string, unknown> {
+    const part = (name: string) => (typeof body[name] === 'string' ? Buffer.from(body[name] as string, 'base64') : Buffer.alloc(0));
+    const cdiv = createHash('sha256').update(Buffer.concat([aad, part('ciphertextMetadata'), part('initializationVector'), part('ciphertext'), part('authenticationTag')])).digest();
+    return { ...body, ciphertextDataIntegrityValue: cdiv.toString('base64') };
+  }
+
+  const resized = (b: Record<string, unknown>, name: string, bytes: number) => {
+    const value = Buffer.from(b[name] as string, 'base64');
+    return { ...b, [name]: (bytes <= value.length ? value.subarray(0, bytes) : Buffer.concat([value, randomBytes(bytes - value.length)])).toString('base64') };
+  };
+
+  const HEALTH = { xksProxyFleetSize: 1, xksProxyVendor: 'test', xksProxyModel: 'fault proxy 1.0', ekmVendor: 'node:crypto', ekmFleetDetails: [{ id: 'ekm-1', model: 'in-memory', healthStatus: 'ACTIVE' }] };
+
+  it.each<[string, Fault]>([
     ['an unknown errorName', { kind: 'error', errorName: 'SomethingElseException', status: 400 }],
     ['a JSON error without errorName', { kind: 'raw', status: 400, contentType: 'application/json', body: '{"message":"no"}' }],
     ['an HTML 502 from a load balancer', { kind: 'raw', status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }],
     ['an empty 500', { kind: 'raw', status: 500, contentType: 'text/plain', body: '' }],
-    ['garbage with 200', { kind: 'raw', status: 200, contentType: 'application/json', body: '\x00\x01not json' }],
-    ['a JSON array with 200', { kind: 'raw', status: 200, contentType: 'application/json', body: '[]' }],
-    ['201 instead of 200', { kind: 'raw', status: 201, contentType: 'application/json', body: '{}' }],
     ['a redirect', { kind: 'raw', status: 302, contentType: 'text/html', body: 'moved' }],
-    ['a CDIV that does not match', { kind: 'wrongCdiv' }],
-    ['a ciphertext tampered with after the CDIV', { kind: 'tamperedCiphertext' }],
-    ['an 8-byte IV', { kind: 'ivSize', bytes: 8 }],
-    ['a 13-byte IV', { kind: 'ivSize', bytes: 13 }],
-    ['no CDIV', { kind: 'edit', edit: ({ ciphertextDataIntegrityValue: _, ...rest }) => rest }],
-    ['no ciphertext', { kind: 'edit', edit: ({ ciphertext: _, ...rest }) => rest }],
-    ['no initializationVector', { kind: 'edit', edit: ({ initializationVector: _, ...rest }) => rest }],
-    ['no authenticationTag', { kind: 'edit', edit: ({ authenticationTag: _, ...rest }) => rest }],
-    ['a 12-byte tag', { kind: 'edit', edit: (b) => ({ ...b, authenticationTag: randomBytes(12).toString('base64') }) }],
-    ['ciphertext that is not Base64', { kind: 'edit', edit: (b) => ({ ...b, ciphertext: 'not base64!' }) }],
-    ['ciphertext in URL-safe Base64', { kind: 'edit', edit: (b) => ({ ...b, ciphertext: (b.ciphertext as string).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + '-_' }) }],
-    ['a Base64 IV without padding', { kind: 'edit', edit: (b) => ({ ...b, initializationVector: randomBytes(13).toString('base64').replace(/=+$/, '') }) }],
-    ['a ciphertext as a number', { kind: 'edit', edit: (b) => ({ ...b, ciphertext: 12 }) }],
-    ['ciphertext shorter than the plaintext', { kind: 'edit', edit: (b) => ({ ...b, ciphertext: Buffer.from(b.ciphertext as string, 'base64').subarray(1).toString('base64') }) }],
-    ['21 bytes of ciphertextMetadata', { kind: 'edit', edit: (b) => ({ ...b, ciphertextMetadata: randomBytes(21).toString('base64') }) }],
-    ['ciphertextMetadata the CDIV does not cover', { kind: 'edit', edit: (b) => ({ ...b, ciphertextMetadata: Buffer.from('v1').toString('base64') }) }],
-  ];
-
-  it.each(encryptFaults)('Encrypt: %s', async (_name, fault) => {
-    proxy.setFault(fault);
-    const f = await failure(client.encrypt('key-1', Buffer.from('aad'), plaintextCanary(), call()));
-    expect(f.kind).toBe('XksProxyInvalidResponse');
-    expect(f.detail).toMatch(/^Encrypt: /);
-    expect(proxy.requests).toHaveLength(1);
+  ])('Encrypt: %s', async (_name, fault) => {
+    await refused(fault, encrypt, /^Encrypt: HTTP \d+ with/);
   });
 
-  it('Base64 with stray bits past the last byte (not canonical)', async () => {
-    // "QR==" decodes to the same byte as "QQ==".
-    proxy.setFault({ kind: 'edit', edit: (b) => ({ ...b, ciphertext: 'QR==' }) });
-    expect((await failure(client.encrypt('key-1', Buffer.alloc(0), Buffer.from('A'), call()))).kind).toBe('XksProxyInvalidResponse');
+  it('success is 200 (XKS proxy API, every operation).', async () => {
+    // Bodies each operation accepts with 200: only the status is wrong.
+    const sealed: XksSealed = { iv: randomBytes(12), ciphertext: randomBytes(4), tag: randomBytes(16) };
+    const operations: [string, () => Promise<unknown>, string][] = [
+      ['GetHealthStatus', health, JSON.stringify(HEALTH)],
+      ['GetKeyMetadata', keyMetadata, JSON.stringify({ keySpec: 'AES_256', keyUsage: ['ENCRYPT'], keyStatus: 'ENABLED' })],
+      ['Decrypt', () => client.decrypt('key-1', Buffer.alloc(0), sealed, call('Decrypt')), JSON.stringify({ plaintext: randomBytes(4).toString('base64') })],
+    ];
+    for (const [operation, run, body] of operations) {
+      await accepted({ kind: 'raw', status: 200, contentType: 'application/json', body }, run);
+      for (const status of [201, 202, 203, 299]) {
+        await refused({ kind: 'raw', status, contentType: 'application/json', body }, run, `${operation}: HTTP ${status} instead of 200`);
+      }
+    }
+    // Encrypt: the spec's example answer, accepted with 200 (see the CDIV's test), refused with 201.
+    expect(() => encryptResult(answerOf(SPEC_EXAMPLE, 201), SPEC_EXAMPLE_AAD, 12, [])).toThrow('XksProxyInvalidResponse: Encrypt: HTTP 201 instead of 200');
   });
 
-  const sealedFor = async (plaintext: Buffer) => {
-    proxy.setFault(undefined);
-    return client.encrypt('key-1', Buffer.alloc(0), plaintext, call());
+  it('a successful answer is a JSON object.', async () => {
+    for (const body of ['\x00\x01not json', '', '[]', `[${JSON.stringify(HEALTH)}]`, 'null', '"ACTIVE"', '42', JSON.stringify(HEALTH).slice(0, -1)]) {
+      await refused({ kind: 'raw', status: 200, contentType: 'application/json', body }, health, 'GetHealthStatus: the response body is not a JSON object');
+    }
+    await refused({ kind: 'raw', status: 200, contentType: 'application/json', body: '[]' }, encrypt, 'Encrypt: the response body is not a JSON object');
+    await refused({ kind: 'raw', status: 200, contentType: 'application/json', body: '[]' }, keyMetadata, 'GetKeyMetadata: the response body is not a JSON object');
+  });
+
+  it('a required Base64 field is present.', async () => {
+    for (const name of ['ciphertext', 'initializationVector', 'authenticationTag']) {
+      await refused(without(name), encrypt, `Encrypt: the response has no ${name}`);
+      await refused(edit((b) => ({ ...b, [name]: null })), encrypt, `Encrypt: the response has no ${name}`);
+    }
+    const sealed = await client.encrypt('key-1', Buffer.alloc(0), plaintextCanary(), call());
+    const decrypt = () => client.decrypt('key-1', Buffer.alloc(0), sealed, call('Decrypt'));
+    await refused(edit(() => ({})), decrypt, 'Decrypt: the response has no plaintext');
+    await refused(edit(() => ({ plaintext: null })), decrypt, 'Decrypt: the response has no plaintext');
+  });
+
+  it('a Base64 field is a string of standard Base64.', async () => {
+    const cases: [string, (b: Record<string, unknown>) => unknown][] = [
+      ['ciphertext', () => 'not base64!'],
+      // URL-safe Base64 (RFC 4648 §5), without padding.
+      ['ciphertext', (b) => (b.ciphertext as string).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + '-_'],
+      ['ciphertext', (b) => Buffer.from(b.ciphertext as string, 'base64').toString('base64url')],
+      // Stray bits past the last byte: "QR==" decodes to the same byte as "QQ==", but is not canonical.
+      ['ciphertext', () => 'QR=='],
+      ['ciphertext', (b) => `${(b.ciphertext as string).slice(0, 8)}\n${(b.ciphertext as string).slice(8)}`],
+      ['ciphertext', () => 12],
+      ['ciphertext', (b) => [b.ciphertext]],
+      ['initializationVector', () => randomBytes(13).toString('base64').replace(/=+$/, '')],
+      ['authenticationTag', (b) => ` ${b.authenticationTag as string}`],
+      ['ciphertextMetadata', () => 'v=1'],
+      ['ciphertextDataIntegrityValue', (b) => (b.ciphertextDataIntegrityValue as string).replace(/=$/, '')],
+    ];
+    for (const [name, value] of cases) {
+      await refused(edit((b) => ({ ...b, [name]: value(b) })), encrypt, `Encrypt: the response's ${name} is not standard Base64`);
+    }
+    const sealed = await client.encrypt('key-1', Buffer.alloc(0), plaintextCanary(), call());
+    await refused(edit(() => ({ plaintext: '***' })), () => client.decrypt('key-1', Buffer.alloc(0), sealed, call('Decrypt')), 'Decrypt: the response\'s plaintext is not standard Base64');
+  });
+
+  it('a required string field is a string.', async () => {
+    for (const name of ['keySpec', 'keyStatus']) {
+      await refused(without(name), keyMetadata, `GetKeyMetadata: the response has no ${name} string`);
+      await refused(edit((b) => ({ ...b, [name]: 1 })), keyMetadata, `GetKeyMetadata: the response has no ${name} string`);
+      await refused(edit((b) => ({ ...b, [name]: null })), keyMetadata, `GetKeyMetadata: the response has no ${name} string`);
+    }
+    for (const name of ['xksProxyVendor', 'xksProxyModel', 'ekmVendor']) {
+      await refused(without(name), health, `GetHealthStatus: the response has no ${name} string`);
+      await refused(edit((b) => ({ ...b, [name]: ['test'] })), health, `GetHealthStatus: the response has no ${name} string`);
+    }
+  });
+
+  it('AES-GCM ciphertext is as long as the plaintext.', async () => {
+    // The answer with only its CDIV recomputed is accepted: what follows is wrong in its length alone.
+    expect((await accepted(edit((b) => recomputedCdiv(b)), encrypt)).ciphertext).toHaveLength(32);
+    for (const bytes of [31, 33, 0]) {
+      await refused(edit((b) => recomputedCdiv(resized(b, 'ciphertext', bytes))), encrypt, `Encrypt: the ciphertext is ${bytes} bytes for 32 bytes of plaintext`);
+    }
+  });
+
+  it('the initialization vector is 12 or 16 bytes.', async () => {
+    // The fault proxy computes the CDIV over the resized IV: only its size is wrong.
+    for (const bytes of [8, 13, 0, 24]) {
+      await refused({ kind: 'ivSize', bytes }, encrypt, `Encrypt: the initializationVector is ${bytes} bytes, not 12 or 16`);
+    }
+    expect((await accepted({ kind: 'ivSize', bytes: 16 }, encrypt)).iv).toHaveLength(16);
+    expect((await accepted({ kind: 'ivSize', bytes: 12 }, encrypt)).iv).toHaveLength(12);
+  });
+
+  it('the authentication tag is 16 bytes.', async () => {
+    for (const bytes of [12, 15, 17, 0]) {
+      await refused(edit((b) => recomputedCdiv(resized(b, 'authenticationTag', bytes))), encrypt, `Encrypt: the authenticationTag is ${bytes} bytes, not 16`);
+    }
+  });
+
+  it('ciphertextMetadata is at most 20 bytes.', async () => {
+    const metadata = (bytes: number) => edit((b) => recomputedCdiv({ ...b, ciphertextMetadata: randomBytes(bytes).toString('base64') }));
+    expect((await accepted(metadata(20), encrypt)).metadata).toHaveLength(20);
+    for (const bytes of [21, 64]) {
+      await refused(metadata(bytes), encrypt, `Encrypt: the ciphertextMetadata is ${bytes} bytes, over 20`);
+    }
+  });
+
+  it('the CDIV asked for is present.', async () => {
+    await refused(without('ciphertextDataIntegrityValue'), encrypt, 'Encrypt: the response has no ciphertextDataIntegrityValue though one was asked for');
+    await refused(edit((b) => ({ ...b, ciphertextDataIntegrityValue: null })), encrypt, 'Encrypt: the response has no ciphertextDataIntegrityValue though one was asked for');
+  });
+
+  it('the CDIV matches the SHA-256 computed here over aad ‖ metadata ‖ iv ‖ ciphertext ‖ tag.', async () => {
+    const mismatch = 'Encrypt: the ciphertextDataIntegrityValue does not match the result';
+    await refused({ kind: 'wrongCdiv' }, encrypt, mismatch);
+    await refused({ kind: 'tamperedCiphertext' }, encrypt, mismatch);
+    // Each part counts: ciphertextMetadata added after the CDIV, the CDIV over other AAD, truncated.
+    await refused(edit((b) => ({ ...b, ciphertextMetadata: Buffer.from('v1').toString('base64') })), encrypt, mismatch);
+    await refused(edit((b) => recomputedCdiv(b, Buffer.from('other aad'))), encrypt, mismatch);
+    await refused(edit((b) => recomputedCdiv(b, Buffer.alloc(0))), encrypt, mismatch);
+    await refused(edit((b) => resized(b, 'ciphertextDataIntegrityValue', 16)), encrypt, mismatch);
+    // The spec's example (Appendix C): it matches with its AAD, and not with another.
+    const sealed = encryptResult(answerOf(SPEC_EXAMPLE), SPEC_EXAMPLE_AAD, 'Hello World!'.length, []);
+    expect(sealed).toEqual({
+      iv: Buffer.from('HMrlRw85cAJUd5Ax', 'base64'), ciphertext: Buffer.from('ghxkK1txeDNn3q8Y', 'base64'), tag: Buffer.from('vBxN2ncH1oEkR8WVXpmyYQ==', 'base64'),
+      metadata: Buffer.from('key_version=1'),
+    });
+    expect(() => encryptResult(answerOf(SPEC_EXAMPLE), Buffer.from('project=nile,department=sales'), 12, [])).toThrow(mismatch);
+  });
+
+  it('AES-GCM plaintext is as long as the ciphertext.', async () => {
+    const sealed = await client.encrypt('key-1', Buffer.alloc(0), plaintextCanary(), call());
+    const decrypt = () => client.decrypt('key-1', Buffer.alloc(0), sealed, call('Decrypt'));
+    for (const bytes of [33, 31, 0]) {
+      await refused(edit((b) => resized(b, 'plaintext', bytes)), decrypt, 'Decrypt: the plaintext is not as long as the ciphertext (32 bytes)');
+    }
+  });
+
+  it('a list field is an array of at most ten strings.', async () => {
+    const detail = 'GetKeyMetadata: the response\'s keyUsage is not a list of at most 10 strings';
+    for (const keyUsage of [undefined, null, 'ENCRYPT', { 0: 'ENCRYPT' }, Array.from({ length: 11 }, () => 'ENCRYPT'), ['ENCRYPT', 1], [null]]) {
+      await refused(edit((b) => ({ ...b, keyUsage })), keyMetadata, detail);
+    }
+    const ten = Array.from({ length: 10 }, () => 'ENCRYPT');
+    expect((await accepted(edit((b) => ({ ...b, keyUsage: ten })), keyMetadata)).keyUsage).toEqual(ten);
+  });
+
+  it('xksProxyFleetSize is an integer greater than zero.', async () => {
+    const detail = 'GetHealthStatus: the response\'s xksProxyFleetSize is not an integer greater than zero';
+    for (const xksProxyFleetSize of [undefined, null, 0, -1, 1.5, '2', 2 ** 53, [1]]) {
+      await refused(edit((b) => ({ ...b, xksProxyFleetSize })), health, detail);
+    }
+    expect((await accepted(edit((b) => ({ ...b, xksProxyFleetSize: 3 })), health)).xksProxyFleetSize).toBe(3);
+  });
+
+  it('ekmFleetDetails lists one to ten key managers.', async () => {
+    const detail = 'GetHealthStatus: the response\'s ekmFleetDetails is not a list of 1 to 10 entries';
+    const managers = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `ekm-${i}`, model: 'm', healthStatus: 'ACTIVE' }));
+    for (const ekmFleetDetails of [undefined, null, [], managers(11), managers(1)[0], 'ekm-1']) {
+      await refused(edit((b) => ({ ...b, ekmFleetDetails })), health, detail);
+    }
+    expect((await accepted(edit((b) => ({ ...b, ekmFleetDetails: managers(10) })), health)).ekmFleetDetails).toEqual(managers(10));
+  });
+
+  it('each key manager entry is an object with id, model and a known healthStatus.', async () => {
+    const good = { id: 'ekm-1', model: 'm', healthStatus: 'ACTIVE' };
+    const fleet = (entry: unknown) => edit((b) => ({ ...b, ekmFleetDetails: [good, entry] }));
+    for (const entry of [null, 'ekm-2', 2, [good]]) {
+      await refused(fleet(entry), health, 'GetHealthStatus: ekmFleetDetails[1] is not an object');
+    }
+    for (const name of ['id', 'model', 'healthStatus']) {
+      await refused(fleet({ ...good, [name]: undefined }), health, `GetHealthStatus ekmFleetDetails[1]: the response has no ${name} string`);
+      await refused(fleet({ ...good, [name]: 7 }), health, `GetHealthStatus ekmFleetDetails[1]: the response has no ${name} string`);
+    }
+    for (const healthStatus of ['GREAT', 'active', 'HEALTHY', '']) {
+      await refused(fleet({ ...good, healthStatus }), health, 'GetHealthStatus: ekmFleetDetails[1].healthStatus is not one of ACTIVE, DEGRADED, UNAVAILABLE');
+    }
+    const known = ['ACTIVE', 'DEGRADED', 'UNAVAILABLE'].map((healthStatus, i) => ({ id: `ekm-${i}`, model: 'm', healthStatus }));
+    expect((await accepted(edit((b) => ({ ...b, ekmFleetDetails: known })), health)).ekmFleetDetails).toEqual(known);
+  });
+
+  /** The proxy's health answer as JSON of exactly `bytes` bytes. */
+  const healthOf = (bytes: number) => {
+    const padded = { ...HEALTH, padding: '' };
+    return JSON.stringify({ ...padded, padding: 'x'.repeat(bytes - JSON.stringify(padded).length) });
   };
 
-  it.each<[string, (b: Record<string, unknown>) => Record<string, unknown>]>([
-    ['no plaintext', () => ({})],
-    ['plaintext that is not Base64', () => ({ plaintext: '***' })],
-    ['plaintext longer than the ciphertext', (b) => ({ plaintext: Buffer.concat([Buffer.from(b.plaintext as string, 'base64'), Buffer.from('x')]).toString('base64') })],
-    ['plaintext null', () => ({ plaintext: null })],
-  ])('Decrypt: %s', async (_name, edit) => {
-    const sealed = await sealedFor(plaintextCanary());
-    proxy.requests.length = 0;
-    proxy.setFault({ kind: 'edit', edit });
-    const f = await failure(client.decrypt('key-1', Buffer.alloc(0), sealed, call('Decrypt')));
-    expect(f.kind).toBe('XksProxyInvalidResponse');
-    expect(proxy.requests).toHaveLength(1);
-  });
+  /** An HTTP server that starts an answer with `begin` and never finishes it. */
+  async function unfinished(begin: (res: http.ServerResponse) => void) {
+    let served = 0;
+    const server = http.createServer((_req, res) => {
+      served += 1;
+      begin(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+      served: () => served,
+      close: () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  }
 
-  it.each<[string, (b: Record<string, unknown>) => Record<string, unknown>]>([
-    ['no ekmFleetDetails', ({ ekmFleetDetails: _, ...rest }) => rest],
-    ['an empty ekmFleetDetails', (b) => ({ ...b, ekmFleetDetails: [] })],
-    ['eleven key managers', (b) => ({ ...b, ekmFleetDetails: Array.from({ length: 11 }, (_, i) => ({ id: `e${i}`, model: 'm', healthStatus: 'ACTIVE' })) })],
-    ['a key manager without id', (b) => ({ ...b, ekmFleetDetails: [{ model: 'm', healthStatus: 'ACTIVE' }] })],
-    ['an unknown healthStatus', (b) => ({ ...b, ekmFleetDetails: [{ id: 'e', model: 'm', healthStatus: 'GREAT' }] })],
-    ['xksProxyFleetSize 0', (b) => ({ ...b, xksProxyFleetSize: 0 })],
-    ['xksProxyFleetSize 1.5', (b) => ({ ...b, xksProxyFleetSize: 1.5 })],
-    ['xksProxyFleetSize as a string', (b) => ({ ...b, xksProxyFleetSize: '2' })],
-    ['no ekmVendor', ({ ekmVendor: _, ...rest }) => rest],
-    ['no xksProxyVendor', ({ xksProxyVendor: _, ...rest }) => rest],
-  ])('GetHealthStatus: %s', async (_name, edit) => {
-    proxy.setFault({ kind: 'edit', edit });
-    expect((await failure(client.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }))).kind).toBe('XksProxyInvalidResponse');
-  });
-
-  it.each<[string, (b: Record<string, unknown>) => Record<string, unknown>]>([
-    ['no keySpec', ({ keySpec: _, ...rest }) => rest],
-    ['no keyUsage', ({ keyUsage: _, ...rest }) => rest],
-    ['no keyStatus', ({ keyStatus: _, ...rest }) => rest],
-    ['keyUsage as a string', (b) => ({ ...b, keyUsage: 'ENCRYPT' })],
-    ['eleven keyUsage values', (b) => ({ ...b, keyUsage: Array.from({ length: 11 }, () => 'ENCRYPT') })],
-  ])('GetKeyMetadata: %s', async (_name, edit) => {
-    proxy.setFault({ kind: 'edit', edit });
-    expect((await failure(client.getKeyMetadata('key-1', call('DescribeKey')))).kind).toBe('XksProxyInvalidResponse');
-  });
-
-  it('a response over the bound, whether its length is declared or not', async () => {
-    const small = open(proxy.url, { maxResponseBytes: 1024 });
-    // With a content-length: refused before it is read.
-    proxy.setFault({ kind: 'edit', edit: (b) => ({ ...b, padding: 'x'.repeat(5000) }) });
-    expect((await failure(small.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }))).detail).toMatch(/declares \d+ bytes, over the limit of 1024/);
-    // Chunked, no content-length: refused once past the bound.
-    proxy.setFault({ kind: 'raw', status: 200, contentType: 'application/json', body: JSON.stringify({ plaintext: 'A'.repeat(2000) }) });
-    const f = await failure(small.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }));
-    expect(f.kind).toBe('XksProxyInvalidResponse');
-    expect(f.detail).toMatch(/exceeds the limit of 1024 bytes/);
-    expect(proxy.requests).toHaveLength(2);
+  it('a response larger than the bound is refused before it is read.', async () => {
     expect(XKS_CLIENT_DEFAULTS.maxResponseBytes).toBe(1024 * 1024);
+    const small = open(proxy.url, { maxResponseBytes: 1024 });
+    const smallHealth = () => small.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' });
+    // The fault proxy declares each answer's content-length: at the bound it is read, one byte over it is not.
+    const declared = (bytes: number) => edit(() => JSON.parse(healthOf(bytes)) as Record<string, unknown>);
+    expect(await accepted(declared(1024), smallHealth)).toMatchObject({ xksProxyFleetSize: 1 });
+    await refused(declared(1025), smallHealth, `GetHealthStatus: the response from 127.0.0.1:${proxy.port} declares 1025 bytes, over the limit of 1024`);
+    // A proxy that declares more than the bound and sends one byte: refused at once, not waited for.
+    const server = await unfinished((res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) });
+      res.write('{');
+    });
+    try {
+      const started = Date.now();
+      const f = await failure(open(server.url, { maxResponseBytes: 1024, timeoutMs: 1000 }).getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }));
+      expect(f.kind).toBe('XksProxyInvalidResponse');
+      expect(f.detail).toMatch(/declares 10485760 bytes, over the limit of 1024$/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(server.served()).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a response larger than the bound is refused as soon as it exceeds it.', async () => {
+    const small = open(proxy.url, { maxResponseBytes: 1024 });
+    const smallHealth = () => small.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' });
+    // Chunked, without a content-length: at the bound it is read, one byte over it is not.
+    expect(await accepted({ kind: 'raw', status: 200, contentType: 'application/json', body: healthOf(1024) }, smallHealth)).toMatchObject({ xksProxyFleetSize: 1 });
+    await refused({ kind: 'raw', status: 200, contentType: 'application/json', body: healthOf(1025) }, smallHealth, `GetHealthStatus: the response from 127.0.0.1:${proxy.port} exceeds the limit of 1024 bytes`);
+    // A proxy that streams past the bound and never ends: refused once past it, not waited for.
+    const server = await unfinished((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"padding":"${'x'.repeat(2048)}`);
+    });
+    try {
+      const started = Date.now();
+      const f = await failure(open(server.url, { maxResponseBytes: 1024, timeoutMs: 1000 }).getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }));
+      expect(f.kind).toBe('XksProxyInvalidResponse');
+      expect(f.detail).toMatch(/exceeds the limit of 1024 bytes$/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(server.served()).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it('an answer that is not HTTP at all', async () => {
@@ -434,18 +630,59 @@ describe('connections that fail', () => {
     expect(f.detail).toMatch(/ENOTFOUND|EAI_AGAIN/);
   });
 
-  it('an endpoint that is not an http(s) origin: XksProxyUnreachableException, nothing sent', async () => {
-    for (const uri of ['ftp://127.0.0.1', 'not a url', `${proxy.url}/path`, `http://user:pw@127.0.0.1:${proxy.port}`]) {
-      expect((await failure(open(uri).getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }))).kind).toBe('XksProxyUnreachableException');
+  /** Each of the client's four calls, made with `c`. */
+  const everyCall = (c: XksProxyClient): [string, () => Promise<unknown>][] => [
+    ['Encrypt', () => c.encrypt('key-1', Buffer.alloc(0), plaintextCanary(), call())],
+    ['Decrypt', () => c.decrypt('key-1', Buffer.alloc(0), { iv: randomBytes(12), ciphertext: randomBytes(4), tag: randomBytes(16) }, call('Decrypt'))],
+    ['GetKeyMetadata', () => c.getKeyMetadata('key-1', call('DescribeKey'))],
+    ['GetHealthStatus', () => c.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' })],
+  ];
+
+  it('the endpoint is an http(s) origin, without a path, query or credentials of its own.', async () => {
+    const refused = [
+      'ftp://127.0.0.1', 'file:///tmp/xks', 'not a url', '', `${proxy.url}/path`, `${proxy.url}/kms/xks/v1`, `${proxy.url}/?query=1`, `${proxy.url}?query`,
+      `${proxy.url}/#fragment`, `http://user:pw@127.0.0.1:${proxy.port}`, `http://user@127.0.0.1:${proxy.port}`, `http://:pw@127.0.0.1:${proxy.port}`,
+    ];
+    for (const uri of refused) {
+      const f = await failure(open(uri).getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }));
+      expect(f.kind).toBe('XksProxyUnreachableException');
+      expect(f.detail).toBe('GetHealthStatus: the endpoint is not an http(s) origin (scheme://host[:port])');
+    }
+    expect(proxy.requests).toHaveLength(0);
+    // An origin is used, with or without its trailing slash.
+    for (const uri of [proxy.url, `${proxy.url}/`]) await open(uri).getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' });
+    expect(proxy.requests.map((r) => r.path)).toEqual([`${URI_PATH}/health`, `${URI_PATH}/health`]);
+  });
+
+  it('the endpoint must be usable.', async () => {
+    // Unusable for either reason the client knows: not an origin, or a URI path not under /.
+    const noOrigin = open('not a url');
+    const relativePath = new XksHttpConnector({ region: REGION, timeoutMs: RELAXED_MS }).open({ ...endpoint(proxy.url), uriPath: URI_PATH.slice(1) });
+    clients.push(relativePath);
+    for (const [operation, run] of everyCall(noOrigin)) {
+      const f = await failure(run());
+      expect(f.kind).toBe('XksProxyUnreachableException');
+      expect(f.detail).toBe(`${operation}: the endpoint is not an http(s) origin (scheme://host[:port])`);
+    }
+    for (const [operation, run] of everyCall(relativePath)) {
+      const f = await failure(run());
+      expect(f.kind).toBe('XksProxyUnreachableException');
+      expect(f.detail).toBe(`${operation}: the URI path does not start with /`);
     }
     expect(proxy.requests).toHaveLength(0);
   });
 
-  it('close() closes the connection, and a closed client makes no call', async () => {
+  it('a closed client makes no calls.', async () => {
     await client.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' });
     await client.close();
-    expect((await failure(client.getHealthStatus({ operation: 'KmsHealthCheck', requestId: 'h' }))).detail).toMatch(/closed/);
+    for (const [operation, run] of everyCall(client)) {
+      const f = await failure(run());
+      expect(f.kind).toBe('XksProxyUnreachableException');
+      expect(f.detail).toBe(`${operation}: the client is closed`);
+    }
     expect(proxy.requests).toHaveLength(1);
+    // Closing twice is harmless.
+    await client.close();
   });
 });
 
