@@ -39,7 +39,7 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
         expect(await store.keys.get(scope, keyIdFor(404))).toBeUndefined();
       });
 
-      test('the store keeps its own copy: mutating the input or a result changes nothing', async () => {
+      test('the store keeps its own copy: mutating the input or a result changes nothing (a store may hand out frozen records)', async () => {
         const key = makeFullKey(keyIdFor(1));
         const original = makeFullKey(keyIdFor(1));
         await store.keys.insert(key);
@@ -49,8 +49,16 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
 
         const first = await store.keys.get(scope, key.keyId);
         if (!first) throw new Error('key not found');
-        first.description = 'mutated result';
-        first.versions.pop();
+        // A store that shares parsed records between callers freezes them: the change is refused.
+        const attempt = (change: () => void) => {
+          try {
+            change();
+          } catch (e) {
+            expect(e).toBeInstanceOf(TypeError);
+          }
+        };
+        attempt(() => { first.description = 'mutated result'; });
+        attempt(() => { first.versions.pop(); });
 
         expect(await store.keys.get(scope, key.keyId)).toStrictEqual(original);
       });

@@ -15,7 +15,26 @@ interface KeyRow {
 /** Everything the keys table holds for one record. */
 type KeyRowParams = KeyParams & { incomplete: 0 | 1; revision: number; updatedAt: number; doc: string };
 
+/** Parsed records kept, by key, at most: enough for the keys a workload uses at once, bounded in memory. */
+const CACHED_RECORDS = 1000;
+
+/** Freezes a parsed record so that one shared between callers cannot be changed by any of them. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as object)) deepFreeze(child);
+  }
+  return value;
+}
+
 export class SqliteKeyRepository implements KeyRepository {
+  /**
+   * Parsed records by key, each valid for exactly one revision. A read asks the table for the
+   * key's revision (an index lookup) and parses the document only when it moved, so a change
+   * made by any process, through any instance, is seen by the next read.
+   */
+  private readonly parsed = new Map<string, KeyRecord>();
+
   constructor(private readonly db: SqliteConnection) {}
 
   async insert(key: KeyRecord): Promise<void> {
@@ -28,10 +47,25 @@ export class SqliteKeyRepository implements KeyRepository {
   }
 
   async get(scope: KeyScope, keyId: string): Promise<KeyRecord | undefined> {
+    const params = keyParams(scope, keyId);
+    const cacheKey = `${scope.accountId}/${scope.region}/${keyId}`;
+    const cached = this.parsed.get(cacheKey);
+    if (cached) {
+      const current = this.db.statement<[KeyParams], { revision: number }>(
+        'SELECT revision FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
+      ).get(params);
+      if (current?.revision === cached.revision) return cached;
+      this.parsed.delete(cacheKey);
+      if (!current) return undefined;
+    }
     const row = this.db.statement<[KeyParams], KeyRow>(
       'SELECT doc FROM keys WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
-    ).get(keyParams(scope, keyId));
-    return row && keyCodec.decode(row.doc);
+    ).get(params);
+    if (!row) return undefined;
+    const record = deepFreeze(keyCodec.decode(row.doc));
+    if (this.parsed.size >= CACHED_RECORDS) this.parsed.delete(this.parsed.keys().next().value!);
+    this.parsed.set(cacheKey, record);
+    return record;
   }
 
   async list(scope: KeyScope, page: PageRequest): Promise<Page<KeyRecord>> {
