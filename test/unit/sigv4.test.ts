@@ -9,10 +9,13 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { EncryptCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { HttpRequest, HttpResponse } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import fc from 'fast-check';
 import type { Principal } from '../../src/core/api/context';
 import { KmsError, type ErrorCode } from '../../src/core/errors';
 import {
   formatAmzDate,
+  signingKeyCacheLimit,
+  signingKeyCacheSize,
   sigv4Messages,
   verifySigV4,
   type Credential,
@@ -710,6 +713,241 @@ describe('verifySigV4 preconditions', () => {
     const odd = editAuthorization(r, (a) => a.replace('SignedHeaders=', 'SignedHeaders=authorization;'));
     const e = await expectRejected(odd, 'InvalidSignatureException', mismatch);
     expect(e.detail).toContain('signer covered');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The verifier computes signatures itself (node:crypto). These properties prove its math equal
+// to @smithy/signature-v4's on random requests: paths with special characters, '.', '..' and
+// '//', repeated query names, unicode, empty bodies, multi-value headers, odd whitespace.
+
+/** Header names the generator never makes: fixed by the test, by the signer, or refused. */
+const reservedHeaders = new Set(['host', 'authorization', 'date', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256', '__proto__']);
+/** Headers the smithy signer leaves out unless told to sign them. */
+const unsignableByDefault = ['user-agent', 'x-amzn-trace-id', 'cache-control', 'expect', 'proxy-x', 'sec-fetch-mode', 'te'];
+
+const headerName = fc
+  .oneof(
+    fc.constantFrom('content-type', 'x-amz-target', 'x-amz-meta-list', 'amz-sdk-request', '1', 'constructor', 'tostring', ...unsignableByDefault),
+    fc.stringMatching(/^[a-z0-9!#$%&'*+.^_`|~-]{1,10}$/),
+  )
+  .filter((name) => !reservedHeaders.has(name));
+const headerValue = fc.string({
+  unit: fc.constantFrom('a', 'Z', '0', ' ', '  ', '\t', ' \t ', ',', ';', '=', '"', '/', '%', 'é', 'ÿ', '日', '😀'),
+  maxLength: 8,
+});
+const pathSegment = fc.constantFrom(
+  '', '.', '..', 'a', 'key', 'A-Z_0.9~', 'ü', '日本', '😀', 'a b', '%2F', '%20', '%', '%zz', "!'()*", '+', '=', '&', ';', ':', '@', '$', ',', '[]',
+);
+const path = fc.oneof(
+  fc.array(pathSegment, { maxLength: 6 }).map((segments) => `/${segments.join('/')}`),
+  fc.array(pathSegment, { maxLength: 3 }).map((segments) => segments.join('/')),
+);
+const queryName = fc
+  .oneof(
+    fc.constantFrom('a', 'A', 'b', 'Z', 'a b', '', '=', '&', '+', '%41', 'ü', '日本', '😀', "!'()*", 'Action', 'list[]'),
+    fc.string({ maxLength: 6 }),
+  )
+  .filter((name) => !['x-amz-algorithm', 'x-amz-credential', 'x-amz-signature', 'x-amz-signedheaders'].includes(name.toLowerCase()));
+const queryValue = fc.string({ unit: fc.constantFrom('a', 'B', '1', ' ', '+', '=', '&', '%', '/', '~', '*', 'é', '日', '😀', ''), maxLength: 6 });
+
+const randomRequest = fc.record({
+  rawPath: fc.boolean(),
+  method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+  path,
+  query: fc.dictionary(queryName, fc.oneof(queryValue, fc.array(queryValue, { minLength: 1, maxLength: 3 }), fc.constant([] as string[])), { maxKeys: 4 }),
+  headers: fc.dictionary(headerName, fc.array(headerValue, { minLength: 1, maxLength: 3 }), { maxKeys: 5 }),
+  signUnsignable: fc.boolean(),
+  body: fc.oneof(
+    fc.constant(Buffer.alloc(0)),
+    fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b)),
+    fc.string({ unit: 'grapheme', maxLength: 24 }).map((t) => Buffer.from(t, 'utf8')),
+  ),
+  applyChecksum: fc.boolean(),
+  secret: fc.oneof(fc.string({ minLength: 1, maxLength: 48 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 })),
+  region: fc.constantFrom('us-east-1', 'eu-west-3', 'ap-southeast-2', 'x', 'a1', 'local-dev-9'),
+  offsetSeconds: fc.integer({ min: -300, max: 300 }),
+});
+type RandomRequest = typeof randomRequest extends fc.Arbitrary<infer T> ? T : never;
+
+const RANDOM_KEY_ID = 'AKIARANDOM000000001';
+const crossCheckRuns = { numRuns: 300 };
+const serviceOf = (g: RandomRequest) => (g.rawPath ? 'kms-xks-proxy' : 'kms');
+const randomCredential = (secret: string) => (id: string): Credential | undefined =>
+  id === RANDOM_KEY_ID ? { accessKeyId: RANDOM_KEY_ID, secretAccessKey: secret, principal: alice } : undefined;
+
+/** Signs `g` with @smithy/signature-v4 as a client would; returns it as the verifier receives it. */
+async function signRandom(g: RandomRequest): Promise<SignedRequest> {
+  const signer = new SignatureV4({
+    service: serviceOf(g),
+    region: g.region,
+    credentials: { accessKeyId: RANDOM_KEY_ID, secretAccessKey: g.secret },
+    sha256: Sha256,
+    uriEscapePath: !g.rawPath,
+    applyChecksum: g.applyChecksum,
+  });
+  const headers: Record<string, string> = { host: HOST };
+  // A repeated header reaches the signer as one comma-joined value, and the verifier as a list.
+  for (const [name, values] of Object.entries(g.headers)) headers[name] = values.join(',');
+  const signed = await signer.sign(
+    new HttpRequest({ method: g.method, hostname: 'kms.example.test', port: 8443, path: g.path, query: g.query, headers, body: g.body }),
+    {
+      signingDate: at(seconds(g.offsetSeconds)),
+      ...(g.signUnsignable ? { signableHeaders: new Set(unsignableByDefault) } : {}),
+    },
+  );
+  const received = toSignedRequest(signed as HttpRequest);
+  for (const [name, values] of Object.entries(g.headers)) if (values.length > 1) received.headers[name] = [...values];
+  // The verifier gets the path and the query as the client sent them, not as the signer saw them.
+  return { ...received, path: g.path, query: g.query };
+}
+
+async function verifyRandom(g: RandomRequest, r: SignedRequest, secret = g.secret): Promise<VerifiedCaller> {
+  return verifySigV4(r, randomCredential(secret), NOW, { service: serviceOf(g), rawPath: g.rawPath });
+}
+
+/**
+ * What the previous verifier computed (before node:crypto): the request rebuilt from the signed
+ * headers and signed by @smithy/signature-v4. Returns the headers it covered and the signature.
+ */
+async function smithyVerifierSignature(g: RandomRequest, r: SignedRequest, signedHeaders: string[]) {
+  const headers: Record<string, string> = {};
+  for (const name of signedHeaders) {
+    const value = r.headers[name];
+    headers[name] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  const signer = new SignatureV4({
+    service: serviceOf(g),
+    region: g.region,
+    credentials: { accessKeyId: RANDOM_KEY_ID, secretAccessKey: g.secret },
+    sha256: Sha256,
+    uriEscapePath: !g.rawPath,
+    applyChecksum: false,
+  });
+  const signed = await signer.sign(new HttpRequest({ method: r.method, path: r.path, query: r.query, headers, body: r.body }), {
+    signingDate: at(seconds(g.offsetSeconds)),
+    signableHeaders: new Set(signedHeaders),
+  });
+  const m = /, SignedHeaders=([^,]*), Signature=([0-9a-f]{64})$/.exec(String(signed.headers.authorization));
+  if (!m?.[1] || !m[2]) throw new Error('the signer produced no signature');
+  return { covered: m[1], signature: m[2] };
+}
+
+describe('verifySigV4 cross-checked against @smithy/signature-v4 on random requests', () => {
+  it('accepts every request the smithy signer signs, in both path modes', async () => {
+    await fc.assert(
+      fc.asyncProperty(randomRequest, async (g) => {
+        const r = await signRandom(g);
+        await expect(verifyRandom(g, r)).resolves.toEqual({ principal: alice, region: g.region, accessKeyId: RANDOM_KEY_ID });
+      }),
+      crossCheckRuns,
+    );
+  });
+
+  it('rejects every such request once something it signed changes', async () => {
+    const mutations = ['method', 'path', 'query', 'header', 'body', 'secret'] as const;
+    await fc.assert(
+      fc.asyncProperty(randomRequest, fc.constantFrom(...mutations), fc.nat(), async (g, mutation, pick) => {
+        const r = await signRandom(g);
+        const changed = clone(r);
+        let secret = g.secret;
+        if (mutation === 'method') changed.method = r.method === 'POST' ? 'PUT' : 'POST';
+        if (mutation === 'path') changed.path = `${r.path}x`;
+        if (mutation === 'query') changed.query = { ...r.query, 'zz-added': '1' };
+        if (mutation === 'body') changed.body = Buffer.concat([r.body, Buffer.from('x')]);
+        if (mutation === 'secret') secret = `${g.secret}x`;
+        if (mutation === 'header') {
+          const signed = (/SignedHeaders=([^,]*)/.exec(authOf(r))?.[1] ?? '').split(';').filter((h) => h !== 'x-amz-date' && h !== 'x-amz-content-sha256');
+          const name = signed[pick % signed.length] ?? 'host';
+          const value = r.headers[name];
+          changed.headers[name] = Array.isArray(value) ? [...value.slice(0, -1), `${value[value.length - 1] ?? ''}x`] : `${value ?? ''}x`;
+        }
+        const e = await rejection(verifyRandom(g, changed, secret));
+        expect(e.code).toBe('InvalidSignatureException');
+      }),
+      crossCheckRuns,
+    );
+  });
+
+  it('decides exactly as the smithy-based verifier did, whatever headers a client lists as signed', async () => {
+    await fc.assert(
+      fc.asyncProperty(randomRequest, fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), async (g, picks, listAuthorization) => {
+        const r = await signRandom(g);
+        // Any received headers, in any order, always with host and x-amz-date, maybe with authorization.
+        const present = Object.keys(r.headers).filter((h) => h !== 'host' && h !== 'x-amz-date' && h !== 'authorization');
+        const listed = [...new Set(picks.map((p) => present[p % Math.max(present.length, 1)]).filter((h): h is string => h !== undefined))];
+        const signedHeaders = ['x-amz-date', ...listed, 'host', ...(listAuthorization ? ['authorization'] : [])];
+        const previous = await smithyVerifierSignature(g, r, signedHeaders);
+        const scope = `${RANDOM_KEY_ID}/${formatAmzDate(at(seconds(g.offsetSeconds))).slice(0, 8)}/${g.region}/${serviceOf(g)}/aws4_request`;
+        const presented = withAuthorization(
+          r,
+          `AWS4-HMAC-SHA256 Credential=${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${previous.signature}`,
+        );
+        const sorted = [...signedHeaders].sort().join(';');
+        if (previous.covered === sorted) {
+          await expect(verifyRandom(g, presented)).resolves.toMatchObject({ principal: alice, region: g.region });
+          const flipped = previous.signature.slice(0, -1) + (previous.signature.endsWith('0') ? '1' : '0');
+          const e = await rejection(verifyRandom(g, editAuthorization(presented, (a) => a.replace(previous.signature, flipped))));
+          expect([e.code, e.detail]).toEqual(['InvalidSignatureException', 'signature mismatch']);
+        } else {
+          const e = await rejection(verifyRandom(g, presented));
+          expect([e.code, e.detail]).toEqual([
+            'InvalidSignatureException',
+            `signer covered '${previous.covered}' but the client signed '${sorted}'`,
+          ]);
+        }
+      }),
+      crossCheckRuns,
+    );
+  });
+
+  it('accepts what the AWS SDK KMS client signs for random regions, keys and payloads', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('us-east-1', 'eu-west-3', 'ap-southeast-2', 'local-dev-9'),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 24 }),
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.dictionary(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }), fc.string({ unit: 'grapheme', maxLength: 8 }), { maxKeys: 3 }),
+        fc.integer({ min: -299, max: 299 }),
+        async (region, keyName, plaintext, context, offsetSeconds) => {
+          const r = await signWithSdk(
+            new EncryptCommand({ KeyId: `alias/${keyName}`, Plaintext: plaintext, EncryptionContext: { ...context } }),
+            { creds: BOB, region, signingDate: at(seconds(offsetSeconds)) },
+          );
+          await expect(verify(r)).resolves.toEqual({ principal: bob, region, accessKeyId: BOB.accessKeyId });
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('verifySigV4 signing key cache', () => {
+  it('keeps a different secret under the same access key id apart', async () => {
+    const oldSecret = { accessKeyId: ALICE.accessKeyId, secretAccessKey: 'old-secret/0123456789' };
+    const newSecret = { accessKeyId: ALICE.accessKeyId, secretAccessKey: 'new-secret/0123456789' };
+    const finder = (secret: string) => (id: string): Credential | undefined =>
+      id === ALICE.accessKeyId ? { accessKeyId: id, secretAccessKey: secret, principal: alice } : undefined;
+    const signedOld = await signDirect({ creds: oldSecret });
+    const signedNew = await signDirect({ creds: newSecret });
+    // Same date, region and service: only the secret tells the cached keys apart.
+    await expect(verifySigV4(signedOld, finder(oldSecret.secretAccessKey), NOW)).resolves.toMatchObject({ principal: alice });
+    await expect(verifySigV4(signedNew, finder(newSecret.secretAccessKey), NOW)).resolves.toMatchObject({ principal: alice });
+    await expect(rejection(verifySigV4(signedOld, finder(newSecret.secretAccessKey), NOW))).resolves.toMatchObject({ code: 'InvalidSignatureException' });
+    await expect(rejection(verifySigV4(signedNew, finder(oldSecret.secretAccessKey), NOW))).resolves.toMatchObject({ code: 'InvalidSignatureException' });
+    await expect(verifySigV4(signedOld, finder(oldSecret.secretAccessKey), NOW)).resolves.toMatchObject({ principal: alice });
+  });
+
+  it(`holds at most ${signingKeyCacheLimit} signing keys and still verifies after evicting`, async () => {
+    const first = await signDirect({ region: 'cache-first' });
+    await expect(verify(first)).resolves.toMatchObject({ region: 'cache-first' });
+    for (let i = 0; i < signingKeyCacheLimit + 20; i++) {
+      await expect(verify(await signDirect({ region: `cache-${i}` }))).resolves.toMatchObject({ region: `cache-${i}` });
+      expect(signingKeyCacheSize()).toBeLessThanOrEqual(signingKeyCacheLimit);
+    }
+    expect(signingKeyCacheSize()).toBe(signingKeyCacheLimit);
+    // The first key was evicted long ago; it is derived again.
+    await expect(verify(first)).resolves.toMatchObject({ region: 'cache-first' });
   });
 });
 

@@ -1,14 +1,13 @@
 // AWS Signature Version 4 verification for incoming requests.
 //
-// The signing math is not ours: the request is rebuilt from exactly what the client says it
-// signed and handed to @smithy/signature-v4, the signer the AWS SDK for JavaScript itself uses.
-// This module only parses, checks preconditions and compares. Error codes and messages follow
-// what AWS services answer; nothing here ever puts a secret access key or a signature value
-// into a message, a detail or a log.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+// The request is rebuilt from exactly what the client says it signed and its signature
+// recomputed here, with node:crypto's SHA-256 and HMAC. The canonical request is built the way
+// @smithy/signature-v4 (the signer the AWS SDK for JavaScript uses) builds it, step for step;
+// test/unit/sigv4.test.ts cross-checks the two on many random requests. Derived signing keys
+// are cached per (secret, date, region, service), keyed by a hash of the secret, never by the
+// secret. Error codes and messages follow what AWS services answer; nothing here ever puts a
+// secret access key, a signing key or a signature value into a message, a detail or a log.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../../core/api/context';
 import { KmsError } from '../../core/errors';
 
@@ -73,7 +72,7 @@ export const sigv4Messages = {
   duplicateParameter: (name: string) => `Authorization header has more than one '${name}' parameter.`,
   requiresParameter: (name: string) => `Authorization header requires '${name}' parameter.`,
   requiresDate: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-  // ours: AWS accepts a Date-header signature; the smithy signer cannot reproduce one.
+  // ours: AWS accepts a Date-header signature; the AWS SDK's signer never makes one, nor do we check one.
   dateHeaderUnsupported:
     "Signing with the 'Date' header is not supported; sign the request with the 'X-Amz-Date' header.",
   badDateFormat: (value: string) =>
@@ -186,6 +185,118 @@ function parseAuthorization(header: string): ParsedAuthorization {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The signing math (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html),
+// built as @smithy/signature-v4 5.x builds it so that whatever the AWS SDK signs verifies here.
+
+/** Most derived signing keys kept; the oldest goes first. A key is good for one day and scope. */
+export const signingKeyCacheLimit = 256;
+const signingKeys = new Map<string, Buffer>();
+
+/** How many derived signing keys are cached (for tests). */
+export function signingKeyCacheSize(): number {
+  return signingKeys.size;
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+/**
+ * kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request"),
+ * cached under a SHA-256 of the secret, so a different secret never meets another's entry and
+ * the cache holds no secret. The derived keys themselves never leave this module.
+ */
+function signingKey(secretAccessKey: string, date: string, region: string, service: string): Buffer {
+  const secretHash = createHash('sha256').update(secretAccessKey, 'utf8').digest('hex');
+  // The date is 8 digits and the region has no '/' (both checked); the service comes last.
+  const cacheKey = `${secretHash}/${date}/${region}/${service}`;
+  const cached = signingKeys.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), service), terminator);
+  while (signingKeys.size >= signingKeyCacheLimit) {
+    const oldest = signingKeys.keys().next();
+    if (oldest.done === true) break;
+    signingKeys.delete(oldest.value);
+  }
+  signingKeys.set(cacheKey, key);
+  return key;
+}
+
+const escapeUri = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+function canonicalPath(received: string, rawPath: boolean): string {
+  // An empty path is '/', and a path always starts with '/', as in the SDK's HttpRequest.
+  const path = received ? (received.charAt(0) !== '/' ? `/${received}` : received) : '/';
+  // XKS: the path exactly as received.
+  if (rawPath) return path;
+  // Everything else: drop empty and '.' segments, resolve '..', then URI-encode once more
+  // (so '%2F' in a segment becomes '%252F'), leaving the separators as '/'.
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const normalized = `/${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  return escapeUri(normalized).replace(/%2F/g, '/');
+}
+
+function canonicalQuery(query: SignedRequest['query']): string {
+  // Sorted by encoded name; a repeated name's pairs sorted among themselves; '=' even for an
+  // empty value. A name with no value (an empty list) contributes nothing.
+  const names: string[] = [];
+  const serialized = new Map<string, string>();
+  for (const name of Object.keys(query)) {
+    const encodedName = escapeUri(name);
+    names.push(encodedName);
+    const value: unknown = query[name];
+    if (typeof value === 'string') {
+      serialized.set(encodedName, `${encodedName}=${escapeUri(value)}`);
+    } else if (Array.isArray(value)) {
+      serialized.set(encodedName, value.map((v) => `${encodedName}=${escapeUri(v as string)}`).sort().join('&'));
+    }
+  }
+  return names
+    .sort()
+    .map((name) => serialized.get(name))
+    .filter((pair) => pair)
+    .join('&');
+}
+
+interface Signable {
+  method: string;
+  path: string;
+  query: SignedRequest['query'];
+  /** The signed headers by lower-case name, with their received values. */
+  headers: Record<string, string>;
+  payloadHash: string;
+  amzDate: string;
+  scope: string;
+  rawPath: boolean;
+}
+
+/** The signature over `r` and the list of headers it covers (authorization is never covered). */
+function signatureOf(r: Signable, key: Buffer): { signature: Buffer; signedHeaders: string } {
+  const names = Object.keys(r.headers)
+    .filter((name) => name !== 'authorization')
+    .sort();
+  // Values trimmed, line breaks and runs of spaces and tabs made one space; x-amz-date is the
+  // date the signature is checked against (the received value, checked to be well formed).
+  const canonicalHeaders = names.map((name) => {
+    const value = name === 'x-amz-date' ? r.amzDate : (r.headers[name] as string);
+    return `${name}:${value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '')}\n`;
+  });
+  const signedHeaders = names.join(';');
+  const canonicalRequest =
+    `${r.method || 'GET'}\n${canonicalPath(r.path, r.rawPath)}\n${canonicalQuery(r.query)}\n` +
+    `${canonicalHeaders.join('')}\n${signedHeaders}\n${r.payloadHash}`;
+  const stringToSign =
+    `${algorithm}\n${r.amzDate}\n${r.scope}\n` + createHash('sha256').update(canonicalRequest, 'utf8').digest('hex');
+  return { signature: createHmac('sha256', key).update(stringToSign, 'utf8').digest(), signedHeaders };
+}
+
 /**
  * Verifies the SigV4 signature of `request` and returns the caller it authenticates.
  * Throws KmsError (MissingAuthenticationToken, IncompleteSignature, InvalidSignature or
@@ -230,7 +341,7 @@ export async function verifySigV4(
   if (missing.length > 0) throw incomplete(missing.join(' '));
 
   // Precondition: requests dated by the Date header instead of X-Amz-Date are rejected.
-  // (The smithy signer always signs X-Amz-Date and never Date, so such a request cannot be checked.)
+  // (As with the AWS SDK's signer, only X-Amz-Date dates a signature; a Date header is never signed.)
   if (amzDate === undefined) throw incomplete(sigv4Messages.dateHeaderUnsupported);
 
   // Precondition: X-Amz-Date must be in ISO 8601 basic format.
@@ -268,7 +379,7 @@ export async function verifySigV4(
   // Precondition: the x-amz-date header must be signed.
   if (!signedHeaders.includes('x-amz-date')) throw invalid(sigv4Messages.dateNotSigned);
   // Precondition: the Date header must not be signed.
-  // (The smithy signer drops Date from what it signs, so a signature over it cannot be checked.)
+  // (The AWS SDK's signer drops Date from what it signs; a signature over it is not checked.)
   if (signedHeaders.includes('date')) throw incomplete(sigv4Messages.dateHeaderUnsupported);
 
   const credentialParts = auth.credential.split('/');
@@ -314,46 +425,37 @@ export async function verifySigV4(
     headers[name] = value;
   }
 
+  // The body is hashed once: for this check and as the payload hash of the canonical request.
+  // Whether the client signed x-amz-content-sha256 or not, the payload hash it signed is the
+  // SHA-256 of the received body (a signed header carrying anything else fails right here).
+  const bodyHash = createHash('sha256').update(request.body).digest('hex');
   // Precondition: an x-amz-content-sha256 header must equal the SHA-256 of the received body.
   const contentSha256 = headerValue(request.headers, 'x-amz-content-sha256');
-  if (contentSha256 !== undefined) {
-    const bodyHash = createHash('sha256').update(request.body).digest('hex');
-    if (contentSha256 !== bodyHash) throw invalid(sigv4Messages.contentSha256Mismatch);
-  }
+  if (contentSha256 !== undefined && contentSha256 !== bodyHash) throw invalid(sigv4Messages.contentSha256Mismatch);
 
-  const signer = new SignatureV4({
-    service,
-    region,
-    credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-    sha256: Sha256,
-    uriEscapePath: !options.rawPath,
-    // Never add x-amz-content-sha256 of our own: only what the client signed may be signed.
-    applyChecksum: false,
-  });
-  const signed = await signer.sign(
-    new HttpRequest({
+  // Precondition: the signature must match the one recomputed over the received request.
+  const signing = signatureOf(
+    {
       method: request.method,
       path: request.path,
       query: request.query,
       headers,
-      body: request.body,
-    }),
-    { signingDate: requestTime, signableHeaders: new Set(signedHeaders) },
+      payloadHash: bodyHash,
+      amzDate,
+      scope: `${scopeDate}/${region}/${service}/${terminator}`,
+      rawPath: options.rawPath === true,
+    },
+    signingKey(credential.secretAccessKey, scopeDate, region, service),
   );
-  const produced = String(signed.headers.authorization ?? '');
-  const expected = /, SignedHeaders=([^,]*), Signature=([0-9a-f]{64})$/.exec(produced);
   const sortedSignedHeaders = [...signedHeaders].sort().join(';');
-
-  // Precondition: the signature must match the one recomputed over the received request.
-  // Both sides are 64 ASCII hex digits (checked above), so the buffers have equal length.
+  // Both sides are 32 bytes: the Signature parameter is 64 lower-case hex digits (checked above).
   const matches =
-    expected !== null &&
-    expected[1] === sortedSignedHeaders &&
-    timingSafeEqual(Buffer.from(expected[2] ?? '', 'ascii'), Buffer.from(auth.signature, 'ascii'));
+    signing.signedHeaders === sortedSignedHeaders &&
+    timingSafeEqual(signing.signature, Buffer.from(auth.signature, 'hex'));
   if (!matches) {
     const detail =
-      expected !== null && expected[1] !== sortedSignedHeaders
-        ? `signer covered '${expected[1]}' but the client signed '${sortedSignedHeaders}'`
+      signing.signedHeaders !== sortedSignedHeaders
+        ? `signer covered '${signing.signedHeaders}' but the client signed '${sortedSignedHeaders}'`
         : 'signature mismatch';
     throw invalid(sigv4Messages.signatureMismatch, detail);
   }
