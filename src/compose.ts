@@ -18,7 +18,7 @@ import { KmsError, messages } from './core/errors';
 import { heartbeat, maintenanceEvents, PROCESS_INSTANCE, retire, runMaintenance } from './core/jobs/maintenance';
 import { Readiness } from './core/jobs/readiness';
 import { systemClock, type Clock, type MetadataStore } from './core/ports';
-import { createApp, type AppOptions } from './http/app';
+import { createApp, requestListener, type AppOptions } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
 import { PrincipalDirectory } from './http/auth/principals';
 import { WatchedFile } from './http/auth/watched-file';
@@ -178,7 +178,7 @@ function mongoHosts(uri: string): string {
 /** Listens, or says the address is taken (or not ours to bind) and fails. */
 function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(app);
+    const server = createServer(requestListener(app));
     server.once('error', (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? 'is already in use' : e.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${e.code ?? e.message})`;
       reject(new StartupError(`KMS_HOST/KMS_PORT ${host}:${port} ${why}`));

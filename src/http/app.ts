@@ -1,6 +1,7 @@
 // The Express application, without listen(): tests drive it with supertest, main.ts serves it.
 // Each wire protocol is a router of its own; every call goes through the core seam.
 import express from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CoreService } from '../core/calls/service';
 import { KmsError } from '../core/errors';
 import type { Readiness } from '../core/jobs/readiness';
@@ -29,13 +30,29 @@ export interface AppOptions {
   jwks?: JwksOptions;
 }
 
+/** The KMS handler of each app, for the listener that runs it before Express. */
+const kmsHandlers = new WeakMap<express.Express, ReturnType<typeof kmsHandler>>();
+
+/**
+ * What a server listens with: POST / straight to the KMS handler on Node's own request and
+ * response, everything else through Express. Express's own first step does the same, so
+ * supertest on the app sees identical behaviour.
+ */
+export function requestListener(app: express.Express): (req: IncomingMessage, res: ServerResponse) => void {
+  const kms = kmsHandlers.get(app);
+  if (!kms) return app;
+  return (req, res) => kms(req, res, () => app(req, res));
+}
+
 export function createApp(options: AppOptions): express.Express {
   const { deps } = options.service;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   // The KMS API first: POST / never reaches Express's router.
-  app.use(kmsHandler(options));
+  const kms = kmsHandler(options);
+  kmsHandlers.set(app, kms);
+  app.use(kms);
   app.use(assignRequestId(REQUEST_ID_HEADER));
 
   // Readiness: a real operation on every key store and a real write to the store, saying which part failed.

@@ -2,12 +2,23 @@
 // field whose name suggests a secret is replaced before a line is written.
 import winston from 'winston';
 
+/** Where winston's transports read the finished line (triple-beam's MESSAGE). */
+const MESSAGE = Symbol.for('message');
+
 const secretField = /^(plaintext|privatekeyplaintext|secretaccesskey|rawsecretaccesskey|pin|sopin|password|keystorepassword|authorization|ciphertextblob|body)$/i;
 
-const redactSecrets = winston.format((info) => {
-  for (const key of Object.keys(info)) {
-    if (secretField.test(key)) (info as Record<string, unknown>)[key] = '[redacted]';
+/**
+ * One pass per line: secrets redacted, a timestamp added, and the line serialised with the
+ * native JSON.stringify (a line's fields are plain data: no cycles, no BigInt). It runs once per
+ * request, so it stays a single function rather than a chain of formats.
+ */
+const jsonLine = winston.format((info) => {
+  const line = info as Record<string | symbol, unknown>;
+  for (const key of Object.keys(line)) {
+    if (secretField.test(key)) line[key] = '[redacted]';
   }
+  line.timestamp = new Date().toISOString();
+  line[MESSAGE] = JSON.stringify(line);
   return info;
 });
 
@@ -20,7 +31,7 @@ export function createLogger(options: { level: string; file?: string; silent?: b
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   return winston.createLogger({
     level: options.level,
-    format: winston.format.combine(redactSecrets(), winston.format.timestamp(), winston.format.json()),
+    format: jsonLine(),
     transports,
   });
 }
