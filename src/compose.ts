@@ -101,9 +101,9 @@ export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreSe
   return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]), readiness: new Readiness(deps, instanceId), instanceId };
 }
 
-/** One maintenance run, its work emitted as internal events through the seam. */
-export async function maintain(service: CoreService, logger: Logger, atStartup: boolean, instanceId = PROCESS_INSTANCE): Promise<void> {
-  const report = await runMaintenance(service.deps, { atStartup, instanceId });
+/** One maintenance run, its work emitted as internal events through the seam. `predecessors`: see MaintenanceOptions. */
+export async function maintain(service: CoreService, logger: Logger, atStartup: boolean, instanceId = PROCESS_INSTANCE, predecessors?: (instanceId: string) => boolean): Promise<void> {
+  const report = await runMaintenance(service.deps, { atStartup, instanceId, ...(predecessors ? { predecessors } : {}) });
   if (report.recovered > 0) logger.warn('recovered interrupted key changes', { count: report.recovered });
   for (const event of maintenanceEvents(report, service.deps.clock.now(), randomUUID)) await service.emit(event);
 }
@@ -268,8 +268,22 @@ export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigO
   };
 }
 
-/** The server from configuration: token, store, core, maintenance, HTTP, listen. Returns its stop function. */
-export async function startServer(config: Readonly<Config>, logger: Logger): Promise<() => Promise<void>> {
+export interface ServerOptions {
+  /**
+   * Instances whose heartbeats this one's start-up recovery may take for its own leftovers (the
+   * processes of an earlier run of the same service, none of which runs now).
+   */
+  predecessors?: (instanceId: string) => boolean;
+}
+
+/** A started server: the port it listens on (KMS_PORT 0 picks one) and its stop function. */
+export interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** The server from configuration: token, store, core, maintenance, HTTP, listen. */
+export async function startServer(config: Readonly<Config>, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const defaultKeyStore = openTokenOnce(config);
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
   let store: MetadataStore;
@@ -291,7 +305,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
     heartbeat(deps, instanceId).catch((e: unknown) => logger.error('heartbeat failed', { detail: String(e) }));
   }, HEARTBEAT_INTERVAL_MS);
   beat.unref();
-  await maintain(service, logger, true, instanceId);
+  await maintain(service, logger, true, instanceId, options.predecessors);
   const sweep = setInterval(() => {
     maintain(service, logger, false, instanceId).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
   }, MAINTENANCE_INTERVAL_MS);
@@ -319,11 +333,12 @@ export async function startServer(config: Readonly<Config>, logger: Logger): Pro
   try {
     server = await listen(app, config.host, config.port);
     const address = server.address();
-    logger.info('listening', { host: config.host, port: typeof address === 'object' && address ? address.port : config.port });
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info('listening', { host: config.host, port });
     if (xksKeyStores) stopXks = await startXksProxy(config, service, xksKeyStores, logger);
+    return { port, stop };
   } catch (e) {
     await stop();
     throw e;
   }
-  return stop;
 }

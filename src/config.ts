@@ -1,7 +1,7 @@
 // The only reader of process.env. Values are validated once at start-up and frozen;
 // secrets are redacted whenever the configuration is printed.
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { parseJwtIssuers, type JwtIssuerConfig } from './auth-config';
 import { isLoopbackHost } from './xks-config';
@@ -76,7 +76,15 @@ export interface ServerConfig {
    * instance knows its own leftovers), different between instances. Host name and port by default.
    */
   instanceId: string;
+  /**
+   * Worker processes serving the same port (KMS_WORKERS): each is an instance of its own, with
+   * the id `<instanceId>#<index>`. 1 is a single process, with no cluster primary.
+   */
+  workers: number;
 }
+
+/** The most worker processes KMS_WORKERS may ask for (and the default's ceiling). */
+export const MAX_WORKERS = 64;
 
 export interface LoggingConfig {
   logLevel: string;
@@ -344,6 +352,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     port: integer(env, 'KMS_PORT', 8080, 0, 65535),
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
     instanceId: env.KMS_INSTANCE_ID || `${hostname()}:${integer(env, 'KMS_PORT', 8080, 0, 65535)}`,
+    workers: integer(env, 'KMS_WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
   xks: xksSection,
@@ -365,6 +374,25 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters', 'xksClient'], env);
+}
+
+/** Set by the primary in each worker's environment, never by an operator: which worker this is. */
+export const WORKER_INDEX_VARIABLE = 'HSM_KMS_WORKER_INDEX';
+/** Set with WORKER_INDEX_VARIABLE: '1' when no other worker of this service runs yet. */
+export const WORKER_ALONE_VARIABLE = 'HSM_KMS_WORKER_ALONE';
+
+/** A worker's place among its siblings, as its primary gave it. */
+export interface WorkerRole {
+  index: number;
+  /** Started while none of its siblings runs: the leases of this service's earlier processes are its own leftovers. */
+  startsAlone: boolean;
+}
+
+/** The role the primary gave this worker process (only meaningful in a node:cluster worker). */
+export function workerRoleFrom(env: Env = process.env): WorkerRole {
+  const index = Number(env[WORKER_INDEX_VARIABLE]);
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_WORKERS) throw new ConfigError(`${WORKER_INDEX_VARIABLE} must be set by the primary to a worker index`);
+  return { index, startsAlone: env[WORKER_ALONE_VARIABLE] === '1' };
 }
 
 /** The configuration with every secret replaced, safe to print or log. */

@@ -1,22 +1,33 @@
 // The server's entry point: configuration, logger, then the composition root. Nothing imports this file.
-import { startServer, StartupError } from './compose';
-import { ConfigError, loadConfig, redactedConfig, type Config } from './config';
-import { createLogger } from './log/logger';
+// KMS_WORKERS 1: this process is the server. More: this process is a small primary that forks
+// that many workers (src/workers.ts), and each worker runs this file again as a server of its own.
+import cluster from 'node:cluster';
+import type { RunningServer, ServerOptions } from './compose';
+import { ConfigError, loadConfig, redactedConfig, workerRoleFrom, type Config } from './config';
+import { createLogger, type Logger } from './log/logger';
+import { processesOf, reportToPrimary, runPrimary, workerInstanceId } from './workers';
 
-async function main(): Promise<void> {
-  let config: Readonly<Config>;
+/** A start-up failure as the line to print and the exit code to leave with. */
+class Failure extends Error {
+  constructor(readonly line: string, readonly exitCode: number) {
+    super(line);
+  }
+}
+
+function configuration(): Readonly<Config> {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`configuration error: ${e.message}`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) throw new Failure(`configuration error: ${e.message}`, 2);
     throw e;
   }
-  const logger = createLogger({ level: config.logLevel, file: config.logFile });
-  logger.info('starting', { config: redactedConfig(config) });
-  // Signals are handled from the start: one that comes while starting stops the service once it is up.
+}
+
+/**
+ * Starts the server with signals handled from the start: one that comes while starting stops the
+ * service once it is up. Resolves with the running server, or undefined when a signal stops it.
+ */
+async function serve(config: Readonly<Config>, logger: Logger, options: ServerOptions): Promise<RunningServer | undefined> {
   const running: { stop?: () => Promise<void> } = {};
   let stopping: string | undefined;
   const shutdown = (signal: string) => {
@@ -33,11 +44,49 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  running.stop = await startServer(config, logger);
-  if (stopping) finish(running.stop, stopping);
+  // Loaded here, not above: a primary never loads the token, the store or the HTTP layer.
+  const { startServer, StartupError } = await import('./compose');
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, options);
+  } catch (e) {
+    if (e instanceof StartupError) throw new Failure(`hsm-kms failed to start: ${e.message}`, e.exitCode);
+    throw e;
+  }
+  running.stop = server.stop;
+  if (stopping) {
+    finish(server.stop, stopping);
+    return undefined;
+  }
+  return server;
+}
+
+async function main(): Promise<void> {
+  const config = configuration();
+  const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  // The start-up recovery of a lone process may take the heartbeats of this service's earlier processes for its own leftovers.
+  const predecessors = processesOf(config.instanceId);
+  if (cluster.isWorker) {
+    const role = workerRoleFrom();
+    const instanceId = workerInstanceId(config.instanceId, role.index);
+    const server = await serve(Object.freeze({ ...config, instanceId }), logger.child({ instance: instanceId }), role.startsAlone ? { predecessors } : {});
+    if (server) await reportToPrimary({ hsmKms: 'ready', port: server.port });
+    return;
+  }
+  logger.info('starting', { config: redactedConfig(config) });
+  if (config.workers > 1) {
+    runPrimary(config, logger.child({ role: 'primary' }));
+    return;
+  }
+  await serve(config, logger, { predecessors });
 }
 
 main().catch((e: unknown) => {
-  console.error(`hsm-kms failed to start: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(e instanceof StartupError ? e.exitCode : 1);
+  const failure = e instanceof Failure ? e : new Failure(`hsm-kms failed to start: ${e instanceof Error ? e.message : String(e)}`, 1);
+  // A worker's primary prints the line and leaves with the code, as a single process does.
+  const told = cluster.isWorker ? reportToPrimary({ hsmKms: 'failed', line: failure.line, exitCode: failure.exitCode }) : Promise.resolve(false);
+  void told.then((sent) => {
+    if (!sent) console.error(failure.line);
+    process.exit(failure.exitCode);
+  });
 });

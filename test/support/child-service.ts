@@ -11,11 +11,14 @@ export interface ChildService {
   listening: Promise<number>;
   /** Resolves with the exit code and everything it wrote. */
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** The JSON log lines written to stdout so far (of every process, with KMS_WORKERS above 1). */
+  logLines(): Record<string, unknown>[];
 }
 
+/** A single process unless `env` sets KMS_WORKERS (whose default is the number of cores). */
 export function startChildService(env: Record<string, string>): ChildService {
   const child = spawn(process.execPath, ['-r', path.join(repo, 'test/support/ts-register.cjs'), path.join(repo, 'src/main.ts')], {
-    env: { ...process.env, KMS_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KMS_LOG_LEVEL: 'info', KMS_WORKERS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -35,5 +38,13 @@ export function startChildService(env: Record<string, string>): ChildService {
       resolve({ code, stdout, stderr });
     });
   });
-  return { process: child, listening, exited };
+  // Complete lines only (the last may still be arriving).
+  const logLines = () => stdout.split('\n').slice(0, -1).flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+  return { process: child, listening, exited, logLines };
 }

@@ -38,9 +38,10 @@ export async function retire(deps: CoreDeps, instanceId: string): Promise<void> 
   await deps.store.leases.release(`${INSTANCE_PREFIX}${instanceId}`, instanceId);
 }
 
-/** Whether any instance but `instanceId` is alive on this store. */
-async function othersAlive(deps: CoreDeps, instanceId: string): Promise<boolean> {
-  return (await deps.store.leases.listLive(INSTANCE_PREFIX, deps.clock.now())).some((lease) => lease.owner !== instanceId);
+/** Whether any instance but `instanceId` (and its `predecessors`) is alive on this store. */
+async function othersAlive(deps: CoreDeps, instanceId: string, predecessors?: (owner: string) => boolean): Promise<boolean> {
+  return (await deps.store.leases.listLive(INSTANCE_PREFIX, deps.clock.now()))
+    .some((lease) => lease.owner !== instanceId && !predecessors?.(lease.owner));
 }
 
 /** Runs `job` only while holding the lease `job:<name>`: with several instances on one store, one runs it at a time. */
@@ -54,11 +55,22 @@ async function underLease<T>(deps: CoreDeps, name: string, owner: string, job: (
   }
 }
 
-export async function runMaintenance(deps: CoreDeps, options: { atStartup: boolean; instanceId?: string }): Promise<MaintenanceReport> {
+export interface MaintenanceOptions {
+  atStartup: boolean;
+  instanceId?: string;
+  /**
+   * At start-up: instances whose heartbeat is a leftover of this one's own service, known not to
+   * run now (the workers of an earlier run, when this worker starts before any sibling). Their
+   * live heartbeats do not count as others alive, as this instance's own earlier heartbeat does not.
+   */
+  predecessors?: (instanceId: string) => boolean;
+}
+
+export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions): Promise<MaintenanceReport> {
   const owner = options.instanceId ?? PROCESS_INSTANCE;
   // At start-up, when no other instance is alive, nothing can be in flight: no grace period is
   // needed. Another live instance may be creating a key or rotating right now: wait as usual.
-  const immediate = options.atStartup && !(await othersAlive(deps, owner));
+  const immediate = options.atStartup && !(await othersAlive(deps, owner, options.predecessors));
   const recovered = await underLease(deps, 'recovery', owner, async () =>
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
