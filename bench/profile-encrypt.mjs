@@ -34,6 +34,7 @@ const pin = randomBytes(8).toString('hex');
 execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'profile', '--so-pin', pin, '--pin', pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe' });
 const credentials = { accessKeyId: 'AKIAPROFILE000000001', secretAccessKey: randomBytes(30).toString('base64') };
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KMS_')));
+env.KMS_WORKERS = process.env.KMS_WORKERS ?? '1';
 Object.assign(env, {
   KMS_DATA_DIR: dir, KMS_PORT: String(PORT), KMS_TOKEN_LABEL: 'profile', KMS_PIN: pin, SOFTHSM2_CONF: conf,
   KMS_ROOT_ACCESS_KEY_ID: credentials.accessKeyId, KMS_ROOT_SECRET_ACCESS_KEY: credentials.secretAccessKey,
@@ -75,8 +76,16 @@ try {
   const probe = await send(request);
   if (probe.status !== 200) throw new Error(`probe: ${probe.status} ${probe.text}`);
   await autocannon({ url, connections: CONNECTIONS, duration: 2, method: 'POST', headers: request.headers, body: request.body });
+  // CPU time of the server process tree (primary and workers) and of this load generator, per request.
+  const serverCpu = () => execFileSync('ps', ['--no-headers', '-o', 'cputimes', '--ppid', String(server.pid), '-p', String(server.pid)]).toString().trim().split(/\s+/).reduce((a, b) => a + Number(b), 0);
+  const clientBefore = process.cpuUsage();
+  const serverBefore = serverCpu();
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, method: 'POST', headers: request.headers, body: request.body });
-  console.log(`${target}: ${Math.round(result['2xx'] / result.duration)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+  const client = process.cpuUsage(clientBefore);
+  const served = result['2xx'];
+  const serverSeconds = serverCpu() - serverBefore;
+  console.log(`${target}: ${Math.round(served / result.duration)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}; `
+    + `CPU per request: server ${Math.round((serverSeconds * 1e6) / served)} µs (whole seconds from ps: coarse), load generator ${Math.round((client.user + client.system) / served)} µs`);
 } finally {
   server.kill('SIGINT');
   await new Promise((resolve) => server.once('exit', resolve));
