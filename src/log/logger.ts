@@ -1,5 +1,7 @@
 // winston, JSON lines. Request bodies are never logged; as a second line of defence, any
 // field whose name suggests a secret is replaced before a line is written.
+import { writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import winston from 'winston';
 
 /** Where winston's transports read the finished line (triple-beam's MESSAGE). */
@@ -18,16 +20,59 @@ const jsonLine = winston.format((info) => {
     if (secretField.test(key)) line[key] = '[redacted]';
   }
   line.timestamp = new Date().toISOString();
-  line[MESSAGE] = JSON.stringify(line);
+  try {
+    line[MESSAGE] = JSON.stringify(line);
+  } catch {
+    // A field that cannot be serialised (a cycle, a BigInt) must not cost the line.
+    line[MESSAGE] = JSON.stringify({ level: line.level, message: line.message, timestamp: line.timestamp, unserialisable: Object.keys(line).filter((k) => k !== 'level' && k !== 'message' && k !== 'timestamp') });
+  }
   return info;
 });
+
+/**
+ * Lines for stdout, written once per turn of the event loop: a busy service writes tens of
+ * lines per turn, and one write costs a system call whatever its length. Whatever is pending is
+ * written synchronously when the process exits.
+ */
+function batchedStdout(): Writable {
+  let pending: string[] = [];
+  let scheduled = false;
+  const take = () => {
+    const text = pending.join('');
+    pending = [];
+    return text;
+  };
+  process.once('exit', () => {
+    if (pending.length === 0) return;
+    try {
+      writeSync(process.stdout.fd, take());
+    } catch {
+      // stdout is gone: nothing left to tell.
+    }
+  });
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      pending.push(chunk.toString());
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          if (pending.length > 0) process.stdout.write(take());
+        });
+      }
+      callback();
+    },
+  });
+}
 
 export type Logger = winston.Logger;
 
 /** `stderr`: console lines go to stderr, leaving stdout to a command's output. */
 export function createLogger(options: { level: string; file?: string; silent?: boolean; stderr?: boolean }): Logger {
-  const stderrLevels = options.stderr ? Object.keys(winston.config.npm.levels) : undefined;
-  const transports: winston.transport[] = [new winston.transports.Console({ silent: options.silent, stderrLevels })];
+  // Commands write their lines to stderr as they come; the service batches its stdout.
+  const transports: winston.transport[] = [options.stderr
+    ? new winston.transports.Console({ silent: options.silent, stderrLevels: Object.keys(winston.config.npm.levels) })
+    : new winston.transports.Stream({ stream: batchedStdout(), silent: options.silent })];
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   return winston.createLogger({
     level: options.level,
