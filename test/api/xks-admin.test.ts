@@ -46,7 +46,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 it('creates, lists, disables, enables and deletes external keys, with the usage the token enforces', async () => {
   const created = await admin('create', '--prefix', PREFIX, '--id', 'enc-only', '--usage', 'ENCRYPT');
   expect(created).toMatchObject({ code: 0, out: { keyStorePrefix: PREFIX, externalKeyId: 'enc-only', usage: ['ENCRYPT'], status: 'ENABLED', tokenId: 'default' } });
-  expect(created.err).toMatch(/"operation":"CreateExternalKey".*"source":"cli"/);
+  const lines = created.err.split('\n').filter((line: string) => line.startsWith('{')).map((line: string) => JSON.parse(line) as Record<string, unknown>);
+  expect(lines).toContainEqual(expect.objectContaining({ operation: 'CreateExternalKey', source: 'cli' }));
   expect((await admin('create', '--prefix', PREFIX, '--id', 'both')).out).toMatchObject({ usage: ['ENCRYPT', 'DECRYPT'] });
   expect((await admin('create', '--prefix', PREFIX, '--id', 'none', '--usage', 'none', '--disabled')).out).toMatchObject({ usage: [], status: 'DISABLED' });
   const unconfigured = await admin('create', '--prefix', '/keystores/not-configured', '--id', 'k');
