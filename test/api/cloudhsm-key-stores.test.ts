@@ -4,7 +4,7 @@
 import {
   ConnectCustomKeyStoreCommand, CreateCustomKeyStoreCommand, CreateKeyCommand, DecryptCommand, DeleteCustomKeyStoreCommand,
   DescribeCustomKeyStoresCommand, DescribeKeyCommand, DisconnectCustomKeyStoreCommand, EncryptCommand, GenerateDataKeyCommand,
-  GenerateRandomCommand, KMSClient, ScheduleKeyDeletionCommand, UpdateCustomKeyStoreCommand, type CustomKeyStoresListEntry,
+  GenerateRandomCommand, KMSClient, ScheduleKeyDeletionCommand, UpdateCustomKeyStoreCommand,
 } from '@aws-sdk/client-kms';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { XksHttpConnector } from '../../src/xks-client';
 import { FakeClock } from '../support/clock';
 import { trustAnchorPem } from '../support/fake-connectors';
 import { startFaultXksProxy, type FaultProxy } from '../support/fault-xks-proxy';
+import { rejection, settled } from '../support/custom-key-store-client';
 import { ROOT, sdkClient, startTestService, type TestService } from '../support/service';
 import { createTestToken, inspectObjectsById, type TestToken } from '../support/softhsm';
 
@@ -53,21 +54,7 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-async function settled(id: string): Promise<CustomKeyStoresListEntry> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const entry = (await kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: id }))).CustomKeyStores![0]!;
-    if (entry.ConnectionState !== 'CONNECTING') return entry;
-    if (Date.now() > deadline) throw new Error('still CONNECTING after 20 s');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
-async function rejection(promise: Promise<unknown>): Promise<{ name: string; message: string }> {
-  const error = await promise.then(() => undefined, (e: unknown) => e as Error);
-  if (!error) throw new Error('expected the call to fail');
-  return { name: error.name, message: error.message };
-}
 
 /** A raw session on `token` through the module instance the service uses, as an operator with the PIN would open one. */
 function withRawSession<T>(token: TestToken, fn: (lib: pkcs11js.PKCS11, session: pkcs11js.Handle) => T): T {
@@ -98,7 +85,7 @@ it('a key store on a second token: CreateCustomKeyStore to Decrypt, with the key
     CustomKeyStoreName: 'tenant-a', CloudHsmClusterId: CLUSTER_A, TrustAnchorCertificate: trustAnchorPem(), KeyStorePassword: tokenA.pin,
   }))).CustomKeyStoreId!;
   await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: storeA }));
-  expect(await settled(storeA)).toMatchObject({ ConnectionState: 'CONNECTED', CloudHsmClusterId: CLUSTER_A, TrustAnchorCertificate: trustAnchorPem() });
+  expect(await settled(kms, storeA)).toMatchObject({ ConnectionState: 'CONNECTED', CloudHsmClusterId: CLUSTER_A, TrustAnchorCertificate: trustAnchorPem() });
 
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ CustomKeyStoreId: storeA, Origin: 'AWS_CLOUDHSM', Description: 'in tenant A' }));
   expect(KeyMetadata).toMatchObject({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: storeA, CloudHsmClusterId: CLUSTER_A, KeyState: 'Enabled' });
@@ -124,7 +111,7 @@ it('a key store on a second token: CreateCustomKeyStore to Decrypt, with the key
   expect(await rejection(kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, CustomKeyStoreId: storeA })))).toMatchObject({ name: 'CustomKeyStoreInvalidStateException' });
   expect(await rejection(kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: storeA })))).toMatchObject({ name: 'CustomKeyStoreHasCMKsException' });
   await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: storeA }));
-  expect(await settled(storeA)).toMatchObject({ ConnectionState: 'CONNECTED' });
+  expect(await settled(kms, storeA)).toMatchObject({ ConnectionState: 'CONNECTED' });
   expect(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!)).toEqual(plaintext);
 });
 
@@ -145,12 +132,12 @@ it('a wrong PIN leaves the store FAILED with INVALID_CREDENTIALS; with the right
     CustomKeyStoreName: 'tenant-b', CloudHsmClusterId: CLUSTER_B, TrustAnchorCertificate: trustAnchorPem(), KeyStorePassword: 'wrong-pin-123',
   }))).CustomKeyStoreId!;
   await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: storeB }));
-  expect(await settled(storeB)).toMatchObject({ ConnectionState: 'FAILED', ConnectionErrorCode: 'INVALID_CREDENTIALS' });
+  expect(await settled(kms, storeB)).toMatchObject({ ConnectionState: 'FAILED', ConnectionErrorCode: 'INVALID_CREDENTIALS' });
   expect(await rejection(kms.send(new CreateKeyCommand({ CustomKeyStoreId: storeB, Origin: 'AWS_CLOUDHSM' })))).toMatchObject({ name: 'CustomKeyStoreInvalidStateException' });
   await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: storeB }));
   await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: storeB, KeyStorePassword: tokenB.pin }));
   await kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: storeB }));
-  expect(await settled(storeB)).toMatchObject({ ConnectionState: 'CONNECTED' });
+  expect(await settled(kms, storeB)).toMatchObject({ ConnectionState: 'CONNECTED' });
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ CustomKeyStoreId: storeB, Origin: 'AWS_CLOUDHSM' }));
   expect(inspectObjectsById(svc.defaultStore.connection.lib, tokenB, KeyMetadata!.CurrentKeyMaterialId!)).toHaveLength(1);
   expect(inspectObjectsById(svc.defaultStore.connection.lib, tokenA, KeyMetadata!.CurrentKeyMaterialId!)).toEqual([]);

@@ -4,12 +4,13 @@
 import {
   ConnectCustomKeyStoreCommand, CreateCustomKeyStoreCommand, CreateKeyCommand, DecryptCommand, DeleteCustomKeyStoreCommand,
   DescribeCustomKeyStoresCommand, DescribeKeyCommand, DisconnectCustomKeyStoreCommand, EncryptCommand, GenerateDataKeyCommand,
-  KMSClient, ReEncryptCommand, ScheduleKeyDeletionCommand, UpdateCustomKeyStoreCommand, type CustomKeyStoresListEntry,
+  KMSClient, ReEncryptCommand, ScheduleKeyDeletionCommand, UpdateCustomKeyStoreCommand,
 } from '@aws-sdk/client-kms';
 import { readFileSync } from 'node:fs';
 import { XksHttpConnector } from '../../src/xks-client';
 import { cryptographicMessages } from '../../src/core/custom-key-stores/xks-failures';
 import type { XksProxyFailureKind } from '../../src/core/key-stores/connectors';
+import { rejection, settled } from '../support/custom-key-store-client';
 import { ROOT, sdkClient, startTestService, type TestService } from '../support/service';
 import { defaultXksConfig, startXksTestProxy, XKS_CREDENTIAL, XKS_PREFIX, type XksTestProxy } from '../support/xks';
 import { SPEC_ERRORS, startFaultXksProxy, type Fault, type FaultProxy } from '../support/fault-xks-proxy';
@@ -17,21 +18,7 @@ import { SPEC_ERRORS, startFaultXksProxy, type Fault, type FaultProxy } from '..
 const SECOND_CREDENTIAL = { accessKeyId: 'SECONDSTOREKEYABCDEFG', secretAccessKey: 'Z'.repeat(44) };
 const credential = { AccessKeyId: XKS_CREDENTIAL.accessKeyId, RawSecretAccessKey: XKS_CREDENTIAL.secretAccessKey };
 
-async function settled(kms: KMSClient, id: string): Promise<CustomKeyStoresListEntry> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const entry = (await kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: id }))).CustomKeyStores![0]!;
-    if (entry.ConnectionState !== 'CONNECTING') return entry;
-    if (Date.now() > deadline) throw new Error('still CONNECTING after 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-async function rejection(promise: Promise<unknown>): Promise<{ name: string; message: string }> {
-  const error = await promise.then(() => undefined, (e: unknown) => e as Error);
-  if (!error) throw new Error('expected the call to fail');
-  return { name: error.name, message: error.message };
-}
 
 describe('an external key store on our own XKS proxy', () => {
   let proxy: XksTestProxy;

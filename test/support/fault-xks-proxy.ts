@@ -5,6 +5,7 @@
 // requests: delays, every spec error, bodies that are not what the API specifies, a connection
 // destroyed before or during the response. Every request is recorded (headers, body, which
 // connection carried it).
+import { xksStatusOf } from '../../src/http/xks/errors';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -64,20 +65,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export const SPEC_ERRORS: Record<string, number> = {
-  ValidationException: 400,
-  InvalidStateException: 400,
-  InvalidCiphertextException: 400,
-  InvalidKeyUsageException: 400,
-  AuthenticationFailedException: 401,
-  AccessDeniedException: 403,
-  KeyNotFoundException: 404,
-  InvalidUriPathException: 404,
-  ThrottlingException: 429,
-  UnsupportedOperationException: 501,
-  DependencyTimeoutException: 503,
-  InternalException: 500,
-};
+/** The spec's error names with their HTTP statuses: the proxy server's own table. */
+export const SPEC_ERRORS: Readonly<Record<string, number>> = xksStatusOf;
 
 const b64 = (b: Buffer) => b.toString('base64');
 const unb64 = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64') : Buffer.alloc(0));
