@@ -2,17 +2,16 @@
 // 20,000), made through CreateKey with 8 in flight; then a restart, timed to its first healthy
 // /healthz, its RSS when idle, and Encrypt replayed by autocannon for BENCH_SECONDS (default 5)
 // on one of the keys. Not part of npm run bench (it takes minutes: the token writes files per key).
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import autocannon from 'autocannon';
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { kmsSigner, send, throwawayService } from './scaffold.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KEYS = Number(process.env.MANY_KEYS ?? 20000);
@@ -20,44 +19,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PORT = 19000 + Math.floor(Math.random() * 1000);
 const log = (m) => console.error(`many-keys: ${m}`);
 
-class Sha256 {
-  constructor(secret) { this.h = secret ? createHmac('sha256', secret) : createHash('sha256'); }
-  update(data) { this.h.update(data); }
-  async digest() { return new Uint8Array(this.h.digest()); }
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-many-keys-'));
-mkdirSync(path.join(dir, 'tokens'));
-const conf = path.join(dir, 'softhsm2.conf');
-writeFileSync(conf, `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
-const pin = randomBytes(8).toString('hex');
-execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'many', '--so-pin', pin, '--pin', pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'pipe' });
-const credentials = { accessKeyId: 'AKIAMANYKEYS00000001', secretAccessKey: randomBytes(30).toString('base64') };
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KMS_')));
-Object.assign(env, {
-  KMS_DATA_DIR: dir, KMS_PORT: String(PORT), KMS_TOKEN_LABEL: 'many', KMS_PIN: pin, SOFTHSM2_CONF: conf, KMS_WORKERS: '1',
-  KMS_ROOT_ACCESS_KEY_ID: credentials.accessKeyId, KMS_ROOT_SECRET_ACCESS_KEY: credentials.secretAccessKey, KMS_LOG_LEVEL: 'info',
-});
-const url = `http://127.0.0.1:${PORT}`;
+const { env, credentials, url } = throwawayService(dir, { label: 'many', port: PORT });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-function send(request, keepAlive = false) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + request.path, { method: request.method, headers: request.headers, agent: keepAlive ? agent : false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(request.body);
-  });
-}
-const sigv4 = new SignatureV4({ service: 'kms', region: 'us-east-1', credentials, sha256: Sha256 });
-async function signed(target, input) {
-  const body = JSON.stringify(input);
-  const request = new HttpRequest({ method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port: PORT, path: '/', headers: { host: `127.0.0.1:${PORT}`, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${target}` }, body });
-  return { method: 'POST', path: '/', headers: (await sigv4.sign(request)).headers, body };
-}
+const signed = kmsSigner(credentials, PORT);
+const sendOne = (request, keepAlive = false) => send(url, request, keepAlive ? agent : false);
 function start() {
   const fd = openSync(path.join(dir, 'server.out'), 'a');
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'main.js')], { env, stdio: ['ignore', fd, fd] });
@@ -68,7 +35,7 @@ async function healthy(child) {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${readFileSync(path.join(dir, 'server.out'), 'utf8').slice(-500)}`);
     try {
-      if ((await send({ method: 'GET', path: '/healthz', headers: {} })).status === 200) return;
+      if ((await sendOne({ method: 'GET', path: '/healthz', headers: {} })).status === 200) return;
     } catch { /* not yet */ }
     await sleep(20);
   }
@@ -89,7 +56,7 @@ try {
   const worker = async () => {
     while (made < KEYS) {
       made++;
-      const res = await send(await signed('CreateKey', { Description: 'many' }), true);
+      const res = await sendOne(await signed('CreateKey', { Description: 'many' }), true);
       if (res.status !== 200) throw new Error(`CreateKey: ${res.status} ${res.text}`);
       firstKey ??= JSON.parse(res.text).KeyMetadata.Arn;
       if (made % 5000 === 0) log(`${made} keys (${Math.round(made / ((Date.now() - began) / 1000))}/s)`);

@@ -27,6 +27,15 @@ export const xksProxyAuthenticationCredentialField = () => s.secret(s.structure(
   RawSecretAccessKey: s.required(s.string({ min: 43, max: 64, pattern: /^[a-zA-Z0-9/+=]+$/ })),
 }));
 
+/** The XKS proxy settings, as both CreateCustomKeyStore and UpdateCustomKeyStore take them. */
+export const xksProxySettingsFields = () => ({
+  XksProxyUriEndpoint: xksProxyUriEndpointField(),
+  XksProxyUriPath: xksProxyUriPathField(),
+  XksProxyVpcEndpointServiceName: xksProxyVpcEndpointServiceNameField(),
+  XksProxyAuthenticationCredential: xksProxyAuthenticationCredentialField(),
+  XksProxyConnectivity: xksProxyConnectivityField(),
+});
+
 /** Cluster ids as the operator declares them: AWS's form. */
 export const CLUSTER_ID_PATTERN = /^cluster-[a-z2-7]{11,16}$/;
 

@@ -10,8 +10,8 @@ import { createSecretKey, destroySecretKey, openSecret, sealSecret } from '../cu
 import {
   checkClusterDeclared, checkClusterUnused, checkTrustAnchorCertificate, checkXksProxyConnectivity, checkXksProxyUriEndpoint,
   checkXksProxyUriUnused, cloudHsmClusterIdField, customKeyStoreNameField, keyStorePasswordField, trustAnchorCertificateField,
-  validateXksProxy, xksProxyAuthenticationCredentialField, xksProxyConnectivityField, xksProxyUriEndpointField, xksProxyUriPathField,
-  xksProxyVpcEndpointServiceNameField,
+  validateXksProxy,
+  xksProxySettingsFields,
 } from '../custom-key-stores/settings';
 import { DuplicateRecordError, KmsError } from '../errors';
 import { customKeyStoreTypes, type CustomKeyStoreRecord } from '../model';
@@ -24,11 +24,7 @@ export const createCustomKeyStore = defineOperation({
     TrustAnchorCertificate: trustAnchorCertificateField(),
     KeyStorePassword: keyStorePasswordField(),
     CustomKeyStoreType: s.enum(customKeyStoreTypes),
-    XksProxyUriEndpoint: xksProxyUriEndpointField(),
-    XksProxyUriPath: xksProxyUriPathField(),
-    XksProxyVpcEndpointServiceName: xksProxyVpcEndpointServiceNameField(),
-    XksProxyAuthenticationCredential: xksProxyAuthenticationCredentialField(),
-    XksProxyConnectivity: xksProxyConnectivityField(),
+    ...xksProxySettingsFields(),
   }),
   async run(deps, ctx, input) {
     // Custom key store actions are IAM-only: identity policies, Resource "*".

@@ -12,8 +12,7 @@ import { openSecret, sealSecret } from '../custom-key-stores/secrets';
 import {
   checkClusterDeclared, checkClusterUnused, checkXksProxyConnectivity, checkXksProxyUriEndpoint, checkXksProxyUriUnused,
   cloudHsmClusterIdField, customKeyStoreIdField, customKeyStoreNameField, keyStorePasswordField, validateXksProxy,
-  xksProxyAuthenticationCredentialField, xksProxyConnectivityField, xksProxyUriEndpointField, xksProxyUriPathField,
-  xksProxyVpcEndpointServiceNameField,
+  xksProxySettingsFields,
 } from '../custom-key-stores/settings';
 import { DuplicateRecordError, KmsError } from '../errors';
 import type { CustomKeyStoreRecord, SealedSecret } from '../model';
@@ -28,11 +27,7 @@ export const updateCustomKeyStore = defineOperation({
     NewCustomKeyStoreName: customKeyStoreNameField(),
     KeyStorePassword: keyStorePasswordField(),
     CloudHsmClusterId: cloudHsmClusterIdField(),
-    XksProxyUriEndpoint: xksProxyUriEndpointField(),
-    XksProxyUriPath: xksProxyUriPathField(),
-    XksProxyVpcEndpointServiceName: xksProxyVpcEndpointServiceNameField(),
-    XksProxyAuthenticationCredential: xksProxyAuthenticationCredentialField(),
-    XksProxyConnectivity: xksProxyConnectivityField(),
+    ...xksProxySettingsFields(),
   }),
   async run(deps, ctx, input) {
     await authorize(deps, ctx, { action: 'UpdateCustomKeyStore' });
