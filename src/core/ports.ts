@@ -1,6 +1,7 @@
 // The ports core depends on. Adapters (src/pkcs11, src/store, src/log) implement them;
 // tests implement them with fakes.
 import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from './model';
+import type { AuditDigest, AuditDraft, AuditLookup, AuditRecord } from './audit/record';
 import type { ExternalKeyRecord } from './xks-proxy/external-key';
 
 export interface Page<T> {
@@ -131,6 +132,32 @@ export interface CustomKeyStoreRepository {
 }
 
 /**
+ * The audit trail: one chain of records shared by every instance, and the signed digests of its
+ * head. Appends are serialised by the store (a transaction), never by the process.
+ */
+export interface AuditRepository {
+  /**
+   * Appends `drafts`, in order, after the current head in one atomic step: each gets the next
+   * sequence and its chainValue over the previous record's. Returns the stored records. Two
+   * instances appending at once both succeed and form one chain (the store retries or serialises).
+   */
+  append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]>;
+  /** The last record, or undefined for an empty trail (or one pruned to nothing). */
+  head(): Promise<AuditRecord | undefined>;
+  /** Records with sequence >= `fromSequence`, ascending, at most `limit`. */
+  range(fromSequence: number, limit: number): Promise<AuditRecord[]>;
+  /** LookupEvents: matching records newest first (descending sequence); the marker holds the last sequence returned. */
+  lookup(filter: AuditLookup, page: PageRequest): Promise<Page<AuditRecord>>;
+  /** The newest succeeded record naming `resourceName` whose eventName is one of `eventNames`. */
+  lastOf(resourceName: string, eventNames: readonly string[]): Promise<AuditRecord | undefined>;
+  insertDigest(digest: AuditDigest): Promise<void>;
+  /** Digests ascending by sequence, then signedAt. */
+  listDigests(): Promise<AuditDigest[]>;
+  /** Deletes records with sequence < `beforeSequence` and eventTime < `olderThan`; returns how many. */
+  prune(beforeSequence: number, olderThan: Date): Promise<number>;
+}
+
+/**
  * Metadata only, one repository per aggregate. Never key bytes. Each repository has its own
  * contract suite, run against every store.
  */
@@ -160,7 +187,7 @@ export interface MetadataStore {
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
   readonly customKeyStores: CustomKeyStoreRepository;
-  // Later issues add repositories here: audit records.
+  readonly audit: AuditRepository;
 
   init(): Promise<void>;
   close(): Promise<void>;

@@ -56,6 +56,7 @@ export function describeStoreContract(
       get leases() { return open().leases; },
       get externalKeys() { return open().externalKeys; },
       get customKeyStores() { return open().customKeyStores; },
+      get audit() { return open().audit; },
       init: () => open().init(),
       close: () => open().close(),
       ping: () => open().ping(),

@@ -1,13 +1,14 @@
 // An in-memory MetadataStore for core unit tests. It passes the same contract suites as the real
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
-import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
+import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type {
-  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
+  AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
   Page, PageRequest,
 } from '../../src/core/ports';
 import type { ExternalKeyRecord } from '../../src/core/xks-proxy/external-key';
+import { chainValue, GENESIS_CHAIN_VALUE, type AuditDigest, type AuditDraft, type AuditLookup, type AuditRecord } from '../../src/core/audit/record';
 import { decodeCustomKeyStoreMarker, decodeMarker, encodeCustomKeyStoreMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
@@ -329,6 +330,79 @@ class MemoryCustomKeyStoreRepository implements CustomKeyStoreRepository {
   }
 }
 
+class MemoryAuditRepository implements AuditRepository {
+  private readonly records: AuditRecord[] = [];
+  private readonly digests: AuditDigest[] = [];
+
+  async append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
+    const stored: AuditRecord[] = [];
+    let previous = this.records[this.records.length - 1];
+    for (const draft of drafts) {
+      const sequence = (previous?.sequence ?? 0) + 1;
+      const previousChainValue = previous?.chainValue ?? GENESIS_CHAIN_VALUE;
+      const record: AuditRecord = { ...deepClone(draft), sequence, previousChainValue, chainValue: chainValue(previousChainValue, sequence, draft.event) };
+      this.records.push(record);
+      stored.push(deepClone(record));
+      previous = record;
+    }
+    return stored;
+  }
+
+  async head(): Promise<AuditRecord | undefined> {
+    const last = this.records[this.records.length - 1];
+    return last && deepClone(last);
+  }
+
+  async range(fromSequence: number, limit: number): Promise<AuditRecord[]> {
+    return this.records.filter((r) => r.sequence >= fromSequence).slice(0, limit).map((r) => deepClone(r));
+  }
+
+  async lookup(filter: AuditLookup, page: PageRequest): Promise<Page<AuditRecord>> {
+    const before = page.marker === undefined ? Infinity : Number(decodeMarker('auditEvent', page.marker));
+    if (Number.isNaN(before)) throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+    const rows = [...this.records].reverse().filter((r) => r.sequence < before && matchesLookup(r, filter));
+    return pageOf(rows, page.limit, deepClone, (last) => encodeMarker('auditEvent', String(last.sequence)));
+  }
+
+  async lastOf(resourceName: string, eventNames: readonly string[]): Promise<AuditRecord | undefined> {
+    const found = [...this.records].reverse().find((r) => r.succeeded && r.resourceNames.includes(resourceName) && eventNames.includes(r.eventName));
+    return found && deepClone(found);
+  }
+
+  async insertDigest(digest: AuditDigest): Promise<void> {
+    this.digests.push(deepClone(digest));
+  }
+
+  async listDigests(): Promise<AuditDigest[]> {
+    return [...this.digests].sort((a, b) => a.sequence - b.sequence || a.signedAt.getTime() - b.signedAt.getTime()).map((d) => deepClone(d));
+  }
+
+  async prune(beforeSequence: number, olderThan: Date): Promise<number> {
+    let pruned = 0;
+    while (this.records[0] && this.records[0].sequence < beforeSequence && this.records[0].eventTime.getTime() < olderThan.getTime()) {
+      this.records.shift();
+      pruned++;
+    }
+    return pruned;
+  }
+}
+
+/** The one-attribute and time-range filter of LookupEvents. */
+function matchesLookup(record: AuditRecord, filter: AuditLookup): boolean {
+  if (filter.startTime && record.eventTime.getTime() < filter.startTime.getTime()) return false;
+  if (filter.endTime && record.eventTime.getTime() > filter.endTime.getTime()) return false;
+  const attribute = filter.attribute;
+  if (!attribute) return true;
+  switch (attribute.key) {
+    case 'EventId': return record.eventId === attribute.value;
+    case 'EventName': return record.eventName === attribute.value;
+    case 'ReadOnly': return String(record.readOnly) === attribute.value;
+    case 'Username': return record.username === attribute.value;
+    case 'AccessKeyId': return record.accessKeyId === attribute.value;
+    case 'ResourceName': return record.resourceNames.includes(attribute.value);
+  }
+}
+
 export class MemoryStore implements MetadataStore {
   private readonly tables = new Tables();
   readonly keys = new MemoryKeyRepository(this.tables);
@@ -337,6 +411,7 @@ export class MemoryStore implements MetadataStore {
   readonly leases = new MemoryLeaseRepository();
   readonly externalKeys = new MemoryExternalKeyRepository();
   readonly customKeyStores = new MemoryCustomKeyStoreRepository();
+  readonly audit = new MemoryAuditRepository();
 
   async init(): Promise<void> {}
 

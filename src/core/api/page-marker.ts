@@ -2,7 +2,7 @@
 // base64url of "<kind>:<sort key of the last item returned>", opaque to callers.
 import { KmsError } from '../errors';
 
-export type MarkerKind = 'key' | 'alias' | 'grant' | 'customKeyStore';
+export type MarkerKind = 'key' | 'alias' | 'grant' | 'customKeyStore' | 'auditEvent';
 
 export function encodeMarker(kind: MarkerKind, lastSortKey: string): string {
   return Buffer.from(`${kind}:${lastSortKey}`, 'utf8').toString('base64url');

@@ -3,8 +3,9 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { auditNotYetStored } from '../audit-pending';
 import type {
-  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore,
+  AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore,
 } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteConnection } from './connection';
@@ -26,6 +27,7 @@ export class EmbeddedStore implements MetadataStore {
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
   readonly customKeyStores: CustomKeyStoreRepository;
+  readonly audit: AuditRepository = auditNotYetStored;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {

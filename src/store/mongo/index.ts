@@ -3,8 +3,9 @@
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
 import type { AliasRecord, CustomKeyStoreRecord, KeyRecord } from '../../core/model';
+import { auditNotYetStored } from '../audit-pending';
 import type {
-  AliasRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
+  AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
 } from '../../core/ports';
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
@@ -69,6 +70,7 @@ export class MongoStore implements MetadataStore {
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
   readonly customKeyStores: CustomKeyStoreRepository;
+  readonly audit: AuditRepository = auditNotYetStored;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
