@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Config, ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
@@ -179,6 +180,22 @@ function mongoHosts(uri: string): string {
   return uri.replace(/^mongodb(\+srv)?:\/\//, '').replace(/^[^@/]*@/, '').split(/[/?]/)[0] ?? '';
 }
 
+/** The sentence for a certificate and key that do not load together (the message names files, never their content). */
+function tlsPairRefused(tls: { certFile: string; keyFile: string }, e: unknown): StartupError {
+  return new StartupError(`KMS_TLS_CERT_FILE ${tls.certFile} and KMS_TLS_KEY_FILE ${tls.keyFile} do not load as a matching PEM certificate and private key (${(e as Error).message})`);
+}
+
+/** Checked before the token and the store are opened, so a broken pair fails start-up at once. */
+function checkTlsPair(tls: { certFile: string; keyFile: string } | undefined): void {
+  if (!tls) return;
+  try {
+    // Precondition: the KMS endpoint refuses to start when its certificate and key do not load or do not match.
+    createSecureContext({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) });
+  } catch (e) {
+    throw tlsPairRefused(tls, e);
+  }
+}
+
 /**
  * The KMS endpoint: HTTPS when KMS_TLS_CERT_FILE/KMS_TLS_KEY_FILE are set (the pair polled and
  * reloaded), plain HTTP otherwise; the same request listener either way. Says plainly when the
@@ -202,8 +219,7 @@ function listen(app: ReturnType<typeof createApp>, config: ConfigOf<'server'>, l
       server = reloading.server;
       stopWatching = reloading.stop;
     } catch (e) {
-      // Precondition: the KMS endpoint refuses to start when its certificate and key do not load or do not match.
-      return Promise.reject(new StartupError(`KMS_TLS_CERT_FILE ${tls.certFile} and KMS_TLS_KEY_FILE ${tls.keyFile} do not load as a matching PEM certificate and private key (${(e as Error).message})`));
+      return Promise.reject(tlsPairRefused(tls, e));
     }
   } else {
     server = createServer(requestListener(app));
@@ -320,6 +336,7 @@ export interface RunningServer {
 /** The server from configuration: token, store, core, maintenance, HTTP, listen. */
 export async function startServer(config: Readonly<Config>, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   // Metrics only when something serves them: otherwise no observer costs a request anything.
+  checkTlsPair(config.tls);
   const metrics = config.adminPort !== undefined ? new ServiceMetrics() : undefined;
   const defaultKeyStore = openTokenOnce(config, metrics);
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
