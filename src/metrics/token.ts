@@ -1,9 +1,10 @@
 // The tokens: each session pool read on scrape through its read-only stats() (no metrics code
 // inside src/pkcs11), and each key operation's duration told to the observer composition hands
 // the token (TokenOperationObserver). Labelled by key store id: "default", or a custom key store's.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KeyStore } from '../core/key-stores/port';
 import type { SessionPoolStats, TokenOperationObserver } from '../pkcs11/sessions';
+import { FastHistogram, type HistogramSeries } from './fast-series';
 import { LATENCY_BUCKETS, PREFIX } from './registry';
 
 /** A key store backed by a PKCS#11 token with a session pool (the default token, a CloudHSM-type store). */
@@ -51,24 +52,22 @@ export function sessionPoolMetrics(registry: Registry, stores: () => KeyStore[])
   counter('session_acquire_timeouts', 'Requests that gave up waiting for a PKCS#11 session since the store was opened.', (s) => s.acquireTimeouts);
 }
 
-type OperationLabels = 'key_store' | 'mechanism' | 'operation' | 'outcome';
-
 /**
  * Token operation latency: returns, for a key store id, the observer to give that store's token
- * (ConnectionOptions.observeOperation). Children are cached, so an observation is a map lookup.
+ * (ConnectionOptions.observeOperation). An observation is a map lookup and a few additions.
  */
 export function tokenOperationMetrics(registry: Registry): (keyStoreId: string) => TokenOperationObserver {
-  const histogram = new Histogram<OperationLabels>({
-    name: `${PREFIX}token_operation_duration_seconds`, help: 'Duration of key operations in the token, session wait included, by mechanism family and operation.',
-    labelNames: ['key_store', 'mechanism', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers: [registry],
-  });
+  const histogram = new FastHistogram(
+    `${PREFIX}token_operation_duration_seconds`, 'Duration of key operations in the token, session wait included, by mechanism family and operation.', LATENCY_BUCKETS, registry,
+  );
   return (keyStoreId) => {
-    const children = new Map<string, Histogram.Internal<OperationLabels>>();
+    const children = new Map<string, HistogramSeries>();
     return (operation, seconds, ok) => {
       const key = `${operation}\0${ok}`;
       let child = children.get(key);
       if (!child) {
-        child = histogram.labels({ key_store: keyStoreId, mechanism: mechanismOf[operation] ?? operation, operation, outcome: ok ? 'success' : 'failure' });
+        const labels = { key_store: keyStoreId, mechanism: mechanismOf[operation] ?? operation, operation, outcome: ok ? 'success' : 'failure' };
+        child = histogram.child(`${keyStoreId}\0${key}`, () => labels);
         children.set(key, child);
       }
       child.observe(seconds);
