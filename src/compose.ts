@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
-import type { Config, ConfigOf } from './config';
+import { workerRoleFrom, type Config, type ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
@@ -397,7 +397,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     let adminPort: number | undefined;
     if (metrics && config.adminPort !== undefined) {
       metrics.watchKeyStores(() => deps.keyStores.all());
-      metrics.watchStore(store, deps.clock);
+      // The store's gauges are the same from every worker: one worker reads them, the primary takes its answer.
+      if (!cluster.isWorker || workerRoleFrom().index === 0) metrics.watchStore(store, deps.clock);
       const serving = await serveMetrics(metrics, () => readiness.check(), {
         host: config.adminHost, port: config.adminPort, inWorker: cluster.isWorker, instanceId,
         onError: (detail) => logger.error('admin listener failed to answer', { detail }),

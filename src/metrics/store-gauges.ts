@@ -9,15 +9,17 @@ import { PREFIX } from './registry';
 
 /** How long one read of the store answers scrapes. */
 export const STORE_GAUGES_CACHE_MS = 15_000;
+/** Counting every key is a scan of the store (SQLite: about a second per 50,000 keys, in small steps): read less often. */
+export const KEY_COUNT_CACHE_MS = 60_000;
 /** Imported keys with an expiration reported at most (the soonest to expire first). */
 export const MAX_EXPIRING_KEYS = 1000;
 
 /** A read done at most once per interval; a failed read is retried on the next scrape. */
-function cachedRead<T>(read: () => Promise<T>): () => Promise<T> {
+function cachedRead<T>(read: () => Promise<T>, cacheMs = STORE_GAUGES_CACHE_MS): () => Promise<T> {
   let cached: { at: number; value: Promise<T> } | undefined;
   return () => {
     const now = Date.now();
-    if (!cached || now - cached.at > STORE_GAUGES_CACHE_MS) {
+    if (!cached || now - cached.at > cacheMs) {
       const value = read();
       cached = { at: now, value };
       value.catch(() => { cached = undefined; });
@@ -35,6 +37,15 @@ export function storeGauges(registry: Registry, store: MetadataStore, clock: Clo
       .slice(0, MAX_EXPIRING_KEYS);
   });
 
+  const keyCounts = cachedRead(async () => (await store.keys.countByStateAndSpec?.()) ?? [], KEY_COUNT_CACHE_MS);
+  new Gauge({
+    name: `${PREFIX}keys`, help: 'Complete KMS keys in every account and region by state and key spec, as recorded in the metadata store.',
+    labelNames: ['state', 'key_spec'], registers: [registry], aggregator: 'first',
+    async collect() {
+      this.reset();
+      for (const { state, keySpec, count } of await keyCounts().catch(() => [])) this.set({ state, key_spec: keySpec }, count);
+    },
+  });
   new Gauge({
     name: `${PREFIX}custom_key_stores`, help: 'Custom key stores by type and connection state, as recorded in the metadata store.',
     labelNames: ['type', 'connection_state'], registers: [registry], aggregator: 'first',

@@ -93,7 +93,7 @@ describe('one process', () => {
     expect(grew('hsm_kms_token_operation_duration_seconds_count', { key_store: 'default', mechanism: 'AES_GCM', operation: 'aesGcmEncrypt', outcome: 'success' })).toBe(3);
   }, 30_000);
 
-  it('shows the session pool of the token', async () => {
+  it('shows the session pool of the token and the keys by state', async () => {
     const samples = await scrape(svc.admin);
     for (const name of ['hsm_kms_token_sessions_in_use', 'hsm_kms_token_sessions_idle', 'hsm_kms_token_sessions_waiters', 'hsm_kms_token_sessions_size']) {
       expect(valueOf(samples, name, { key_store: 'default' })).toBeDefined();
@@ -103,6 +103,8 @@ describe('one process', () => {
     expect(valueOf(samples, 'hsm_kms_token_sessions_size', { key_store: 'default' })).toBe(8);
     expect(valueOf(samples, 'hsm_kms_token_reconnects_total', { key_store: 'default' })).toBeDefined();
     expect(valueOf(samples, 'hsm_kms_token_session_acquire_timeouts_total', { key_store: 'default' })).toBe(0);
+    // Keys by state and spec, read from the store.
+    expect(valueOf(samples, 'hsm_kms_keys', { state: 'Enabled', key_spec: 'SYMMETRIC_DEFAULT' })).toBeGreaterThanOrEqual(1);
     // Node's process metrics come along under the same prefix.
     expect(valueOf(samples, 'hsm_kms_process_resident_memory_bytes')).toBeGreaterThan(0);
   });
