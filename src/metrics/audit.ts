@@ -17,7 +17,8 @@ export function auditMetrics(registry: Registry): AuditMetrics {
     buckets: LATENCY_BUCKETS, registers: [registry],
   });
   let read: (() => Promise<number | undefined>) | undefined;
-  new Gauge({
+  // Registered only once a source is given: a gauge without labels would otherwise print 0.
+  const chainLength = () => new Gauge({
     name: `${PREFIX}audit_chain_length`, help: 'Records in the audit chain (the head\'s sequence), read from the store on scrape.',
     registers: [registry],
     // Every worker reads the same shared chain: the largest answer is the truth.
@@ -30,6 +31,9 @@ export function auditMetrics(registry: Registry): AuditMetrics {
   });
   return {
     recordAppend: (seconds) => append.observe(seconds),
-    chainLengthFrom: (fn) => { read = fn; },
+    chainLengthFrom: (fn) => {
+      if (!read) chainLength();
+      read = fn;
+    },
   };
 }

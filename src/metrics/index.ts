@@ -12,7 +12,7 @@ import { callMetrics } from './calls';
 import { createMetricsRegistry } from './registry';
 import { storeGauges } from './store-gauges';
 import { sessionPoolMetrics, tokenOperationMetrics } from './token';
-import { instrumentedXksConnector } from './xks-client';
+import { xksClientMetrics } from './xks-client';
 
 export { listenAdmin, type AdminListener, type AdminSources } from './admin-listener';
 export type { AuditMetrics } from './audit';
@@ -39,9 +39,11 @@ export class ServiceMetrics {
     storeGauges(this.registry, store, clock);
   }
 
+  private readonly xksClients = xksClientMetrics(this.registry);
+
   /** The XKS client connector with every proxy call measured. */
   instrumentXks(connector: XksProxyConnector): XksProxyConnector {
-    return instrumentedXksConnector(this.registry, connector);
+    return this.xksClients(connector);
   }
 
   async exposition(): Promise<{ contentType: string; body: string }> {

@@ -6,7 +6,8 @@ import { XksProxyFailure, type XksProxyClient, type XksProxyConnector } from '..
 import { LATENCY_BUCKETS, PREFIX } from './registry';
 import { XKS_ERROR_LABELS, XKS_LATENCY_LABELS, xksErrorType } from './xks-dimensions';
 
-export function instrumentedXksConnector(registry: Registry, connector: XksProxyConnector): XksProxyConnector {
+/** Registers the XKS client metrics once; returns the decorator for any number of connectors. */
+export function xksClientMetrics(registry: Registry): (connector: XksProxyConnector) => XksProxyConnector {
   const latency = new Histogram({
     name: `${PREFIX}xks_client_latency_seconds`, help: 'Calls to external key stores\' XKS proxies (AWS XksProxyLatency dimensions).',
     labelNames: XKS_LATENCY_LABELS, buckets: LATENCY_BUCKETS, registers: [registry],
@@ -15,7 +16,7 @@ export function instrumentedXksConnector(registry: Registry, connector: XksProxy
     name: `${PREFIX}xks_client_errors_total`, help: 'Failed calls to external key stores\' XKS proxies (AWS XksProxyErrors dimensions).',
     labelNames: XKS_ERROR_LABELS, registers: [registry],
   });
-  return {
+  return (connector) => ({
     open(endpoint) {
       const client = connector.open(endpoint);
       // While CreateCustomKeyStore validates a proxy, the store has no id yet.
@@ -42,5 +43,5 @@ export function instrumentedXksConnector(registry: Registry, connector: XksProxy
       };
       return instrumented;
     },
-  };
+  });
 }
