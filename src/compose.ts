@@ -398,7 +398,12 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     if (metrics && config.adminPort !== undefined) {
       metrics.watchKeyStores(() => deps.keyStores.all());
       // The store's gauges are the same from every worker: one worker reads them, the primary takes its answer.
-      if (!cluster.isWorker || workerRoleFrom().index === 0) metrics.watchStore(store, deps.clock);
+      if (!cluster.isWorker || workerRoleFrom().index === 0) {
+        metrics.watchStore(store, deps.clock);
+        // Sequences start at 1 and pruning keeps them, so the head's sequence is the chain's length.
+        // The audit observer reports each append with metrics.audit.recordAppend(seconds).
+        metrics.audit.chainLengthFrom(async () => (await store.audit.head())?.sequence ?? 0);
+      }
       const serving = await serveMetrics(metrics, () => readiness.check(), {
         host: config.adminHost, port: config.adminPort, inWorker: cluster.isWorker, instanceId,
         onError: (detail) => logger.error('admin listener failed to answer', { detail }),
