@@ -24,7 +24,22 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/main.ts'],
     rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/main'], message: 'Nothing imports main.ts.' },
+        { group: ['prom-client'], message: 'Metrics live in src/metrics: other code exposes read-only stats or observer hooks.' },
+      ] }],
+    },
+  },
+  {
+    // Only src/metrics may use prom-client. Through types only, it reads the token's pool
+    // stats and hands tokens an operation observer; it never drives a token or the store itself.
+    files: ['src/metrics/**/*.ts'],
+    rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/main'], message: 'Nothing imports main.ts.' }] }],
+      'local/import-boundaries': ['error', {
+        outside: [src('pkcs11'), src('store'), src('log'), src('main'), src('compose'), src('cli')], typeOnly: [src('pkcs11', 'sessions')], bare: 'any',
+        message: 'src/metrics observes core through its ports and hooks; from src/pkcs11 it may name types only (pkcs11/sessions).',
+      }],
     },
   },
   {

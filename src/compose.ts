@@ -3,9 +3,11 @@
 // store, a clock, a logger) and taking only the parts it needs.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import type { Config, ConfigOf } from './config';
+import { createSecureContext } from 'node:tls';
+import { workerRoleFrom, type Config, type ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
 import type { CoreDeps } from './core/deps';
@@ -27,10 +29,13 @@ import { createXksApp } from './http/xks/app';
 import { xksHttpStatusFor } from './http/xks/errors';
 import { XksKeyStores } from './http/xks/key-stores';
 import { listenXks } from './http/xks/listener';
+import { reloadingHttpsServer } from './http/tls-files';
+import { ServiceMetrics } from './metrics';
+import { serveMetrics } from './metrics/serve';
 import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
 import { openDefaultToken, type Pkcs11Token } from './pkcs11';
-import { PinRefusedError } from './pkcs11/sessions';
+import { PinRefusedError, type TokenOperationObserver } from './pkcs11/sessions';
 import { openMetadataStore } from './store';
 import { XksHealthMonitor } from './core/xks-proxy/health';
 import { parseXksProxyConfig } from './xks-config';
@@ -142,13 +147,13 @@ const PIN_REFUSED_MARKER = 'pin-refused';
  * The default token, unless a PIN was refused before: then nothing is tried until an operator
  * removes the marker, so a restart policy can never lock a real HSM partition by retrying.
  */
-function openTokenOnce(config: Readonly<Config>): Pkcs11Token {
+function openTokenOnce(config: Readonly<Config>, metrics?: ServiceMetrics): Pkcs11Token {
   const marker = path.join(config.dataDir, PIN_REFUSED_MARKER);
   if (existsSync(marker)) {
     throw new StartupError(`token '${config.tokenLabel}' refused the PIN at an earlier start; fix KMS_PIN or KMS_PIN_FILE, then delete ${marker}`, EXIT_PIN_REFUSED);
   }
   try {
-    return openTokenFrom(config);
+    return openTokenFrom(config, metrics?.tokenOperations(DEFAULT_KEY_STORE_ID));
   } catch (e) {
     if (!(e instanceof PinRefusedError)) throw e;
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -177,15 +182,57 @@ function mongoHosts(uri: string): string {
   return uri.replace(/^mongodb(\+srv)?:\/\//, '').replace(/^[^@/]*@/, '').split(/[/?]/)[0] ?? '';
 }
 
-/** Listens, or says the address is taken (or not ours to bind) and fails. */
-function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+/** The sentence for a certificate and key that do not load together (the message names files, never their content). */
+function tlsPairRefused(tls: { certFile: string; keyFile: string }, e: unknown): StartupError {
+  return new StartupError(`KMS_TLS_CERT_FILE ${tls.certFile} and KMS_TLS_KEY_FILE ${tls.keyFile} do not load as a matching PEM certificate and private key (${(e as Error).message})`);
+}
+
+/** Checked before the token and the store are opened, so a broken pair fails start-up at once. */
+function checkTlsPair(tls: { certFile: string; keyFile: string } | undefined): void {
+  if (!tls) return;
+  try {
+    // Precondition: the KMS endpoint refuses to start when its certificate and key do not load or do not match.
+    createSecureContext({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) });
+  } catch (e) {
+    throw tlsPairRefused(tls, e);
+  }
+}
+
+/**
+ * The KMS endpoint: HTTPS when KMS_TLS_CERT_FILE/KMS_TLS_KEY_FILE are set (the pair polled and
+ * reloaded), plain HTTP otherwise; the same request listener either way. Says plainly when the
+ * pair does not load or the address is taken (or not ours to bind). Returns the server and the
+ * stop function of its certificate watcher.
+ */
+function listen(app: ReturnType<typeof createApp>, config: ConfigOf<'server'>, logger: Logger): Promise<{ server: Server; stopWatching(): void }> {
+  const { host, port, tls } = config;
+  let server: Server;
+  let stopWatching = () => {};
+  if (tls) {
+    try {
+      const reloading = reloadingHttpsServer(tls, {
+        what: 'KMS TLS certificate or key file',
+        // AWS's endpoints accept TLS 1.2 and later; Node's default suites otherwise.
+        context: { minVersion: 'TLSv1.2' },
+        pollMs: config.tlsPollMs,
+        onError: (detail) => logger.error('KMS TLS files refused', { detail }),
+        onReload: () => logger.info('KMS TLS certificate reloaded', { certFile: tls.certFile }),
+      }, {}, requestListener(app));
+      server = reloading.server;
+      stopWatching = reloading.stop;
+    } catch (e) {
+      return Promise.reject(tlsPairRefused(tls, e));
+    }
+  } else {
+    server = createServer(requestListener(app));
+  }
   return new Promise((resolve, reject) => {
-    const server = createServer(requestListener(app));
     server.once('error', (e: NodeJS.ErrnoException) => {
+      stopWatching();
       const why = e.code === 'EADDRINUSE' ? 'is already in use' : e.code === 'EACCES' ? 'may not be bound by this user' : `cannot be bound (${e.code ?? e.message})`;
       reject(new StartupError(`KMS_HOST/KMS_PORT ${host}:${port} ${why}`));
     });
-    server.listen(port, host, () => resolve(server));
+    server.listen(port, host, () => resolve({ server, stopWatching }));
   });
 }
 
@@ -217,7 +264,7 @@ export async function startXksProxy(config: ConfigOf<'xks'>, service: CoreServic
 }
 
 /** Custom key stores: the declared tokens, and an XKS client speaking for this service's region. */
-export function keyStoreConnectorsFrom(config: ConfigOf<'clusters' | 'xksClient' | 'identity'>): KeyStoreConnectors {
+export function keyStoreConnectorsFrom(config: ConfigOf<'clusters' | 'xksClient' | 'identity'>, metrics?: ServiceMetrics): KeyStoreConnectors {
   let ca: string | undefined;
   if (config.xksClientCaFile !== undefined) {
     try {
@@ -226,14 +273,15 @@ export function keyStoreConnectorsFrom(config: ConfigOf<'clusters' | 'xksClient'
       throw new StartupError(`cannot read the XKS client CA file ${config.xksClientCaFile} (KMS_XKS_CLIENT_CA_FILE): ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
+  const xksProxies = new XksHttpConnector({ region: config.region, timeoutMs: config.xksClientTimeoutMs, ...(ca ? { ca } : {}) });
   return {
-    tokenClusters: new Pkcs11TokenClusters(config.hsmClusters),
-    xksProxies: new XksHttpConnector({ region: config.region, timeoutMs: config.xksClientTimeoutMs, ...(ca ? { ca } : {}) }),
+    tokenClusters: new Pkcs11TokenClusters(config.hsmClusters, metrics ? { operationObserverFor: metrics.tokenOperations } : {}),
+    xksProxies: metrics ? metrics.instrumentXks(xksProxies) : xksProxies,
   };
 }
 
 /** The default token from its configuration section. */
-export function openTokenFrom(config: ConfigOf<'token'>) {
+export function openTokenFrom(config: ConfigOf<'token'>, observeOperation?: TokenOperationObserver) {
   return openDefaultToken({
     modulePath: config.pkcs11Module,
     tokenLabel: config.tokenLabel,
@@ -243,6 +291,7 @@ export function openTokenFrom(config: ConfigOf<'token'>) {
     reconnectDelayMs: { initial: 100, max: 10_000 },
     profileVendor: config.hsmProfile,
     moduleEnvironment: config.softhsmConf ? { SOFTHSM2_CONF: config.softhsmConf } : undefined,
+    ...(observeOperation ? { observeOperation } : {}),
   });
 }
 
@@ -281,12 +330,17 @@ export interface ServerOptions {
 /** A started server: the port it listens on (KMS_PORT 0 picks one) and its stop function. */
 export interface RunningServer {
   port: number;
+  /** The admin listener's port, when this process binds it (KMS_ADMIN_PORT with one process). */
+  adminPort?: number;
   stop(): Promise<void>;
 }
 
 /** The server from configuration: token, store, core, maintenance, HTTP, listen. */
 export async function startServer(config: Readonly<Config>, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
-  const defaultKeyStore = openTokenOnce(config);
+  // Metrics only when something serves them: otherwise no observer costs a request anything.
+  checkTlsPair(config.tls);
+  const metrics = config.adminPort !== undefined ? new ServiceMetrics() : undefined;
+  const defaultKeyStore = openTokenOnce(config, metrics);
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
   let store: MetadataStore;
   try {
@@ -297,7 +351,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   }
   const xksKeyStores = config.xks.port !== undefined ? xksKeyStoresFrom(config, logger) : undefined;
   const { deps, service, readiness, instanceId } = composeCore({
-    store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config),
+    store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config, metrics), observers: metrics ? [metrics.calls] : [],
     xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
   });
 
@@ -322,12 +376,16 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     jwks: { accountId: config.accountId, region: config.region },
   });
   let server: Server | undefined;
+  let stopTlsWatch: (() => void) | undefined;
   let stopXks: (() => Promise<void>) | undefined;
+  let stopMetrics: (() => Promise<void>) | undefined;
   const stop = async () => {
     clearInterval(sweep);
     clearInterval(beat);
     principals.stop();
     xksKeyStores?.stop();
+    stopTlsWatch?.();
+    await stopMetrics?.();
     await stopXks?.();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await retire(deps, instanceId).catch(() => undefined);
@@ -335,12 +393,34 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     await deps.keyStores.close();
   };
   try {
-    server = await listen(app, config.host, config.port);
+    ({ server, stopWatching: stopTlsWatch } = await listen(app, config, logger));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    logger.info('listening', { host: config.host, port });
+    logger.info('listening', { host: config.host, port, tls: config.tls !== undefined });
     if (xksKeyStores) stopXks = await startXksProxy(config, service, xksKeyStores, logger);
-    return { port, stop };
+    let adminPort: number | undefined;
+    if (metrics && config.adminPort !== undefined) {
+      metrics.watchKeyStores(() => deps.keyStores.all());
+      // The store's gauges are the same from every worker: one worker reads them, the primary takes its answer.
+      if (!cluster.isWorker || workerRoleFrom().index === 0) {
+        metrics.watchStore(store, deps.clock);
+        // Sequences start at 1 and pruning keeps them, so the head's sequence is the chain's length.
+        // The audit observer reports each append with metrics.audit.recordAppend(seconds).
+        metrics.audit.chainLengthFrom(async () => (await store.audit.head())?.sequence ?? 0);
+      }
+      const serving = await serveMetrics(metrics, () => readiness.check(), {
+        host: config.adminHost, port: config.adminPort, inWorker: cluster.isWorker, instanceId,
+        onError: (detail) => logger.error('admin listener failed to answer', { detail }),
+      }).catch((e: NodeJS.ErrnoException) => {
+        throw new StartupError(`KMS_ADMIN_HOST/KMS_ADMIN_PORT ${config.adminHost}:${config.adminPort} cannot be bound (${e.code ?? e.message})`);
+      });
+      stopMetrics = serving.stop;
+      if (serving.url) {
+        adminPort = Number(new URL(serving.url).port);
+        logger.info('admin listening', { url: serving.url });
+      }
+    }
+    return { port, ...(adminPort !== undefined ? { adminPort } : {}), stop };
   } catch (e) {
     await stop();
     throw e;

@@ -81,6 +81,37 @@ export interface ServerConfig {
    * the id `<instanceId>#<index>`. 1 is a single process, with no cluster primary.
    */
   workers: number;
+  /** The admin listener (metrics, health): off when adminPort is undefined. */
+  adminPort?: number;
+  adminHost: string;
+  /** HTTPS on KMS_PORT: the certificate (chain) and key files, polled every tlsPollMs and reloaded when they change. */
+  tls?: { certFile: string; keyFile: string };
+  tlsPollMs: number;
+  /** KMS_TLS_DEV_CERT: tls names a development CA and certificate under the data directory, made at start-up when missing. */
+  tlsDevCert: boolean;
+}
+
+/** Where KMS_TLS_DEV_CERT keeps its files, under the data directory. */
+export const DEV_TLS_DIR = 'tls';
+
+/** The admin listener and TLS settings of the server section. */
+function operatorSettings(env: Env): Pick<ServerConfig, 'adminPort' | 'adminHost' | 'tls' | 'tlsPollMs' | 'tlsDevCert'> {
+  const adminPort = env.KMS_ADMIN_PORT ? integer(env, 'KMS_ADMIN_PORT', 0, 0, 65535) : undefined;
+  const certFile = filePath(env, 'KMS_TLS_CERT_FILE');
+  const keyFile = filePath(env, 'KMS_TLS_KEY_FILE');
+  const tlsDevCert = env.KMS_TLS_DEV_CERT === '1' || env.KMS_TLS_DEV_CERT === 'true';
+  // Precondition: the KMS endpoint's TLS needs both a certificate file and a key file, or neither.
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('set both KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE, or neither');
+  if (tlsDevCert && certFile !== undefined) throw new ConfigError('KMS_TLS_DEV_CERT makes its own certificate: unset it, or unset KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE');
+  const devDir = path.join(dataDirOf(env), DEV_TLS_DIR);
+  const tls = tlsDevCert ? { certFile: path.join(devDir, 'server.pem'), keyFile: path.join(devDir, 'server.key') } : certFile && keyFile ? { certFile, keyFile } : undefined;
+  return {
+    ...(adminPort !== undefined ? { adminPort } : {}),
+    adminHost: env.KMS_ADMIN_HOST || '127.0.0.1',
+    ...(tls ? { tls } : {}),
+    tlsPollMs: integer(env, 'KMS_TLS_POLL_MS', 1000, 10, 3_600_000),
+    tlsDevCert,
+  };
 }
 
 /** The most worker processes KMS_WORKERS may ask for (and the default's ceiling). */
@@ -353,6 +384,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     maxBodyBytes: integer(env, 'KMS_MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
     instanceId: env.KMS_INSTANCE_ID || `${hostname()}:${integer(env, 'KMS_PORT', 8080, 0, 65535)}`,
     workers: integer(env, 'KMS_WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
+    ...operatorSettings(env),
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
   xks: xksSection,

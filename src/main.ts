@@ -2,8 +2,10 @@
 // KMS_WORKERS 1: this process is the server. More: this process is a small primary that forks
 // that many workers (src/workers.ts), and each worker runs this file again as a server of its own.
 import cluster from 'node:cluster';
+import path from 'node:path';
 import type { RunningServer, ServerOptions } from './compose';
 import { ConfigError, loadConfig, redactedConfig, workerRoleFrom, type Config } from './config';
+import { ensureDevCertificate, type DevCertificate } from './dev-certificate';
 import { createLogger, type Logger } from './log/logger';
 import { processesOf, reportToPrimary, runPrimary, workerInstanceId } from './workers';
 
@@ -74,6 +76,17 @@ async function main(): Promise<void> {
     return;
   }
   logger.info('starting', { config: redactedConfig(config) });
+  // Made here, before any worker starts, so workers never race to write it.
+  if (config.tlsDevCert && config.tls) {
+    let dev: DevCertificate;
+    try {
+      dev = ensureDevCertificate(path.dirname(config.tls.certFile), config.tls);
+    } catch (e) {
+      throw new Failure(`hsm-kms failed to start: ${(e as Error).message}`, 1);
+    }
+    logger.info(dev.created ? 'TLS development certificate created' : 'TLS development certificate in use', { certFile: dev.certFile, caBundle: dev.caBundle });
+    console.log(`hsm-kms: development TLS certificate for localhost and 127.0.0.1; give clients the CA bundle ${dev.caBundle} (aws --ca-bundle, AWS_CA_BUNDLE)`);
+  }
   if (config.workers > 1) {
     runPrimary(config, logger.child({ role: 'primary' }));
     return;

@@ -89,19 +89,35 @@ class Primary {
   private readonly slots: Slot[];
   private killTimer?: NodeJS.Timeout;
 
-  constructor(config: Readonly<Config>, private readonly logger: Logger) {
+  constructor(private readonly config: Readonly<Config>, private readonly logger: Logger) {
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, instanceId: workerInstanceId(config.instanceId, index), ready: false, restarts: [] }));
   }
 
   run(): void {
     process.on('SIGTERM', () => this.signal('SIGTERM'));
     process.on('SIGINT', () => this.signal('SIGINT'));
+    if (this.config.adminPort !== undefined) this.serveAdmin(this.config.adminHost, this.config.adminPort);
     this.startAll().catch((e: unknown) => {
       // While stopping, each worker's exit is judged as it comes (a signal may stop one before it is ready).
       if (this.phase === 'stopping') return;
       const failure = e instanceof WorkerFailure ? e : new WorkerFailure(`hsm-kms failed to start: ${e instanceof Error ? e.message : String(e)}`, 1);
       this.stopAll({ code: failure.exitCode, line: failure.line });
     });
+  }
+
+  /**
+   * The admin listener is the primary's: a port the workers shared would answer each scrape from
+   * whichever worker got the connection. It asks the listening workers and merges their answers.
+   */
+  private serveAdmin(host: string, port: number): void {
+    const view = {
+      configured: this.slots.length,
+      listening: () => this.slots.flatMap((slot) => (slot.ready && slot.worker ? [{ name: slot.instanceId, worker: slot.worker }] : [])),
+    };
+    import('./metrics/primary')
+      .then(({ listenPrimaryAdmin }) => listenPrimaryAdmin(host, port, view, (detail) => this.logger.error('admin listener failed to answer', { detail })))
+      .then((listener) => this.logger.info('admin listening', { url: listener.url }))
+      .catch((e: NodeJS.ErrnoException) => this.stopAll({ code: 1, line: `hsm-kms failed to start: KMS_ADMIN_HOST/KMS_ADMIN_PORT ${host}:${port} cannot be bound (${e.code ?? e.message})` }));
   }
 
   /** Worker 0 alone first (it may recover as a lone instance), then the others together. */

@@ -1,6 +1,6 @@
 // The ports core depends on. Adapters (src/pkcs11, src/store, src/log) implement them;
 // tests implement them with fakes.
-import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from './model';
+import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope, KeySpec, KeyState } from './model';
 import type { AuditDigest, AuditDraft, AuditLookup, AuditRecord } from './audit/record';
 import type { ExternalKeyRecord } from './xks-proxy/external-key';
 
@@ -54,6 +54,18 @@ export interface KeyRepository {
    * ordered by key id, at most `limit` (DeleteCustomKeyStore asks for one; XksKeyId reuse scans the store).
    */
   listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]>;
+  /**
+   * Complete keys in every scope, counted by state and key spec, in one query the store answers
+   * itself (metrics). Optional: a store without it simply has no such gauge.
+   */
+  countByStateAndSpec?(): Promise<KeyCount[]>;
+}
+
+/** How many complete keys are in one state with one key spec. */
+export interface KeyCount {
+  state: KeyState;
+  keySpec: KeySpec;
+  count: number;
 }
 
 export interface AliasRepository {

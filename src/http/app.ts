@@ -5,7 +5,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CoreService } from '../core/calls/service';
 import { KmsError } from '../core/errors';
 import type { Readiness } from '../core/jobs/readiness';
-import { DEFAULT_KEY_STORE_ID } from '../core/key-stores/registry';
 import type { Clock } from '../core/ports';
 import type { Logger } from '../log/logger';
 import type { BearerAuthenticator } from './auth/bearer';
@@ -14,6 +13,7 @@ import { jwksRouter, type JwksOptions } from './jwks';
 import { REQUEST_ID_HEADER, writeKmsError } from './kms/errors';
 import { kmsHandler } from './kms/router';
 import { assignRequestId, lastResortHandler, notFoundHandler } from './plumbing';
+import { readinessBody } from './readiness';
 
 export interface AppOptions {
   service: CoreService;
@@ -58,13 +58,7 @@ export function createApp(options: AppOptions): express.Express {
   // Readiness: a real operation on every key store and a real write to the store, saying which part failed.
   app.get('/healthz', async (_req, res) => {
     const report = await options.readiness.check();
-    const word = (ok: boolean) => (ok ? 'ok' : 'unavailable');
-    res.status(report.ready ? 200 : 503).json({
-      status: word(report.ready),
-      token: word(report.keyStores[DEFAULT_KEY_STORE_ID] ?? false),
-      store: word(report.store),
-      keyStores: Object.fromEntries(Object.entries(report.keyStores).map(([id, ok]) => [id, word(ok)])),
-    });
+    res.status(report.ready ? 200 : 503).json(readinessBody(report));
   });
 
   if (options.jwks) app.use(jwksRouter(deps, options.jwks, options.logger));

@@ -16,7 +16,7 @@ import { KeyStoreConnectionError, type TokenClusters } from '../core/key-stores/
 import type { AesGcmSealed, KeyObjectCapability, KeyStore, KeyStoreCall } from '../core/key-stores/port';
 import type { ConnectionErrorCode } from '../core/model';
 import { ckrName } from './errors';
-import { LoginFailedError, ModuleLoadError, PinRefusedError, TokenNotFoundError } from './sessions';
+import { LoginFailedError, ModuleLoadError, PinRefusedError, TokenNotFoundError, type SessionPoolStats, type TokenOperationObserver } from './sessions';
 import { Pkcs11Token } from './token';
 
 /** How long connecting may take before it fails with NETWORK_ERRORS. */
@@ -193,6 +193,8 @@ export interface TokenClustersOptions {
   connectTimeoutMs?: number;
   reconnectDelayMs?: { initial: number; max: number };
   profileDir?: string;
+  /** The observer told the duration of each key operation of a connected store's token (metrics). */
+  operationObserverFor?: (customKeyStoreId: string) => TokenOperationObserver;
 }
 
 const notConnected = (id: string) => new KmsError('KMSInvalidStateException', `Custom key store ${id} is not connected.`, 'custom key store closed');
@@ -234,6 +236,11 @@ export class ClusterKeyStore implements KeyStore {
 
   async isHealthy(): Promise<boolean> {
     return !this.closed && this.#token.isHealthy();
+  }
+
+  /** The token's session pool counters, for metrics. */
+  poolStats(): SessionPoolStats {
+    return this.#token.poolStats();
   }
 
   /** Logs out and closes every session; idempotent. */
@@ -310,6 +317,7 @@ export class Pkcs11TokenClusters implements TokenClusters {
         moduleEnvironment: cluster.softhsmConf ? { SOFTHSM2_CONF: cluster.softhsmConf } : undefined,
         exclusiveLogin: true,
         profileDir: this.options.profileDir,
+        ...(this.options.operationObserverFor ? { observeOperation: this.options.operationObserverFor(customKeyStoreId) } : {}),
       });
     } catch (e) {
       const error = connectionError(e, pin, context);

@@ -25,7 +25,27 @@ export interface ConnectionOptions {
    * with LoginFailedError, and close() logs out. For custom key stores, whose PIN is checked.
    */
   exclusiveLogin?: boolean;
+  /** Told the duration of each key operation (TokenObjects.withKey, key pair generation). */
+  observeOperation?: TokenOperationObserver;
 }
+
+/** What the session pool is doing now, and what it has done since the connection opened (for metrics). */
+export interface SessionPoolStats {
+  /** Sessions the pool may lend at once. */
+  size: number;
+  inUse: number;
+  idle: number;
+  /** Requests waiting for a session. */
+  waiters: number;
+  /** Reconnects started (each single-flight rebuild counts once). */
+  reconnects: number;
+  /** Requests that gave up waiting for a session. */
+  acquireTimeouts: number;
+  reconnecting: boolean;
+}
+
+/** Told how long each token operation took; set by composition (metrics), never required. */
+export type TokenOperationObserver = (operation: string, seconds: number, ok: boolean) => void;
 
 export interface TokenInfo {
   label: string;
@@ -183,8 +203,23 @@ export class TokenConnection {
   /** The epoch of each recent generation, for sessions lent before a reconnect. */
   private generationEpochs = new Map<number, number>();
   info!: TokenInfo;
+  private reconnectCount = 0;
+  private acquireTimeoutCount = 0;
 
   private constructor(readonly lib: pkcs11js.PKCS11, private readonly options: ConnectionOptions) {}
+
+  /** A read-only snapshot of the pool, cheap enough to take on every metrics scrape. */
+  stats(): SessionPoolStats {
+    return {
+      size: this.options.poolSize, inUse: this.lent.size, idle: this.idle.length, waiters: this.waiters.length,
+      reconnects: this.reconnectCount, acquireTimeouts: this.acquireTimeoutCount, reconnecting: this.reconnecting !== undefined,
+    };
+  }
+
+  /** Where key operations report their duration, if anyone listens. */
+  get observeOperation(): TokenOperationObserver | undefined {
+    return this.options.observeOperation;
+  }
 
   static open(options: ConnectionOptions): TokenConnection {
     const connection = new TokenConnection(loadModule(options.modulePath, options.moduleEnvironment), options);
@@ -303,6 +338,7 @@ export class TokenConnection {
     return new Promise<Session>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        this.acquireTimeoutCount += 1;
         // AWS answers KMSInternalException when no PKCS#11 session is available.
         reject(new KmsError('KMSInternalException', 'No PKCS#11 sessions are available. Retry the request.', 'session pool exhausted'));
       }, this.options.acquireTimeoutMs);
@@ -350,6 +386,7 @@ export class TokenConnection {
    */
   reconnect(options: { deep?: boolean } = {}): Promise<void> {
     if (this.reconnecting) return this.reconnecting;
+    this.reconnectCount += 1;
     this.reconnecting = (async () => {
       let delay = this.options.reconnectDelayMs.initial;
       for (;;) {

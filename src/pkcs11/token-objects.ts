@@ -3,6 +3,7 @@
 // reading public keys, and making key pairs. The capability classes beside it use this.
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { endianness } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError, messages } from '../core/errors';
 import type { KeyObjectCapability } from '../core/key-stores/port';
@@ -79,6 +80,18 @@ export class TokenObjects {
   }
 
   async generatePair(operation: string, objectId: string, algorithm: KeyPairAlgorithm, templates: KeyPairTemplates): Promise<Buffer> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const spki = await this.generatePairUntimed(operation, objectId, algorithm, templates);
+      ok = true;
+      return spki;
+    } finally {
+      this.connection.observeOperation?.(operation, (performance.now() - started) / 1000, ok);
+    }
+  }
+
+  private async generatePairUntimed(operation: string, objectId: string, algorithm: KeyPairAlgorithm, templates: KeyPairTemplates): Promise<Buffer> {
     try {
       // Not retried after a reconnect: a second attempt could leave two pairs under one CKA_ID.
       return await this.connection.withSession(async (session) => {
@@ -106,6 +119,20 @@ export class TokenObjects {
    * so retried once after a reconnect. Every failure leaves as a KmsError.
    */
   async withKey<T>(operation: string, objectId: string, objectClass: ObjectClass, fn: (session: pkcs11js.Handle, key: TokenKey) => Promise<T>): Promise<T> {
+    const observe = this.connection.observeOperation;
+    if (!observe) return this.withKeyUntimed(operation, objectId, objectClass, fn);
+    const started = performance.now();
+    try {
+      const result = await this.withKeyUntimed(operation, objectId, objectClass, fn);
+      observe(operation, (performance.now() - started) / 1000, true);
+      return result;
+    } catch (e) {
+      observe(operation, (performance.now() - started) / 1000, false);
+      throw e;
+    }
+  }
+
+  private async withKeyUntimed<T>(operation: string, objectId: string, objectClass: ObjectClass, fn: (session: pkcs11js.Handle, key: TokenKey) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.connection.withSession(async (session) => fn(session, this.keyFor(session, objectId, objectClass)), true);

@@ -10,7 +10,7 @@ import { TokenHmac } from './hmac';
 import { TokenKeyImport } from './key-import';
 import { TokenKeyPairs } from './key-pairs';
 import { loadProfiles, selectProfile, type TokenProfile } from './profile';
-import { TokenConnection, type ConnectionOptions } from './sessions';
+import { TokenConnection, type ConnectionOptions, type SessionPoolStats } from './sessions';
 import { TokenKeyObjects, TokenObjects } from './token-objects';
 
 export interface Pkcs11TokenOptions extends ConnectionOptions {
@@ -94,6 +94,11 @@ export class Pkcs11Token implements KeyStore {
   /** The same probe as isHealthy, uncached, and without starting recovery when it fails. */
   checkHealth(): Promise<boolean> {
     return this.objects.probe();
+  }
+
+  /** The session pool's counters, for metrics. */
+  poolStats(): SessionPoolStats {
+    return this.connection.stats();
   }
 
   async close(): Promise<void> {

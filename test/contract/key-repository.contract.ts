@@ -309,6 +309,22 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('countByStateAndSpec', () => {
+      test('counts complete keys of every scope by state and key spec, in state then spec order', async () => {
+        await store.keys.insert(makeKey(keyIdFor(1)));
+        await store.keys.insert(makeKey(keyIdFor(2), otherAccount));
+        await store.keys.insert(makeKey(keyIdFor(3), { ...otherRegion, state: 'Disabled' }));
+        await store.keys.insert(makeKey(keyIdFor(4), { keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' }));
+        // Not counted: incomplete.
+        await store.keys.insert(makeKey(keyIdFor(5), { incomplete: true }));
+        expect(await store.keys.countByStateAndSpec!()).toEqual([
+          { state: 'Disabled', keySpec: 'SYMMETRIC_DEFAULT', count: 1 },
+          { state: 'Enabled', keySpec: 'RSA_2048', count: 1 },
+          { state: 'Enabled', keySpec: 'SYMMETRIC_DEFAULT', count: 2 },
+        ]);
+      });
+    });
+
     describe('listDueForDeletion', () => {
       test('returns complete PendingDeletion keys due at or before the date, from every scope, soonest first', async () => {
         const due = new Date('2024-03-01T00:00:00.000Z');

@@ -4,7 +4,7 @@
 import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type {
-  AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
+  AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyCount, KeyRepository, Lease, LeaseRepository, MetadataStore,
   Page, PageRequest,
 } from '../../src/core/ports';
 import type { ExternalKeyRecord } from '../../src/core/xks-proxy/external-key';
@@ -102,6 +102,18 @@ class MemoryKeyRepository implements KeyRepository {
       .sort((a, b) => compareCodeUnits(a.keyId, b.keyId))
       .slice(0, Math.max(limit, 0))
       .map((key) => deepClone(key));
+  }
+
+  async countByStateAndSpec(): Promise<KeyCount[]> {
+    const counts = new Map<string, KeyCount>();
+    for (const key of this.tables.keys.values()) {
+      if (key.incomplete) continue;
+      const name = `${key.state}/${key.keySpec}`;
+      const entry = counts.get(name) ?? { state: key.state, keySpec: key.keySpec, count: 0 };
+      entry.count += 1;
+      counts.set(name, entry);
+    }
+    return [...counts.values()].sort((a, b) => compareCodeUnits(a.state, b.state) || compareCodeUnits(a.keySpec, b.keySpec));
   }
 
   /** Copies of the keys of every scope that `selected` picks, soonest `dateOf` first if given. */

@@ -34,7 +34,22 @@ it('validates each section it loads, and only those', () => {
   expect(() => loadConfigSections(['identity'], { KMS_DATA_DIR: dataDir, KMS_ACCOUNT_ID: '12', KMS_ROOT_ACCESS_KEY_ID: 'a', KMS_ROOT_SECRET_ACCESS_KEY: 'b' })).toThrow(/12 digits/);
   expect(loadConfigSections(['server'], { KMS_ACCOUNT_ID: '12', KMS_PORT: '9000' })).toEqual({
     host: '127.0.0.1', port: 9000, maxBodyBytes: 262144, instanceId: `${hostname()}:9000`, workers: Math.min(availableParallelism(), MAX_WORKERS),
+    adminHost: '127.0.0.1', tlsPollMs: 1000, tlsDevCert: false,
   });
+});
+
+it('the admin listener and TLS: off unless set, both TLS files or neither, the development certificate under the data directory', () => {
+  const server = (env: Record<string, string>) => loadConfigSections(['server'], { KMS_DATA_DIR: dataDir, ...env });
+  expect(server({})).not.toHaveProperty('adminPort');
+  expect(server({})).not.toHaveProperty('tls');
+  expect(server({ KMS_ADMIN_PORT: '9464', KMS_ADMIN_HOST: '10.0.0.5' })).toMatchObject({ adminPort: 9464, adminHost: '10.0.0.5' });
+  expect(() => server({ KMS_ADMIN_PORT: '70000' })).toThrow('KMS_ADMIN_PORT must be an integer between 0 and 65535');
+  expect(server({ KMS_TLS_CERT_FILE: '/etc/kms/cert.pem', KMS_TLS_KEY_FILE: '/etc/kms/key.pem', KMS_TLS_POLL_MS: '50' })).toMatchObject({
+    tls: { certFile: '/etc/kms/cert.pem', keyFile: '/etc/kms/key.pem' }, tlsPollMs: 50, tlsDevCert: false,
+  });
+  expect(() => server({ KMS_TLS_CERT_FILE: '/etc/kms/cert.pem' })).toThrow('set both KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE, or neither');
+  expect(server({ KMS_TLS_DEV_CERT: '1' })).toMatchObject({ tlsDevCert: true, tls: { certFile: path.join(dataDir, 'tls', 'server.pem'), keyFile: path.join(dataDir, 'tls', 'server.key') } });
+  expect(() => server({ KMS_TLS_DEV_CERT: '1', KMS_TLS_CERT_FILE: '/a', KMS_TLS_KEY_FILE: '/b' })).toThrow(/KMS_TLS_DEV_CERT makes its own certificate/);
 });
 
 it('KMS_WORKERS: one worker per core unless set, 1 to 64, said in one sentence otherwise', () => {

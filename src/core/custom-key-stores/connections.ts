@@ -36,7 +36,7 @@ async function openKeyStore(deps: CoreDeps, record: CustomKeyStoreRecord, reques
   const proxies = deps.connectors?.xksProxies;
   if (!proxies) throw new KeyStoreConnectionError('XKS_PROXY_NOT_REACHABLE', 'this instance has no XKS client');
   const rawSecretAccessKey = await openSecret(deps, record, 'RawSecretAccessKey', record.xks.rawSecretAccessKey);
-  const client = proxies.open({ uriEndpoint: record.xks.uriEndpoint, uriPath: record.xks.uriPath, accessKeyId: record.xks.accessKeyId, rawSecretAccessKey, region: record.region });
+  const client = proxies.open({ uriEndpoint: record.xks.uriEndpoint, uriPath: record.xks.uriPath, accessKeyId: record.xks.accessKeyId, rawSecretAccessKey, region: record.region, customKeyStoreId: record.customKeyStoreId });
   const { outcome, detail } = await checkProxyHealth(client, requestId, 'ConnectCustomKeyStore');
   if (outcome) {
     await client.close();

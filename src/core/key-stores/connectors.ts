@@ -36,6 +36,8 @@ export interface XksProxyEndpoint {
   rawSecretAccessKey: string;
   /** The region of the custom key store: requests are signed for it, as AWS KMS signs in its own region. */
   region?: string;
+  /** The custom key store this endpoint serves, once it exists (for metrics; absent while CreateCustomKeyStore validates). */
+  customKeyStoreId?: string;
 }
 
 /**

@@ -6,11 +6,10 @@
 // response at all. Plain HTTP is served only on a loopback address, for tests.
 import type { RequestListener } from 'node:http';
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo, Server } from 'node:net';
 import tls from 'node:tls';
 import { isLoopbackHost } from '../../xks-config';
-import { WatchedFile } from '../auth/watched-file';
+import { reloadingHttpsServer } from '../tls-files';
 
 /** The spec's suites: two for TLS 1.3, two (ECDHE, AES-256-GCM) for TLS 1.2. */
 export const XKS_CIPHERS = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES256-GCM-SHA384'].join(':');
@@ -40,13 +39,6 @@ export interface XksListener {
   close(): Promise<void>;
 }
 
-function secureContextOptions(cert: string, key: string, ca: string | undefined): tls.SecureContextOptions {
-  const options: tls.SecureContextOptions = { cert, key, ...(ca !== undefined ? { ca } : {}), minVersion: 'TLSv1.2', ciphers: XKS_CIPHERS, honorCipherOrder: true };
-  // Throws, naming no key material, when the certificate and key do not load or do not match.
-  tls.createSecureContext(options);
-  return options;
-}
-
 function subjectCn(socket: tls.TLSSocket): string | undefined {
   const cn = (socket.getPeerCertificate()?.subject as Record<string, string | string[]> | undefined)?.CN;
   return typeof cn === 'string' ? cn : undefined;
@@ -54,29 +46,23 @@ function subjectCn(socket: tls.TLSSocket): string | undefined {
 
 export async function listenXks(app: RequestListener, options: XksListenerOptions): Promise<XksListener> {
   let server: Server;
-  let watched: WatchedFile<tls.SecureContextOptions> | undefined;
+  let stopWatching: (() => void) | undefined;
   const files = options.tls;
   if (!files) {
     // Precondition: the XKS listener serves plain HTTP only on a loopback address.
     if (!isLoopbackHost(options.host)) throw new Error(`the XKS listener serves plain HTTP only on a loopback address, not ${options.host}: configure a certificate and key`);
     server = http.createServer(app);
   } else {
-    const paths = [files.certFile, files.keyFile, ...(files.clientCaFile ? [files.clientCaFile] : [])];
-    // The watcher exists before the server it reloads.
-    const reloadInto: { server?: https.Server } = {};
-    watched = new WatchedFile(paths, ([cert, key, ca]) => secureContextOptions(cert!, key!, ca), {
-      what: 'XKS TLS certificate, key or client CA file',
-      describe: () => 'certificate and key',
-      intervalMs: options.pollMs,
-      onError: options.onError,
-      onReload: (context) => {
-        reloadInto.server?.setSecureContext(context);
-        options.onReload('XKS TLS certificate reloaded');
-      },
-    });
     const mtls = files.clientCaFile !== undefined;
-    const httpsServer = https.createServer({ ...watched.current(), requestCert: mtls, rejectUnauthorized: mtls }, app);
-    reloadInto.server = httpsServer;
+    const reloading = reloadingHttpsServer(files, {
+      what: 'XKS TLS certificate, key or client CA file',
+      context: { minVersion: 'TLSv1.2', ciphers: XKS_CIPHERS, honorCipherOrder: true },
+      pollMs: options.pollMs,
+      onError: options.onError,
+      onReload: () => options.onReload('XKS TLS certificate reloaded'),
+    }, { requestCert: mtls, rejectUnauthorized: mtls }, app);
+    stopWatching = reloading.stop;
+    const httpsServer = reloading.server;
     const requiredCn = files.clientCn;
     if (mtls && requiredCn !== undefined) {
       // Ahead of the HTTP layer's own listener: the connection is gone before a request is read.
@@ -100,7 +86,7 @@ export async function listenXks(app: RequestListener, options: XksListenerOption
     server,
     url: `${files ? 'https' : 'http'}://${host}:${port}`,
     async close() {
-      watched?.stop();
+      stopWatching?.();
       (server as http.Server).closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -3,9 +3,12 @@
 import { RevisionConflictError } from '../../core/errors';
 import type { KeyRecord, KeyScope } from '../../core/model';
 import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
-import type { KeyRepository, Page, PageRequest } from '../../core/ports';
+import type { KeyCount, KeyRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { keyCodec } from './codec';
+
+/** Rows one step of countByStateAndSpec reads before it lets other work run. */
+const COUNT_CHUNK = 250;
 import { keyParams, scopeParams, type KeyParams, type ScopeParams, type SqliteConnection } from './connection';
 
 interface KeyRow {
@@ -164,6 +167,35 @@ export class SqliteKeyRepository implements KeyRepository {
        ORDER BY key_id LIMIT @limit`,
       { ...scopeParams(scope), customKeyStoreId, limit: Math.max(limit, 0) },
     );
+  }
+
+  /**
+   * A scan of every key, in chunks of COUNT_CHUNK rows in primary-key order, yielding to the event
+   * loop between chunks: better-sqlite3 runs on the event loop, and one pass over 50,000 keys
+   * parses their documents for most of a second, which would stall every request meanwhile.
+   */
+  async countByStateAndSpec(): Promise<KeyCount[]> {
+    const chunk = this.db.statement<[ScopeParams & { keyId: string; limit: number }], { accountId: string; region: string; keyId: string; state: KeyCount['state']; keySpec: KeyCount['keySpec'] }>(
+      `SELECT account_id AS accountId, region, key_id AS keyId, json_extract(doc, '$.state') AS state, json_extract(doc, '$.keySpec') AS keySpec
+       FROM keys WHERE incomplete = 0 AND (account_id, region, key_id) > (@accountId, @region, @keyId)
+       ORDER BY account_id, region, key_id LIMIT @limit`,
+    );
+    const counts = new Map<string, KeyCount>();
+    let after = { accountId: '', region: '', keyId: '' };
+    for (;;) {
+      const rows = chunk.all({ ...after, limit: COUNT_CHUNK });
+      for (const { state, keySpec } of rows) {
+        const name = `${state}/${keySpec}`;
+        const entry = counts.get(name) ?? { state, keySpec, count: 0 };
+        entry.count += 1;
+        counts.set(name, entry);
+      }
+      if (rows.length < COUNT_CHUNK) break;
+      const last = rows[rows.length - 1]!;
+      after = { accountId: last.accountId, region: last.region, keyId: last.keyId };
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return [...counts.values()].sort((a, b) => (a.state < b.state ? -1 : a.state > b.state ? 1 : a.keySpec < b.keySpec ? -1 : a.keySpec > b.keySpec ? 1 : 0));
   }
 
   /** The keys a query over every scope selects, decoded. */

@@ -2,9 +2,9 @@
 // guarded by the key's revision.
 import type { Filter } from 'mongodb';
 import { RevisionConflictError } from '../../core/errors';
-import type { AliasRecord, KeyRecord, KeyScope } from '../../core/model';
+import type { AliasRecord, KeyRecord, KeyScope, KeySpec, KeyState } from '../../core/model';
 import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
-import type { KeyRepository, Page, PageRequest } from '../../core/ports';
+import type { KeyCount, KeyRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
 import { insertUnique, keyFilter, scopeFilter, withoutId, type MongoConnection } from './connection';
 import type { GrantDoc } from './grants';
@@ -90,6 +90,15 @@ export class MongoKeyRepository implements KeyRepository {
     if (limit <= 0) return [];
     const docs = await this.collection().find({ ...scopeFilter(scope), customKeyStoreId }).sort({ keyId: 1 }).limit(limit).toArray();
     return docs.map(withoutId);
+  }
+
+  async countByStateAndSpec(): Promise<KeyCount[]> {
+    const groups = await this.collection().aggregate<{ _id: { state: KeyState; keySpec: KeySpec }; count: number }>([
+      { $match: { incomplete: { $ne: true } } },
+      { $group: { _id: { state: '$state', keySpec: '$keySpec' }, count: { $sum: 1 } } },
+      { $sort: { '_id.state': 1, '_id.keySpec': 1 } },
+    ]).toArray();
+    return groups.map(({ _id, count }) => ({ state: _id.state, keySpec: _id.keySpec, count }));
   }
 
   /** The keys a query over every scope selects, by `order` and then by scope and key id. */
