@@ -375,7 +375,7 @@ describe('internal events', () => {
 });
 
 describe('fail closed', () => {
-  it('a call whose audit record cannot be written fails with KMSInternalException', async () => {
+  it('a call whose audit record cannot be written fails with KMSInternalException.', async () => {
     let failing = true;
     const broken = await startTestService({
       wrapStore: (store) => withRepositories(store, {
