@@ -16,7 +16,7 @@ import { XksHttpConnector } from './xks-client';
 import type { KeyStore } from './core/key-stores/port';
 import { DEFAULT_KEY_STORE_ID, KeyStoreRegistry } from './core/key-stores/registry';
 import { KmsError, messages } from './core/errors';
-import { heartbeat, maintenanceEvents, PROCESS_INSTANCE, retire, runMaintenance } from './core/jobs/maintenance';
+import { heartbeat, leftoverInstances, maintenanceEvents, PROCESS_INSTANCE, retire, runMaintenance } from './core/jobs/maintenance';
 import { Readiness } from './core/jobs/readiness';
 import { systemClock, type Clock, type MetadataStore } from './core/ports';
 import { createApp, requestListener, type AppOptions } from './http/app';
@@ -109,8 +109,10 @@ export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreSe
 }
 
 /** One maintenance run, its work emitted as internal events through the seam. `predecessors`: see MaintenanceOptions. */
-export async function maintain(service: CoreService, logger: Logger, atStartup: boolean, instanceId = PROCESS_INSTANCE, predecessors?: (instanceId: string) => boolean): Promise<void> {
-  const report = await runMaintenance(service.deps, { atStartup, instanceId, ...(predecessors ? { predecessors } : {}) });
+export async function maintain(
+  service: CoreService, logger: Logger, atStartup: boolean, instanceId = PROCESS_INSTANCE, predecessors?: (instanceId: string) => boolean, leftovers?: readonly string[],
+): Promise<void> {
+  const report = await runMaintenance(service.deps, { atStartup, instanceId, ...(predecessors ? { predecessors } : {}), ...(leftovers ? { leftoverInstances: leftovers } : {}) });
   if (report.recovered > 0) logger.warn('recovered interrupted key changes', { count: report.recovered });
   for (const event of maintenanceEvents(report, service.deps.clock.now(), randomUUID)) await service.emit(event);
 }
@@ -306,13 +308,15 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
   });
 
+  // Read before our own heartbeat: a heartbeat never retired means an instance was killed.
+  const leftovers = await leftoverInstances(deps);
   // Alive before any job runs, so another instance's start-up recovery waits for our work.
   await heartbeat(deps, instanceId);
   const beat = setInterval(() => {
     heartbeat(deps, instanceId).catch((e: unknown) => logger.error('heartbeat failed', { detail: String(e) }));
   }, HEARTBEAT_INTERVAL_MS);
   beat.unref();
-  await maintain(service, logger, true, instanceId, options.predecessors);
+  await maintain(service, logger, true, instanceId, options.predecessors, leftovers);
   const sweep = setInterval(() => {
     maintain(service, logger, false, instanceId).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
   }, MAINTENANCE_INTERVAL_MS);

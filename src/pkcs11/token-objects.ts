@@ -143,21 +143,42 @@ export class TokenObjects {
   /** A real AES-GCM encryption and decryption with the health key on `session`; false if anything fails. */
   async probeSession(session: pkcs11js.Handle): Promise<boolean> {
     try {
-      let [handle] = this.findAll(session, HEALTH_KEY_ID, 'secret');
-      if (handle === undefined) {
-        handle = this.lib.C_GenerateKey(session, aesKeyGen, secretKeyTemplate({
-          objectId: HEALTH_KEY_ID, label: HEALTH_KEY_LABEL, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true },
-        }));
-      }
-      const iv = Buffer.from(this.lib.C_GenerateRandom(session, Buffer.alloc(GCM_IV_BYTES)));
-      const probe = Buffer.from('hsm-kms health probe');
-      this.lib.C_EncryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
-      const sealed = Buffer.from(this.lib.C_Encrypt(session, probe, Buffer.alloc(probe.length + GCM_TAG_BYTES)));
-      this.lib.C_DecryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
-      return Buffer.from(this.lib.C_Decrypt(session, sealed, Buffer.alloc(sealed.length))).equals(probe);
+      return this.sealAndOpenProbe(session, this.healthKeyHandle(session));
     } catch {
-      return false;
+      // The cached handle may be stale (another process destroyed the key): look it up afresh once.
+      this.forget(HEALTH_KEY_ID);
+      try {
+        return this.sealAndOpenProbe(session, this.healthKeyHandle(session));
+      } catch {
+        return false;
+      }
     }
+  }
+
+  /**
+   * The health key's handle, cached like every key's: SoftHSM's file store scans every object
+   * file on each C_FindObjects (0.7 s at 20,000 keys), far too slow for every health check.
+   */
+  private healthKeyHandle(session: pkcs11js.Handle): pkcs11js.Handle {
+    try {
+      return this.keyFor(session, HEALTH_KEY_ID, 'secret').handle;
+    } catch (e) {
+      if (!(e instanceof ObjectNotFound)) throw e;
+      const handle = this.lib.C_GenerateKey(session, aesKeyGen, secretKeyTemplate({
+        objectId: HEALTH_KEY_ID, label: HEALTH_KEY_LABEL, keyType: 'AES', valueLength: 32, usage: { encrypt: true, decrypt: true },
+      }));
+      this.remember(HEALTH_KEY_ID, 'secret', { handle });
+      return handle;
+    }
+  }
+
+  private sealAndOpenProbe(session: pkcs11js.Handle, handle: pkcs11js.Handle): boolean {
+    const iv = Buffer.from(this.lib.C_GenerateRandom(session, Buffer.alloc(GCM_IV_BYTES)));
+    const probe = Buffer.from('hsm-kms health probe');
+    this.lib.C_EncryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
+    const sealed = Buffer.from(this.lib.C_Encrypt(session, probe, Buffer.alloc(probe.length + GCM_TAG_BYTES)));
+    this.lib.C_DecryptInit(session, aesGcm(this.profile, iv, Buffer.alloc(0)), handle);
+    return Buffer.from(this.lib.C_Decrypt(session, sealed, Buffer.alloc(sealed.length))).equals(probe);
   }
 
   /** Does the token work? A real operation on its health key, through the pool. */

@@ -108,6 +108,34 @@ describe('PKCS#11 adapter on SoftHSM', () => {
     }
   });
 
+  it('health checks find the health key once, not on every probe, and survive its handle going stale', async () => {
+    const token = openTestToken(createTestToken('probe'));
+    try {
+      const lib = token.connection.lib;
+      expect(await token.checkHealth()).toBe(true);
+      // SoftHSM's file store reads every object file on each search: a probe must not search.
+      const searches = jest.spyOn(lib, 'C_FindObjectsInit');
+      for (let i = 0; i < 5; i++) expect(await token.checkHealth()).toBe(true);
+      expect(searches).not.toHaveBeenCalled();
+      // Another process destroys and remakes the health key: the cached handle is stale, and the
+      // probe looks the key up afresh instead of reporting the token unwell.
+      const session = lib.C_OpenSession(lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token.connection.info.label)!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      try {
+        lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: 'hsm-kms:health' }]);
+        const healthKeys = lib.C_FindObjects(session, 4);
+        lib.C_FindObjectsFinal(session);
+        expect(healthKeys.length).toBe(1);
+        lib.C_DestroyObject(session, healthKeys[0]!);
+      } finally {
+        lib.C_CloseSession(session);
+      }
+      expect(await token.checkHealth()).toBe(true);
+      searches.mockRestore();
+    } finally {
+      token.close();
+    }
+  });
+
   it('a GCM tag that does not verify is reported as InvalidCiphertextException.', async () => {
     const token = openTestToken(createTestToken('gcmtag'));
     try {

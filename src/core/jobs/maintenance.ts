@@ -42,6 +42,23 @@ export async function retire(deps: CoreDeps, instanceId: string): Promise<void> 
   await deps.store.leases.release(`${INSTANCE_PREFIX}${instanceId}`, instanceId);
 }
 
+/**
+ * Instances that were alive on this store and never retired (crashed or killed), the first call
+ * of a start-up: before this instance's own heartbeat. A clean stop retires, leaving none.
+ */
+export async function leftoverInstances(deps: CoreDeps): Promise<string[]> {
+  // Expired heartbeats are kept until their instance retires or beats again: list them all.
+  return (await deps.store.leases.listLive(INSTANCE_PREFIX, new Date(0))).map((lease) => lease.owner);
+}
+
+/** Destroys unnamed objects, then forgets the heartbeats that called for it (not this instance's own, nor a live one). */
+async function destroyUnnamedLeftovers(deps: CoreDeps, owner: string, leftovers: readonly string[] | undefined): Promise<number> {
+  const destroyed = await destroyUnnamedObjects(deps);
+  const alive = new Set((await deps.store.leases.listLive(INSTANCE_PREFIX, deps.clock.now())).map((lease) => lease.owner));
+  for (const id of leftovers ?? []) if (id !== owner && !alive.has(id)) await deps.store.leases.release(`${INSTANCE_PREFIX}${id}`, id);
+  return destroyed;
+}
+
 /** Whether any instance but `instanceId` (and its `predecessors`) is alive on this store. */
 async function othersAlive(deps: CoreDeps, instanceId: string, predecessors?: (owner: string) => boolean): Promise<boolean> {
   return (await deps.store.leases.listLive(INSTANCE_PREFIX, deps.clock.now()))
@@ -68,6 +85,13 @@ export interface MaintenanceOptions {
    * live heartbeats do not count as others alive, as this instance's own earlier heartbeat does not.
    */
   predecessors?: (instanceId: string) => boolean;
+  /**
+   * At start-up: the instances that stopped without retiring (leftoverInstances, read before this
+   * one's first heartbeat). A creation may have been killed half-way only if there is one, and
+   * only then is every token object read to find unnamed ones: on SoftHSM's file store that takes
+   * seconds per 20,000 keys. Undefined: unknown, so the objects are read.
+   */
+  leftoverInstances?: readonly string[];
 }
 
 export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions): Promise<MaintenanceReport> {
@@ -78,7 +102,7 @@ export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions
   const recovered = await underLease(deps, 'recovery', owner, async () =>
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
-    + (immediate ? await destroyUnnamedObjects(deps) : 0)) ?? 0;
+    + (immediate && (options.leftoverInstances?.length ?? 1) > 0 ? await destroyUnnamedLeftovers(deps, owner, options.leftoverInstances) : 0)) ?? 0;
   // Every instance closes its own connections to custom key stores that another disconnected.
   const connections: ConnectionChange[] = [];
   await reconcileConnections(deps, connections);

@@ -27,6 +27,31 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The background jobs' queries over every key. Each one's WHERE terms repeat those of its partial
+ * index (migrations.ts), so it reads only the few keys it can return; a test checks each plan.
+ * Dates in the document are ISO-8601 UTC strings, which order like the instants they name, and
+ * JSON true reads back from json_extract as the integer 1.
+ */
+export const backgroundJobQueries = {
+  incomplete: `SELECT doc FROM keys WHERE incomplete = 1 AND updated_at < @before
+     ORDER BY updated_at, account_id, region, key_id`,
+  dueForDeletion: `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'PendingDeletion'
+       AND json_extract(doc, '$.deletionDate') <= @dueBy
+     ORDER BY json_extract(doc, '$.deletionDate'), account_id, region, key_id`,
+  dueForRotation: `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'Enabled'
+       AND json_extract(doc, '$.rotation.enabled') = 1
+       AND json_extract(doc, '$.rotation.nextRotationDate') <= @dueBy
+     ORDER BY json_extract(doc, '$.rotation.nextRotationDate'), account_id, region, key_id`,
+  withPendingVersions: `SELECT doc FROM keys WHERE incomplete = 0 AND instr(doc, '"status":"PENDING"') > 0 AND EXISTS (
+       SELECT 1 FROM json_each(keys.doc, '$.versions') AS version
+       WHERE json_extract(version.value, '$.status') = 'PENDING' AND json_extract(version.value, '$.createdAt') < @before)
+     ORDER BY account_id, region, key_id`,
+  dueForImportUpkeep: `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') IS NOT NULL
+       AND json_extract(doc, '$.imported.upkeepAt') <= @dueBy
+     ORDER BY json_extract(doc, '$.imported.upkeepAt'), account_id, region, key_id`,
+} as const;
+
 export class SqliteKeyRepository implements KeyRepository {
   /**
    * Parsed records by key, each valid for exactly one revision. A read asks the table for the
@@ -110,50 +135,23 @@ export class SqliteKeyRepository implements KeyRepository {
   }
 
   async listIncomplete(before: Date): Promise<KeyRecord[]> {
-    return this.all(
-      `SELECT doc FROM keys WHERE incomplete = 1 AND updated_at < @before
-       ORDER BY updated_at, account_id, region, key_id`,
-      { before: before.getTime() },
-    );
+    return this.all(backgroundJobQueries.incomplete, { before: before.getTime() });
   }
 
   async listDueForDeletion(dueBy: Date): Promise<KeyRecord[]> {
-    // Dates in the document are ISO-8601 UTC strings, which order like the instants they name.
-    return this.all(
-      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'PendingDeletion'
-         AND json_extract(doc, '$.deletionDate') <= @dueBy
-       ORDER BY json_extract(doc, '$.deletionDate'), account_id, region, key_id`,
-      { dueBy: dueBy.toISOString() },
-    );
+    return this.all(backgroundJobQueries.dueForDeletion, { dueBy: dueBy.toISOString() });
   }
 
   async listDueForRotation(dueBy: Date): Promise<KeyRecord[]> {
-    // JSON true reads back from json_extract as the integer 1.
-    return this.all(
-      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'Enabled'
-         AND json_extract(doc, '$.rotation.enabled') = 1
-         AND json_extract(doc, '$.rotation.nextRotationDate') <= @dueBy
-       ORDER BY json_extract(doc, '$.rotation.nextRotationDate'), account_id, region, key_id`,
-      { dueBy: dueBy.toISOString() },
-    );
+    return this.all(backgroundJobQueries.dueForRotation, { dueBy: dueBy.toISOString() });
   }
 
   async listWithPendingVersions(before: Date): Promise<KeyRecord[]> {
-    return this.all(
-      `SELECT doc FROM keys WHERE incomplete = 0 AND EXISTS (
-         SELECT 1 FROM json_each(keys.doc, '$.versions') AS version
-         WHERE json_extract(version.value, '$.status') = 'PENDING' AND json_extract(version.value, '$.createdAt') < @before)
-       ORDER BY account_id, region, key_id`,
-      { before: before.toISOString() },
-    );
+    return this.all(backgroundJobQueries.withPendingVersions, { before: before.toISOString() });
   }
 
   async listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
-    return this.all(
-      `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') <= @dueBy
-       ORDER BY json_extract(doc, '$.imported.upkeepAt'), account_id, region, key_id`,
-      { dueBy: dueBy.toISOString() },
-    );
+    return this.all(backgroundJobQueries.dueForImportUpkeep, { dueBy: dueBy.toISOString() });
   }
 
   async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {

@@ -78,6 +78,19 @@ export const migrations: readonly string[] = [
    CREATE INDEX custom_key_stores_by_cluster ON custom_key_stores (cluster_id) WHERE cluster_id IS NOT NULL;
    CREATE INDEX keys_by_custom_key_store ON keys (account_id, region, json_extract(doc, '$.customKeyStoreId'), key_id)
      WHERE json_extract(doc, '$.customKeyStoreId') IS NOT NULL;`,
+  // The background jobs' queries, indexed over the document, each partial to the few keys it
+  // can return: without them every maintenance run parses every key (seconds at 100,000 keys,
+  // with the event loop blocked). The queries in keys.ts repeat each WHERE term, which is what
+  // lets SQLite use a partial index. A PENDING version is found through its JSON text (the codec
+  // writes JSON.stringify's form); the query still checks the parsed versions.
+  `CREATE INDEX keys_due_for_deletion ON keys (json_extract(doc, '$.deletionDate'))
+     WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'PendingDeletion';
+   CREATE INDEX keys_due_for_rotation ON keys (json_extract(doc, '$.rotation.nextRotationDate'))
+     WHERE incomplete = 0 AND json_extract(doc, '$.state') = 'Enabled' AND json_extract(doc, '$.rotation.enabled') = 1;
+   CREATE INDEX keys_with_pending_version ON keys (account_id, region, key_id)
+     WHERE incomplete = 0 AND instr(doc, '"status":"PENDING"') > 0;
+   CREATE INDEX keys_due_for_import_upkeep ON keys (json_extract(doc, '$.imported.upkeepAt'))
+     WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') IS NOT NULL;`,
   // The audit trail. One row per record, numbered without gaps; `event` is the CloudTrail event as
   // canonical JSON, the bytes the chain value covers, and the other columns only serve lookups.
   // event_time in epoch milliseconds. audit_head holds the last sequence and chain value even once

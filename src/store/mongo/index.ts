@@ -25,6 +25,11 @@ const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys' 
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
     { key: { updatedAt: 1 }, name: 'incomplete_by_update', partialFilterExpression: { incomplete: true } },
+    // The background jobs' queries, each partial to the few keys it can return.
+    { key: { deletionDate: 1 }, name: 'due_for_deletion', partialFilterExpression: { state: 'PendingDeletion' } },
+    { key: { 'rotation.nextRotationDate': 1 }, name: 'due_for_rotation', partialFilterExpression: { state: 'Enabled', 'rotation.enabled': true } },
+    { key: { 'versions.status': 1 }, name: 'with_pending_version', partialFilterExpression: { 'versions.status': 'PENDING' } },
+    { key: { 'imported.upkeepAt': 1 }, name: 'due_for_import_upkeep', partialFilterExpression: { 'imported.upkeepAt': { $exists: true } } },
     // Only keys in custom key stores carry customKeyStoreId.
     {
       key: { accountId: 1, region: 1, customKeyStoreId: 1, keyId: 1 },
