@@ -10,6 +10,7 @@ import { createSecureContext } from 'node:tls';
 import { workerRoleFrom, type Config, type ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
+import { AuditTrail } from './core/audit/trail';
 import type { CoreDeps } from './core/deps';
 import type { KeyStoreConnectors } from './core/key-stores/connectors';
 import { Pkcs11TokenClusters } from './pkcs11/clusters';
@@ -32,6 +33,7 @@ import { listenXks } from './http/xks/listener';
 import { reloadingHttpsServer } from './http/tls-files';
 import { ServiceMetrics } from './metrics';
 import { serveMetrics } from './metrics/serve';
+import { timedAppends } from './metrics/audit';
 import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
 import { openDefaultToken, type Pkcs11Token } from './pkcs11';
@@ -51,8 +53,12 @@ export interface CoreParts {
   defaultKeyStore?: KeyStore;
   clock?: Clock;
   logger: Logger;
-  /** Observers beside the request log (audit, metrics). */
+  /** Observers beside the request log and the audit trail (metrics). */
   observers?: CallObserver[];
+  /** Record every call in the store's audit trail before answering it (KMS_AUDIT); on unless false. */
+  audit?: boolean;
+  /** Told each audit append's duration (metrics). */
+  onAuditAppend?: (seconds: number) => void;
   /** This instance's id among those sharing the store; the process's own unless given. */
   instanceId?: string;
   /** Serve the XKS proxy API's operations. */
@@ -103,7 +109,12 @@ export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreSe
     return event.source === 'xks' ? xksHttpStatusFor(code) : httpStatusFor[code];
   });
   const instanceId = parts.instanceId ?? PROCESS_INSTANCE;
-  return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]), readiness: new Readiness(deps, instanceId), instanceId };
+  // After the request log, so a call whose record cannot be written is still logged with its outcome.
+  const trail = parts.onAuditAppend ? timedAppends(parts.store.audit, parts.onAuditAppend) : parts.store.audit;
+  const audit = parts.audit === false ? [] : [new AuditTrail(trail).observer];
+  const service = new CoreService(deps, [log, ...audit, ...(parts.observers ?? [])]);
+  deps.internalEvents = (event) => service.emit(event);
+  return { deps, service, readiness: new Readiness(deps, instanceId), instanceId };
 }
 
 /** One maintenance run, its work emitted as internal events through the seam. `predecessors`: see MaintenanceOptions. */
@@ -300,7 +311,7 @@ export function openTokenFrom(config: ConfigOf<'token'>, observeOperation?: Toke
  * command makes or destroys keys. No maintenance runs and nothing listens. Returns the seam and
  * a function that closes what it opened.
  */
-export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigOf<'token'>>, logger: Logger): Promise<{ service: CoreService; close(): Promise<void> }> {
+export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigOf<'token' | 'audit'>>, logger: Logger): Promise<{ service: CoreService; close(): Promise<void> }> {
   const defaultKeyStore = config.pin !== undefined ? openTokenFrom(config as ConfigOf<'token'>) : undefined;
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   try {
@@ -309,7 +320,7 @@ export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigO
     await defaultKeyStore?.close();
     throw e;
   }
-  const { deps, service } = composeCore({ store, defaultKeyStore, logger });
+  const { deps, service } = composeCore({ store, defaultKeyStore, logger, audit: config.audit?.enabled ?? true });
   return {
     service,
     async close() {
@@ -352,6 +363,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   const xksKeyStores = config.xks.port !== undefined ? xksKeyStoresFrom(config, logger) : undefined;
   const { deps, service, readiness, instanceId } = composeCore({
     store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config, metrics), observers: metrics ? [metrics.calls] : [],
+    audit: config.audit.enabled, ...(metrics ? { onAuditAppend: metrics.audit.recordAppend } : {}),
     xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
   });
 
@@ -405,7 +417,6 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
       if (!cluster.isWorker || workerRoleFrom().index === 0) {
         metrics.watchStore(store, deps.clock);
         // Sequences start at 1 and pruning keeps them, so the head's sequence is the chain's length.
-        // The audit observer reports each append with metrics.audit.recordAppend(seconds).
         metrics.audit.chainLengthFrom(async () => (await store.audit.head())?.sequence ?? 0);
       }
       const serving = await serveMetrics(metrics, () => readiness.check(), {

@@ -1,7 +1,9 @@
 // The hook for the audit trail (built elsewhere): how long each append took, and how long the
 // chain is. The trail calls `recordAppend` after each append; composition hands in a function
 // that reads the chain length (the head's sequence), which is read on scrape only.
+import { performance } from 'node:perf_hooks';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { AuditRepository } from '../core/ports';
 import { LATENCY_BUCKETS, PREFIX } from './registry';
 
 export interface AuditMetrics {
@@ -36,4 +38,21 @@ export function auditMetrics(registry: Registry): AuditMetrics {
       read = fn;
     },
   };
+}
+
+/** `repository` with each append's duration told to `recordAppend` (the trail's batches, one call each). */
+export function timedAppends(repository: AuditRepository, recordAppend: (seconds: number) => void): AuditRepository {
+  return new Proxy(repository, {
+    get(target, property, receiver) {
+      if (property !== 'append') return Reflect.get(target, property, receiver) as unknown;
+      return async (...args: Parameters<AuditRepository['append']>) => {
+        const started = performance.now();
+        try {
+          return await target.append(...args);
+        } finally {
+          recordAppend((performance.now() - started) / 1000);
+        }
+      };
+    },
+  });
 }
