@@ -107,6 +107,9 @@ describe('one process', () => {
     expect(valueOf(samples, 'hsm_kms_keys', { state: 'Enabled', key_spec: 'SYMMETRIC_DEFAULT' })).toBeGreaterThanOrEqual(1);
     // Node's process metrics come along under the same prefix.
     expect(valueOf(samples, 'hsm_kms_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // The audit trail: every call above was appended (in batches), and the chain is as long as the head's sequence.
+    expect(valueOf(samples, 'hsm_kms_audit_append_duration_seconds_count')).toBeGreaterThan(0);
+    expect(valueOf(samples, 'hsm_kms_audit_chain_length')).toBeGreaterThan(0);
   });
 
   it('serves metrics and health on the admin listener, never on the KMS port', async () => {
