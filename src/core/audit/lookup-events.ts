@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { authorize } from '../access/authorize';
 import type { RequestContext } from '../api/context';
 import { defineOperation } from '../api/operation';
-import { encodeMarker } from '../api/page-marker';
+import { encodeAuditMarker } from '../api/page-marker';
 import { s, schema } from '../api/schema';
 import { KmsError } from '../errors';
 import type { AuditLookup, AuditLookupAttribute, AuditRecord } from './record';
@@ -201,7 +201,7 @@ export const lookupEvents = defineOperation({
       ...(input.EndTime ? { endTime: input.EndTime } : {}),
     };
     const events: ReturnType<typeof toWireEvent>[] = [];
-    let marker = after === undefined ? undefined : encodeMarker('auditEvent', String(after));
+    let marker = after === undefined ? undefined : encodeAuditMarker({ sequence: after });
     let read = 0;
     for (;;) {
       const page = await deps.store.audit.lookup(filter, { limit: STORE_PAGE, ...(marker ? { marker } : {}) });
