@@ -3,7 +3,11 @@
 import type { DispatchableOperation } from '../../core/api/operation';
 import { lookupEvents } from '../../core/audit/lookup-events';
 
-export const CLOUDTRAIL_TARGET_PREFIX = 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.';
+/**
+ * The X-Amz-Target prefixes that name CloudTrail's API: the one in CloudTrail's API reference (and
+ * the AWS CLI's service model), and the shorter one the AWS SDK for JavaScript v3 sends.
+ */
+export const CLOUDTRAIL_TARGET_PREFIXES = ['com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.', 'CloudTrail_20131101.'] as const;
 
 export const cloudTrailOperations = {
   LookupEvents: lookupEvents,

@@ -1,5 +1,6 @@
 // CloudTrail's LookupEvents on the KMS endpoint: AWS JSON 1.1 on POST / with
-// `X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op>`, signed with SigV4
+// `X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.<Op>` (or, as the AWS SDK for
+// JavaScript v3 sends it, `CloudTrail_20131101.<Op>`), signed with SigV4
 // for the service `cloudtrail` (or a bearer JWT where those are accepted), through the core seam,
 // errors in CloudTrail's shape. The KMS router hands over the requests whose target is not one of
 // its own, so the KMS hot path pays nothing for this protocol.
@@ -18,7 +19,7 @@ import { parseRequestJson, toWire } from '../kms/json';
 import { REQUEST_ID_HEADER } from '../kms/errors';
 import { decodedBody, readBodyWithin } from '../plumbing';
 import { writeCloudTrailError } from './errors';
-import { CLOUDTRAIL_TARGET_PREFIX, cloudTrailOperations, type CloudTrailOperationName } from './operations';
+import { CLOUDTRAIL_TARGET_PREFIXES, cloudTrailOperations, type CloudTrailOperationName } from './operations';
 
 /** The SigV4 signing name of CloudTrail: a credential scoped to `kms` does not call it. */
 export const CLOUDTRAIL_SIGNING_NAME = 'cloudtrail';
@@ -33,14 +34,20 @@ export interface CloudTrailRouterOptions {
   bearer?: BearerAuthenticator;
 }
 
+/** The part of an X-Amz-Target after CloudTrail's prefix, or undefined when it is not CloudTrail's. */
+function operationPart(target: string): string | undefined {
+  const prefix = CLOUDTRAIL_TARGET_PREFIXES.find((p) => target.startsWith(p));
+  return prefix === undefined ? undefined : target.slice(prefix.length);
+}
+
 /** Whether an X-Amz-Target belongs to CloudTrail's API. */
 export function isCloudTrailTarget(target: string): boolean {
-  return target.startsWith(CLOUDTRAIL_TARGET_PREFIX);
+  return operationPart(target) !== undefined;
 }
 
 function operationNameOf(target: string): CloudTrailOperationName | undefined {
-  const name = target.slice(CLOUDTRAIL_TARGET_PREFIX.length);
-  return Object.prototype.hasOwnProperty.call(cloudTrailOperations, name) ? (name as CloudTrailOperationName) : undefined;
+  const name = operationPart(target);
+  return name !== undefined && Object.prototype.hasOwnProperty.call(cloudTrailOperations, name) ? (name as CloudTrailOperationName) : undefined;
 }
 
 /** Answers one POST / whose target is CloudTrail's (see isCloudTrailTarget). */
