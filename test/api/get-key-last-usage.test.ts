@@ -1,11 +1,15 @@
 // GetKeyLastUsage through the unmodified AWS SDK KMS client, on records put into the service's
 // SQLite trail directly (as the trail's writer puts them), so these tests hold whoever writes the
 // trail; test/api/audit-trail-reading.test.ts checks it against records of real calls.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, GetKeyLastUsageCommand, NotFoundException, ScheduleKeyDeletionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import { auditDraft } from '../support/audit-drafts';
-import { BOB, ROOT, sdkClient, startTestService, type TestService } from '../support/service';
+import { BOB, REGION, ROOT, sdkClient, startTestService, type TestService } from '../support/service';
+
+const run = promisify(execFile);
 
 let svc: TestService;
 let kms: KMSClient;
@@ -71,4 +75,16 @@ it('needs kms:GetKeyLastUsage', async () => {
   bob.destroy();
   expect(error.name).toBe('AccessDeniedException');
   expect(error.message).toBe(`User: ${BOB.principalArn} is not authorized to perform: kms:GetKeyLastUsage on resource: ${key.Arn} because no resource-based policy allows the kms:GetKeyLastUsage action`);
+});
+
+it('works through the AWS CLI', async () => {
+  const key = await newKey();
+  const [record] = await svc.store.audit.append([auditDraft({ eventName: 'Sign', eventTime: new Date(), resourceNames: [key.Arn!] })]);
+  const { stdout } = await run('aws', ['kms', 'get-key-last-usage', '--key-id', key.KeyId!, '--endpoint-url', svc.url!, '--region', REGION, '--output', 'json'], {
+    env: { PATH: process.env.PATH, HOME: svc.dir, AWS_ACCESS_KEY_ID: ROOT.accessKeyId, AWS_SECRET_ACCESS_KEY: ROOT.secretAccessKey, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+    timeout: 60_000,
+  });
+  const out = JSON.parse(stdout) as { KeyId: string; KeyLastUsage: { Operation: string; CloudTrailEventId: string } };
+  expect(out.KeyId).toBe(key.KeyId);
+  expect(out.KeyLastUsage).toMatchObject({ Operation: 'Sign', CloudTrailEventId: record!.eventId });
 });
