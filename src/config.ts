@@ -91,6 +91,14 @@ export interface LoggingConfig {
   logFile?: string;
 }
 
+/** The audit trail (KMS_AUDIT): on unless turned off. */
+export interface AuditConfig {
+  audit: {
+    /** Record every call in the metadata store before answering it; a record that cannot be written fails the call. */
+    enabled: boolean;
+  };
+}
+
 /** The XKS proxy: its listener (off unless KMS_XKS_PORT is set) and its configuration file. */
 export interface XksConfig {
   xks: {
@@ -117,6 +125,7 @@ interface Sections {
   identity: IdentityConfig;
   server: ServerConfig;
   logging: LoggingConfig;
+  audit: AuditConfig;
   xks: XksConfig;
   clusters: ClustersConfig;
   xksClient: XksClientConfig;
@@ -355,6 +364,11 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     workers: integer(env, 'KMS_WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
+  audit: (env) => {
+    const value = (env.KMS_AUDIT || 'on').toLowerCase();
+    if (value !== 'on' && value !== 'off') throw new ConfigError('KMS_AUDIT must be on or off');
+    return { audit: { enabled: value === 'on' } };
+  },
   xks: xksSection,
   clusters: clustersSection,
   xksClient: (env) => ({
@@ -373,7 +387,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters', 'xksClient'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient'], env);
 }
 
 /** Set by the primary in each worker's environment, never by an operator: which worker this is. */
