@@ -267,6 +267,19 @@ describe.each(['memory', 'sqlite'] as const)('LookupEvents on the %s trail', (tr
       expect(names(await lookup({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: keyArn(2, OTHER_ACCOUNT) }] }))).toEqual([]);
     });
 
+    it('shows records that belong to no account to every caller allowed to look events up', async () => {
+      const draft = auditDraft({ eventName: 'GetHealthStatus', eventTime: at(1) });
+      const event = JSON.parse(draft.event) as Loose;
+      delete event.recipientAccountId;
+      delete event.awsRegion;
+      event.userIdentity = { type: 'Unknown', principalId: 'xks-proxy-credential' };
+      event.eventSource = 'xks-proxy.hsm-kms';
+      await deps.store.audit.append([{ ...draft, event: JSON.stringify(event) }]);
+      expect(names(await lookup({}))).toEqual(['GetHealthStatus']);
+      expect(names(await lookup({}, otherRoot))).toEqual(['GetHealthStatus']);
+      expect((await lookup({ LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 'xks-proxy.hsm-kms' }] })).Events).toHaveLength(1);
+    });
+
     it('reads a bounded number of records per call and carries on with a NextToken', async () => {
       await append({ eventName: 'Mine', eventTime: at(0) });
       await append(...Array.from({ length: 2100 }, (_, i) => ({ eventName: 'Theirs', eventTime: at(i + 1), principalArn: `arn:aws:iam::${OTHER_ACCOUNT}:root` })));

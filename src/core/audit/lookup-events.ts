@@ -4,7 +4,9 @@
 // The trail holds every account and region this deployment serves, and CloudTrail shows an
 // account only its own events in the region asked: a record is shown to the caller's account
 // when that account made the call or owns a resource it names, and only when it happened in the
-// request's region. Those checks, and the EventSource and ResourceType attributes the store
+// request's region. Records that belong to no account at all (the XKS proxy API's calls, admin
+// commands naming no key) are the deployment's own, and are shown to every caller allowed to look
+// events up: who may do that is the operator's choice, through identity policies. Those checks, and the EventSource and ResourceType attributes the store
 // cannot filter on, are applied here to what the store returns, reading at most a bounded number
 // of records per call; a page may then hold fewer than MaxResults events and still carry a
 // NextToken, as CloudTrail's may.
@@ -143,10 +145,11 @@ function resourcesOf(record: AuditRecord, event: StoredEvent): WireResource[] {
 /** Whether the caller's account sees the record: it made the call or owns a resource named, in the request's region. */
 function visibleTo(ctx: RequestContext, record: AuditRecord, event: StoredEvent): boolean {
   if (typeof event.awsRegion === 'string' && event.awsRegion !== ctx.region) return false;
-  const account = ctx.principal.accountId;
-  if (event.userIdentity?.accountId === account || event.recipientAccountId === account) return true;
-  if (Array.isArray(event.resources) && event.resources.some((r) => r?.accountId === account)) return true;
-  return record.resourceNames.some((name) => accountInArn.exec(name)?.[1] === account);
+  const accounts = new Set<unknown>([event.userIdentity?.accountId, event.recipientAccountId]);
+  for (const resource of Array.isArray(event.resources) ? event.resources : []) accounts.add(resource?.accountId);
+  for (const name of record.resourceNames) accounts.add(accountInArn.exec(name)?.[1]);
+  accounts.delete(undefined);
+  return accounts.size === 0 || accounts.has(ctx.principal.accountId);
 }
 
 function eventSourceOf(event: StoredEvent): string {

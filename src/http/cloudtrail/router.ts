@@ -64,6 +64,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: CloudT
   res.setHeader(REQUEST_ID_HEADER, requestId);
   const name = operationNameOf(target);
   const sourceIp = req.socket.remoteAddress;
+  const userAgent = req.headers['user-agent'];
   let principal: string | undefined;
   let ctx: RequestContext;
   let json: unknown;
@@ -85,9 +86,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: CloudT
       );
     principal = caller.principal.arn;
     json = parseRequestJson(decodedBody(req, res, body, options.maxBodyBytes));
-    ctx = { principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: (req.socket as TLSSocket).encrypted === true };
+    ctx = {
+      principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: (req.socket as TLSSocket).encrypted === true,
+      ...('accessKeyId' in caller ? { accessKeyId: caller.accessKeyId } : {}), ...(userAgent ? { userAgent } : {}),
+    };
   } catch (e) {
-    writeCloudTrailError(res, await options.service.refuse({ source: 'cloudtrail', requestId, operation: name && cloudTrailOperations[name].name, principal, sourceIp, error: e }));
+    writeCloudTrailError(res, await options.service.refuse({ source: 'cloudtrail', requestId, operation: name && cloudTrailOperations[name].name, principal, sourceIp, userAgent, error: e }));
     return;
   }
   try {
