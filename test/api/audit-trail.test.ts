@@ -14,6 +14,7 @@ import { wrapKeyMaterial } from '../support/import-wrap';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, REGION, ROOT, startTestService, type TestService } from '../support/service';
 import { withRepositories } from '../support/wrapped-store';
+import { keyPath, metadata, startXksTestProxy, xksCall, XKS_CREDENTIAL, XKS_CREDENTIAL_2 } from '../support/xks';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 const keyArnPattern = new RegExp(`^arn:aws:kms:${REGION}:${ACCOUNT}:key/[0-9a-f-]{36}$`);
@@ -375,7 +376,7 @@ describe('internal events', () => {
 });
 
 describe('fail closed', () => {
-  it('a call whose audit record cannot be written fails with KMSInternalException', async () => {
+  it('a call whose audit record cannot be written fails with KMSInternalException.', async () => {
     let failing = true;
     const broken = await startTestService({
       wrapStore: (store) => withRepositories(store, {
@@ -430,6 +431,47 @@ describe('group commit', () => {
       expect(appendSizes.length).toBeLessThan(20);
     } finally {
       await counted.close();
+    }
+  });
+});
+
+describe('the XKS proxy API and the admin CLI', () => {
+  it('record one event per call, with their own eventSource, and no plaintext, ciphertext or XKS secret', async () => {
+    const proxy = await startXksTestProxy();
+    try {
+      await proxy.createKey('audit-ext-1', ['ENCRYPT', 'DECRYPT']);
+      const plaintext = b64(randomBytes(32));
+      const aad = b64(randomBytes(16));
+      const encrypted = await xksCall(proxy.app, keyPath('audit-ext-1', 'encrypt'), {
+        requestMetadata: metadata('Encrypt'), plaintext, encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: aad,
+      });
+      expect(encrypted.status).toBe(200);
+      const decrypted = await xksCall(proxy.app, keyPath('audit-ext-1', 'decrypt'), {
+        requestMetadata: metadata('Decrypt'), encryptionAlgorithm: 'AES_GCM', additionalAuthenticatedData: aad,
+        ciphertext: encrypted.body.ciphertext, initializationVector: encrypted.body.initializationVector, authenticationTag: encrypted.body.authenticationTag,
+      });
+      expect(decrypted.body.plaintext).toBe(plaintext);
+      const refused = await xksCall(proxy.app, keyPath('audit-ext-1', 'metadata'), { requestMetadata: metadata('DescribeKey') }, {
+        credential: { accessKeyId: XKS_CREDENTIAL.accessKeyId, secretAccessKey: 'wrong-secret-wrong-secret-wrong-secret-12=' },
+      });
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+
+      const stored = await proxy.svc.store.audit.range(1, 100);
+      const events = stored.map((r) => JSON.parse(r.event) as CloudTrailRecord);
+      expect(events.map((e) => [e.eventSource, e.eventName, e.errorCode ?? null])).toEqual([
+        ['cli.hsm-kms', 'CreateExternalKey', null],
+        ['xks-proxy.hsm-kms', 'Encrypt', null],
+        ['xks-proxy.hsm-kms', 'Decrypt', null],
+        ['xks-proxy.hsm-kms', 'GetKeyMetadata', expect.any(String)],
+      ]);
+      expect(events[1]!.additionalEventData).toMatchObject({ externalKeyId: 'audit-ext-1' });
+      expect(events[1]!.userIdentity).toMatchObject({ accessKeyId: XKS_CREDENTIAL.accessKeyId });
+      const text = JSON.stringify(stored);
+      for (const secret of [plaintext, aad, encrypted.body.ciphertext, encrypted.body.authenticationTag, XKS_CREDENTIAL.secretAccessKey, XKS_CREDENTIAL_2.secretAccessKey]) {
+        expect({ secret, found: text.includes(String(secret)) }).toEqual({ secret, found: false });
+      }
+    } finally {
+      await proxy.close();
     }
   });
 });

@@ -133,10 +133,13 @@ function camelDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(camelDeep);
   if (value === null || typeof value !== 'object' || value instanceof Date) return value;
   const out: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(value)) {
-    out[camel(name)] = /EncryptionContext/.test(name) ? member : camelDeep(member);
-  }
+  for (const [name, member] of Object.entries(value)) out[camel(name)] = camelMember(name, member);
   return out;
+}
+
+/** One member's value as CloudTrail writes it: an encryption context verbatim, anything else camelCased. */
+function camelMember(name: string, value: unknown): unknown {
+  return /EncryptionContext/.test(name) ? value : camelDeep(value);
 }
 
 /** ISO-8601 in whole seconds, as CloudTrail writes eventTime. */
@@ -185,7 +188,7 @@ function requestParametersOf(event: CallEvent, operation: string): Record<string
   const defaults = event.source === 'kms' ? LOGGED_DEFAULTS[operation] ?? {} : {};
   for (const member of [...members, 'DryRun']) {
     const value = parameters[member] ?? defaults[member];
-    if (value !== undefined) recorded[camel(member)] = camelDeep(value);
+    if (value !== undefined) recorded[camel(member)] = camelMember(member, value);
   }
   return recorded;
 }
@@ -196,7 +199,7 @@ function responseElementsOf(event: CallEvent, operation: string): Record<string,
   // The key the call changed: the target key for alias operations, the (only) resolved key otherwise.
   const keyArn = event.resources[event.resources.length - 1];
   if (event.source === 'kms' && KEY_ARN_IN_RESPONSE.has(operation) && keyArn) elements.keyId = keyArn;
-  for (const [name, value] of Object.entries(event.results ?? {})) elements[camel(name)] = camelDeep(value);
+  for (const [name, value] of Object.entries(event.results ?? {})) elements[camel(name)] = camelMember(name, value);
   return Object.keys(elements).length > 0 ? elements : null;
 }
 
