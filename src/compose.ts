@@ -25,6 +25,7 @@ import { createApp, requestListener, type AppOptions } from './http/app';
 import { BearerAuthenticator } from './http/auth/bearer';
 import { PrincipalDirectory } from './http/auth/principals';
 import { WatchedFile } from './http/auth/watched-file';
+import { cloudTrailErrorFor } from './http/cloudtrail/errors';
 import { httpStatusFor } from './http/kms/errors';
 import { createXksApp } from './http/xks/app';
 import { xksHttpStatusFor } from './http/xks/errors';
@@ -106,7 +107,8 @@ export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreSe
   const log = requestLog(parts.logger, (event) => {
     if (event.outcome === 'success') return 200;
     const code = event.errorCode ?? 'KMSInternalException';
-    return event.source === 'xks' ? xksHttpStatusFor(code) : httpStatusFor[code];
+    if (event.source === 'xks') return xksHttpStatusFor(code);
+    return event.source === 'cloudtrail' ? cloudTrailErrorFor[code].status : httpStatusFor[code];
   });
   const instanceId = parts.instanceId ?? PROCESS_INSTANCE;
   // After the request log, so a call whose record cannot be written is still logged with its outcome.

@@ -54,6 +54,12 @@ export const errorCodes = [
   'XksProxyVpcEndpointServiceInUseException',
   'XksProxyVpcEndpointServiceInvalidConfigurationException',
   'XksProxyVpcEndpointServiceNotFoundException',
+  // CloudTrail LookupEvents errors
+  'InvalidEventCategoryException',
+  'InvalidLookupAttributesException',
+  'InvalidMaxResultsException',
+  'InvalidNextTokenException',
+  'InvalidTimeRangeException',
   // protocol and authentication errors
   'SerializationException',
   'UnknownOperationException',

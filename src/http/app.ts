@@ -8,6 +8,7 @@ import type { Readiness } from '../core/jobs/readiness';
 import type { Clock } from '../core/ports';
 import type { Logger } from '../log/logger';
 import type { BearerAuthenticator } from './auth/bearer';
+import { cloudTrailHandler, isCloudTrailTarget } from './cloudtrail/router';
 import type { PrincipalDirectory } from './auth/principals';
 import { jwksRouter, type JwksOptions } from './jwks';
 import { REQUEST_ID_HEADER, writeKmsError } from './kms/errors';
@@ -49,8 +50,16 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // The KMS API first: POST / never reaches Express's router.
-  const kms = kmsHandler(options);
+  // The KMS API first (and CloudTrail's LookupEvents, which it hands over): POST / never reaches Express's router.
+  const cloudTrail = cloudTrailHandler(options);
+  const kms = kmsHandler({
+    ...options,
+    otherTargets: (req, res, target, path, query) => {
+      if (!isCloudTrailTarget(target)) return false;
+      cloudTrail(req, res, target, path, query);
+      return true;
+    },
+  });
   kmsHandlers.set(app, kms);
   app.use(kms);
   app.use(assignRequestId(REQUEST_ID_HEADER));

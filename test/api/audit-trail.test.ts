@@ -155,6 +155,7 @@ describe('every KMS operation writes one record per call', () => {
     await call('PutKeyPolicy', { KeyId: K, PolicyName: 'default', Policy: policy.body.Policy });
     await call('ListKeyPolicies', { KeyId: K });
     await call('GetKeyRotationStatus', { KeyId: K });
+    await call('GetKeyLastUsage', { KeyId: K });
     await call('EnableKeyRotation', { KeyId: K });
     await call('DisableKeyRotation', { KeyId: K });
     await call('RotateKeyOnDemand', { KeyId: K });

@@ -149,6 +149,7 @@ const cases: Record<OperationName, (env: Env) => Promise<Case[]>> = {
       outcome: 'UnsupportedOperationException',
     },
   ],
+  GetKeyLastUsage: async ({ key }) => [{ body: { KeyId: (await key()).KeyId } }],
   GetKeyPolicy: async ({ key }) => [{ body: { KeyId: (await key()).KeyId, PolicyName: 'default' } }],
   GetKeyRotationStatus: async ({ key }) => [{ body: { KeyId: (await key()).KeyId } }],
   GetParametersForImport: async ({ key }) => [{

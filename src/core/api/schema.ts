@@ -113,6 +113,20 @@ export const s = {
     };
   },
 
+  /** AWS JSON 1.1 timestamps: epoch seconds, fractions allowed (the AWS SDKs send milliseconds as a fraction). */
+  timestamp(): Field<Date> {
+    return {
+      kind: 'timestamp',
+      decode(value, ctx) {
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw wrongType(value, 'Timestamp', ctx.path);
+        const date = new Date(value * 1000);
+        // Beyond ±8.64e15 ms a Date is invalid; such a number is no time at all.
+        if (Number.isNaN(date.getTime())) throw new KmsError('SerializationException', `Value '${value}' at '${ctx.path}' is not a valid timestamp`);
+        return date;
+      },
+    };
+  },
+
   boolean(): Field<boolean> {
     return {
       kind: 'boolean',

@@ -3,8 +3,11 @@
 // description does not declare secret, so nothing secret can reach an observer by accident.
 import type { ErrorCode } from '../errors';
 
-/** Who made the call: a wire protocol, the admin CLI, or one of the service's own jobs. */
-export type CallSource = 'kms' | 'xks' | 'cli' | 'internal';
+/**
+ * Who made the call: a wire protocol (the KMS API, the XKS proxy API, CloudTrail's LookupEvents
+ * on the KMS endpoint), the admin CLI, or one of the service's own jobs.
+ */
+export type CallSource = 'kms' | 'xks' | 'cloudtrail' | 'cli' | 'internal';
 
 export interface CallEvent {
   source: CallSource;

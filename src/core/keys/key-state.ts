@@ -112,6 +112,8 @@ export const keyStateTable = {
   GetKeyPolicy: anyState,
   PutKeyPolicy: anyState,
   ListKeyPolicies: anyState,
+  /** Not in the seed table; the API reference lists no KMSInvalidStateException for it: every state answers. */
+  GetKeyLastUsage: anyState,
   /** KMS-SPEC §3: cryptographic-like, except that an Unavailable key still takes grants. */
   CreateGrant: {
     Disabled: 'disabled',

@@ -27,6 +27,7 @@ import { generateDataKeyWithoutPlaintext } from '../../core/operations/generate-
 import { generateDataKeyPair } from '../../core/operations/generate-data-key-pair';
 import { generateDataKeyPairWithoutPlaintext } from '../../core/operations/generate-data-key-pair-without-plaintext';
 import { generateRandom } from '../../core/operations/generate-random';
+import { getKeyLastUsage } from '../../core/operations/get-key-last-usage';
 import { getKeyPolicy } from '../../core/operations/get-key-policy';
 import { getKeyRotationStatus } from '../../core/operations/get-key-rotation-status';
 import { getParametersForImport } from '../../core/operations/get-parameters-for-import';
@@ -80,6 +81,7 @@ export const kmsOperations = {
   GenerateDataKeyWithoutPlaintext: generateDataKeyWithoutPlaintext,
   GenerateMac: generateMac,
   GenerateRandom: generateRandom,
+  GetKeyLastUsage: getKeyLastUsage,
   GetKeyPolicy: getKeyPolicy,
   GetKeyRotationStatus: getKeyRotationStatus,
   GetParametersForImport: getParametersForImport,

@@ -34,6 +34,11 @@ export interface KmsRouterOptions {
   maxBodyBytes: number;
   /** Accepts `Authorization: Bearer <JWT>` when set; otherwise every request is SigV4. */
   bearer?: BearerAuthenticator;
+  /**
+   * Another AWS JSON protocol on the same POST / (CloudTrail's LookupEvents): given the requests
+   * whose target is not a TrentService operation, it answers those it claims and returns true.
+   */
+  otherTargets?: (req: IncomingMessage, res: ServerResponse, target: string, path: string, query: Record<string, string | string[]>) => boolean;
 }
 
 /** Handles POST / (with or without a query string) and passes every other request on. */
@@ -44,16 +49,19 @@ export function kmsHandler(options: KmsRouterOptions): (req: IncomingMessage, re
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     if (req.method !== 'POST' || path !== '/') return next();
     const query = queryAt < 0 ? {} : (parseQuery(url.slice(queryAt + 1)) as Record<string, string | string[]>);
-    handle(req, res, options, path, query).catch((e: unknown) => {
+    const target = req.headers['x-amz-target'];
+    const name = operationNameOf(target);
+    // Only a request that names no KMS operation is offered to the other protocol.
+    if (name === undefined && options.otherTargets && typeof target === 'string' && options.otherTargets(req, res, target, path, query)) return;
+    handle(req, res, options, name, path, query).catch((e: unknown) => {
       if (!res.headersSent) writeKmsError(res, new KmsError('KMSInternalException', '', String(e)));
     });
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: KmsRouterOptions, path: string, query: Record<string, string | string[]>): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, options: KmsRouterOptions, name: KmsOperationName | undefined, path: string, query: Record<string, string | string[]>): Promise<void> {
   const requestId = randomUUID();
   res.setHeader(REQUEST_ID_HEADER, requestId);
-  const name = operationNameOf(req.headers['x-amz-target']);
   const sourceIp = req.socket.remoteAddress;
   const userAgent = req.headers['user-agent'];
   let principal: string | undefined;

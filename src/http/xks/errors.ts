@@ -101,6 +101,11 @@ export const xksErrorFor: Record<ErrorCode, XksErrorName> = {
   XksProxyVpcEndpointServiceInvalidConfigurationException: 'InternalException',
   XksProxyVpcEndpointServiceNotFoundException: 'InternalException',
   MalformedPolicyDocumentException: 'InternalException',
+  InvalidEventCategoryException: 'InternalException',
+  InvalidLookupAttributesException: 'InternalException',
+  InvalidMaxResultsException: 'InternalException',
+  InvalidNextTokenException: 'InternalException',
+  InvalidTimeRangeException: 'InternalException',
   TagException: 'InternalException',
 };
 
