@@ -68,8 +68,14 @@ describe('reading the records of real calls', () => {
     expect(readOnly).toEqual(expect.arrayContaining(['DescribeKey', 'Encrypt']));
     expect(readOnly).not.toContain('CreateKey');
     const writes = (await lookup({ LookupAttributes: [{ AttributeKey: 'ReadOnly', AttributeValue: 'false' }] })).map((e) => e.EventName);
-    // This test's own LookupEvents calls are in the trail too; what their records say is audit/cloudtrail-event.ts's to decide.
-    expect(writes.filter((name) => name !== 'LookupEvents')).toEqual(['CreateKey', 'CreateKey']);
+    // This test's own LookupEvents calls are in the trail too: read-only, from CloudTrail's event source.
+    expect(writes).toEqual(['CreateKey', 'CreateKey']);
+    const lookups = await lookup({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'LookupEvents' }] });
+    expect(lookups.length).toBeGreaterThan(0);
+    for (const event of lookups) {
+      expect(event).toMatchObject({ EventSource: 'cloudtrail.amazonaws.com', ReadOnly: 'true' });
+      expect(JSON.parse(event.CloudTrailEvent!)).toMatchObject({ readOnly: true, requestParameters: { lookupAttributes: [expect.any(Object)] } });
+    }
   });
 
   it('GetKeyLastUsage names the ReEncrypt for both keys, with the event LookupEvents shows', async () => {

@@ -16,6 +16,8 @@ import { canonicalJson } from './canonical-json';
 export const KMS_EVENT_SOURCE = 'kms.amazonaws.com';
 export const XKS_PROXY_EVENT_SOURCE = 'xks-proxy.hsm-kms';
 export const CLI_EVENT_SOURCE = 'cli.hsm-kms';
+/** Reading the trail through LookupEvents, as CloudTrail records its own API calls. */
+export const CLOUDTRAIL_EVENT_SOURCE = 'cloudtrail.amazonaws.com';
 const EVENT_VERSION = '1.08';
 
 /**
@@ -60,6 +62,8 @@ export const REQUEST_MEMBERS: Readonly<Record<string, readonly string[] | null>>
   GenerateMac: ['MacAlgorithm', 'KeyId'],
   GenerateRandom: null,
   GetKeyPolicy: ['KeyId', 'PolicyName'],
+  GetKeyLastUsage: ['KeyId'],
+  LookupEvents: ['LookupAttributes', 'StartTime', 'EndTime', 'EventCategory', 'MaxResults'],
   GetKeyRotationStatus: ['KeyId'],
   GetParametersForImport: ['KeyId', 'WrappingAlgorithm', 'WrappingKeySpec'],
   GetPublicKey: ['KeyId'],
@@ -112,8 +116,8 @@ const KEY_STORE_OPERATIONS = new Set([
 const READ_ONLY_OPERATIONS = new Set([
   'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'GenerateRandom', 'DeriveSharedSecret',
-  // The XKS proxy API's calls change nothing either.
-  'GetHealthStatus', 'GetKeyMetadata',
+  // The XKS proxy API's calls change nothing either, nor does reading the trail.
+  'GetHealthStatus', 'GetKeyMetadata', 'LookupEvents',
 ]);
 
 export function isReadOnly(operation: string): boolean {
@@ -231,6 +235,7 @@ function serviceEventDetailsOf(event: CallEvent): Record<string, unknown> {
 function eventSourceOf(event: CallEvent): string {
   if (event.source === 'xks') return XKS_PROXY_EVENT_SOURCE;
   if (event.source === 'cli') return CLI_EVENT_SOURCE;
+  if (event.source === 'cloudtrail') return CLOUDTRAIL_EVENT_SOURCE;
   return KMS_EVENT_SOURCE;
 }
 
