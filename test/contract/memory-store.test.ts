@@ -1,5 +1,6 @@
 import { MemoryStore } from '../support/memory-store';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeAuditRepositoryContract } from './audit-repository.contract';
 import { describeCustomKeyStoreRepositoryContract } from './custom-key-store-repository.contract';
 import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
@@ -14,3 +15,4 @@ describeGrantRepositoryContract('MemoryStore', factory);
 describeLeaseRepositoryContract('MemoryStore', factory);
 describeExternalKeyRepositoryContract('MemoryStore', factory);
 describeCustomKeyStoreRepositoryContract('MemoryStore', factory);
+describeAuditRepositoryContract('MemoryStore', factory);

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { MongoMemoryReplSet, MongoMemoryServer } from 'mongodb-memory-server-core';
 import { MongoStore } from '../../src/store/mongo';
 import { describeAliasRepositoryContract } from './alias-repository.contract';
+import { describeAuditRepositoryContract } from './audit-repository.contract';
 import { describeCustomKeyStoreRepositoryContract } from './custom-key-store-repository.contract';
 import { describeExternalKeyRepositoryContract } from './external-key-repository.contract';
 import { describeGrantRepositoryContract } from './grant-repository.contract';
@@ -130,5 +131,6 @@ if (source.kind === 'unavailable') {
     describeLeaseRepositoryContract('MongoStore', factory, options);
     describeExternalKeyRepositoryContract('MongoStore', factory, options);
     describeCustomKeyStoreRepositoryContract('MongoStore', factory, options);
+    describeAuditRepositoryContract('MongoStore', factory, options);
   });
 }

@@ -1,7 +1,7 @@
 // An in-memory MetadataStore for core unit tests. It passes the same contract suites as the real
 // stores, so tests written against it hold for them too. Records are cloned on the way in and out,
 // as a database would, so a test cannot pass by mutating stored state through a shared reference.
-import { DuplicateRecordError, KmsError, RevisionConflictError } from '../../src/core/errors';
+import { DuplicateRecordError, RevisionConflictError } from '../../src/core/errors';
 import type { AliasRecord, ConnectionState, CustomKeyStoreRecord, GrantRecord, KeyRecord, KeyScope } from '../../src/core/model';
 import type {
   AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
@@ -9,7 +9,7 @@ import type {
 } from '../../src/core/ports';
 import type { ExternalKeyRecord } from '../../src/core/xks-proxy/external-key';
 import { chainValue, GENESIS_CHAIN_VALUE, type AuditDigest, type AuditDraft, type AuditLookup, type AuditRecord } from '../../src/core/audit/record';
-import { decodeCustomKeyStoreMarker, decodeMarker, encodeCustomKeyStoreMarker, encodeMarker } from '../../src/core/api/page-marker';
+import { decodeAuditMarker, decodeCustomKeyStoreMarker, decodeMarker, encodeAuditMarker, encodeCustomKeyStoreMarker, encodeMarker } from '../../src/core/api/page-marker';
 import { pageOf } from '../../src/store/page';
 
 /** Every record, shared by the repositories so that deleting a key can take its aliases and grants. */
@@ -333,17 +333,23 @@ class MemoryCustomKeyStoreRepository implements CustomKeyStoreRepository {
 class MemoryAuditRepository implements AuditRepository {
   private readonly records: AuditRecord[] = [];
   private readonly digests: AuditDigest[] = [];
+  /** The last record appended, kept when pruning deletes it, so the chain carries on after it. */
+  private last: { sequence: number; chainValue: string } = { sequence: 0, chainValue: GENESIS_CHAIN_VALUE };
 
   async append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
+    const ids = new Set(this.records.map((r) => r.eventId));
+    drafts.forEach((d) => {
+      if (ids.has(d.eventId)) throw new DuplicateRecordError(`audit event ${d.eventId}`);
+      ids.add(d.eventId);
+    });
     const stored: AuditRecord[] = [];
-    let previous = this.records[this.records.length - 1];
     for (const draft of drafts) {
-      const sequence = (previous?.sequence ?? 0) + 1;
-      const previousChainValue = previous?.chainValue ?? GENESIS_CHAIN_VALUE;
+      const sequence = this.last.sequence + 1;
+      const previousChainValue = this.last.chainValue;
       const record: AuditRecord = { ...deepClone(draft), sequence, previousChainValue, chainValue: chainValue(previousChainValue, sequence, draft.event) };
       this.records.push(record);
       stored.push(deepClone(record));
-      previous = record;
+      this.last = record;
     }
     return stored;
   }
@@ -358,10 +364,9 @@ class MemoryAuditRepository implements AuditRepository {
   }
 
   async lookup(filter: AuditLookup, page: PageRequest): Promise<Page<AuditRecord>> {
-    const before = page.marker === undefined ? Infinity : Number(decodeMarker('auditEvent', page.marker));
-    if (Number.isNaN(before)) throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+    const before = page.marker === undefined ? Infinity : decodeAuditMarker(page.marker);
     const rows = [...this.records].reverse().filter((r) => r.sequence < before && matchesLookup(r, filter));
-    return pageOf(rows, page.limit, deepClone, (last) => encodeMarker('auditEvent', String(last.sequence)));
+    return pageOf(rows, page.limit, deepClone, encodeAuditMarker);
   }
 
   async lastOf(resourceName: string, eventNames: readonly string[]): Promise<AuditRecord | undefined> {

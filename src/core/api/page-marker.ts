@@ -30,3 +30,15 @@ export function decodeCustomKeyStoreMarker(marker: string): { createdAt: number;
   if (!match?.[2] || !Number.isSafeInteger(createdAt)) throw new KmsError('InvalidMarkerException', 'Marker is invalid');
   return { createdAt, customKeyStoreId: match[2] };
 }
+
+/** The audit trail pages newest first: the marker holds the sequence of the last record returned. */
+export function encodeAuditMarker(last: { sequence: number }): string {
+  return encodeMarker('auditEvent', String(last.sequence));
+}
+
+export function decodeAuditMarker(marker: string): number {
+  const text = decodeMarker('auditEvent', marker);
+  const sequence = Number(text);
+  if (!/^\d{1,15}$/.test(text) || !Number.isSafeInteger(sequence)) throw new KmsError('InvalidMarkerException', 'Marker is invalid');
+  return sequence;
+}

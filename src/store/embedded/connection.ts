@@ -64,6 +64,15 @@ export class SqliteConnection {
     this.open().transaction(work)();
   }
 
+  /**
+   * Runs `work` in one transaction that takes the write lock before its first read (BEGIN
+   * IMMEDIATE), so what it read cannot change before it writes, even from another process.
+   * Another writer makes it throw SQLITE_BUSY at once; patient() retries it.
+   */
+  immediateTransaction<T>(work: () => T): T {
+    return this.open().transaction(work).immediate();
+  }
+
   private open(): Database.Database {
     if (!this.db) throw new Error('EmbeddedStore is not open: call init() first');
     return this.db;

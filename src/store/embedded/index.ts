@@ -3,11 +3,11 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { auditNotYetStored } from '../audit-pending';
 import type {
   AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, LeaseRepository, MetadataStore,
 } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
+import { SqliteAuditRepository } from './audit';
 import { SqliteConnection } from './connection';
 import { SqliteCustomKeyStoreRepository } from './custom-key-stores';
 import { SqliteExternalKeyRepository } from './external-keys';
@@ -27,7 +27,7 @@ export class EmbeddedStore implements MetadataStore {
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
   readonly customKeyStores: CustomKeyStoreRepository;
-  readonly audit: AuditRepository = auditNotYetStored;
+  readonly audit: AuditRepository;
   private readonly connection = new SqliteConnection();
 
   constructor(private readonly filePath: string) {
@@ -37,6 +37,7 @@ export class EmbeddedStore implements MetadataStore {
     this.leases = patient(new SqliteLeaseRepository(this.connection));
     this.externalKeys = patient(new SqliteExternalKeyRepository(this.connection));
     this.customKeyStores = patient(new SqliteCustomKeyStoreRepository(this.connection));
+    this.audit = patient(new SqliteAuditRepository(this.connection));
   }
 
   async init(): Promise<void> {

@@ -91,6 +91,47 @@ export const migrations: readonly string[] = [
      WHERE incomplete = 0 AND instr(doc, '"status":"PENDING"') > 0;
    CREATE INDEX keys_due_for_import_upkeep ON keys (json_extract(doc, '$.imported.upkeepAt'))
      WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') IS NOT NULL;`,
+  // The audit trail. One row per record, numbered without gaps; `event` is the CloudTrail event as
+  // canonical JSON, the bytes the chain value covers, and the other columns only serve lookups.
+  // event_time in epoch milliseconds. audit_head holds the last sequence and chain value even once
+  // pruning has deleted that record, so the chain continues. Resource names get their own rows
+  // (in the record's order) so LookupEvents ResourceName and GetKeyLastUsage use an index.
+  `CREATE TABLE audit_records (
+     sequence              INTEGER NOT NULL PRIMARY KEY,
+     event_id              TEXT    NOT NULL UNIQUE,
+     event_time            INTEGER NOT NULL,
+     event_name            TEXT    NOT NULL,
+     read_only             INTEGER NOT NULL CHECK (read_only IN (0, 1)),
+     succeeded             INTEGER NOT NULL CHECK (succeeded IN (0, 1)),
+     username              TEXT,
+     access_key_id         TEXT,
+     event                 TEXT    NOT NULL,
+     previous_chain_value  TEXT    NOT NULL,
+     chain_value           TEXT    NOT NULL
+   );
+   CREATE INDEX audit_records_by_time ON audit_records (event_time);
+   CREATE INDEX audit_records_by_event_name ON audit_records (event_name, sequence);
+   CREATE INDEX audit_records_by_read_only ON audit_records (read_only, sequence);
+   CREATE INDEX audit_records_by_username ON audit_records (username, sequence) WHERE username IS NOT NULL;
+   CREATE INDEX audit_records_by_access_key_id ON audit_records (access_key_id, sequence) WHERE access_key_id IS NOT NULL;
+   CREATE TABLE audit_resources (
+     sequence       INTEGER NOT NULL,
+     position       INTEGER NOT NULL,
+     resource_name  TEXT    NOT NULL,
+     PRIMARY KEY (sequence, position)
+   ) WITHOUT ROWID;
+   CREATE INDEX audit_resources_by_name ON audit_resources (resource_name, sequence);
+   CREATE TABLE audit_head (
+     id           INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+     sequence     INTEGER NOT NULL,
+     chain_value  TEXT    NOT NULL
+   );
+   CREATE TABLE audit_digests (
+     sequence   INTEGER NOT NULL,
+     signed_at  INTEGER NOT NULL,
+     doc        TEXT    NOT NULL
+   );
+   CREATE INDEX audit_digests_in_order ON audit_digests (sequence, signed_at);`,
 ];
 
 export function migrate(db: Database.Database): void {

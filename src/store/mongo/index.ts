@@ -3,12 +3,12 @@
 import { MongoClient } from 'mongodb';
 import type { IndexDescription } from 'mongodb';
 import type { AliasRecord, CustomKeyStoreRecord, KeyRecord } from '../../core/model';
-import { auditNotYetStored } from '../audit-pending';
 import type {
   AliasRepository, AuditRepository, CustomKeyStoreRepository, ExternalKeyRepository, GrantRepository, KeyRepository, Lease, LeaseRepository, MetadataStore,
 } from '../../core/ports';
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
+import { MongoAuditRepository } from './audit';
 import { MongoConnection } from './connection';
 import { MongoCustomKeyStoreRepository } from './custom-key-stores';
 import { MongoExternalKeyRepository } from './external-keys';
@@ -20,7 +20,7 @@ const DEFAULT_DB_NAME = 'hsm_kms';
 export const SERVER_SELECTION_TIMEOUT_MS = 5000;
 
 /** Every index the store relies on, by collection. init() creates the missing ones. */
-const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys' | 'customKeyStores', IndexDescription[]> = {
+const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys' | 'customKeyStores' | 'auditRecords' | 'auditDigests', IndexDescription[]> = {
   keys: [
     { key: { accountId: 1, region: 1, keyId: 1 }, unique: true, name: 'scope_keyId' },
     // Crash recovery scans only the few incomplete keys, so index just those.
@@ -66,6 +66,19 @@ const indexes: Record<'keys' | 'aliases' | 'grants' | 'leases' | 'externalKeys' 
       partialFilterExpression: { 'cloudHsm.clusterId': { $exists: true } },
     },
   ],
+  // The audit trail: one sequence and one event id per record; LookupEvents reads newest first
+  // by one attribute; the head document (collection auditHead) needs only its _id.
+  auditRecords: [
+    { key: { sequence: 1 }, unique: true, name: 'sequence' },
+    { key: { eventId: 1 }, unique: true, name: 'eventId' },
+    { key: { eventTime: 1 }, name: 'eventTime' },
+    { key: { eventName: 1, sequence: -1 }, name: 'eventName_sequence' },
+    { key: { readOnly: 1, sequence: -1 }, name: 'readOnly_sequence' },
+    { key: { username: 1, sequence: -1 }, name: 'username_sequence', partialFilterExpression: { username: { $exists: true } } },
+    { key: { accessKeyId: 1, sequence: -1 }, name: 'accessKeyId_sequence', partialFilterExpression: { accessKeyId: { $exists: true } } },
+    { key: { resourceNames: 1, sequence: -1 }, name: 'resourceNames_sequence' },
+  ],
+  auditDigests: [{ key: { sequence: 1, signedAt: 1 }, name: 'sequence_signedAt' }],
 };
 
 export class MongoStore implements MetadataStore {
@@ -75,7 +88,7 @@ export class MongoStore implements MetadataStore {
   readonly leases: LeaseRepository;
   readonly externalKeys: ExternalKeyRepository;
   readonly customKeyStores: CustomKeyStoreRepository;
-  readonly audit: AuditRepository = auditNotYetStored;
+  readonly audit: AuditRepository;
   private readonly connection = new MongoConnection();
   private readonly dbName: string;
 
@@ -88,6 +101,7 @@ export class MongoStore implements MetadataStore {
     this.leases = new MongoLeaseRepository(this.connection);
     this.externalKeys = new MongoExternalKeyRepository(this.connection);
     this.customKeyStores = new MongoCustomKeyStoreRepository(this.connection);
+    this.audit = new MongoAuditRepository(this.connection);
   }
 
   async init(): Promise<void> {
