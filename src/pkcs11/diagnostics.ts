@@ -3,7 +3,12 @@
 import * as pkcs11js from 'pkcs11js';
 import type { Pkcs11Token } from './token';
 
-interface Requirement { mechanism: string; why: string }
+interface Requirement {
+  mechanism: string;
+  why: string;
+  /** Only informational in the profile: nothing the service offers needs it yet. */
+  informational?: boolean;
+}
 
 /** Used whatever the profile says. */
 const always: Requirement[] = [
@@ -25,17 +30,24 @@ function profileRequirements(token: Pkcs11Token): Requirement[] {
     ...(profile.rsaOaepHashes.length > 0 ? [{ mechanism: 'CKM_RSA_PKCS_OAEP', why: `profile '${profile.vendor}' lists native OAEP (rsaOaepHashes)` }] : []),
     ...(profile.keyImport.aesKeyWrapPadUnwrap ? [{ mechanism: 'CKM_AES_KEY_WRAP_PAD', why: `profile '${profile.vendor}' sets keyImport.aesKeyWrapPadUnwrap` }] : []),
     ...(profile.eddsa ? [
-      { mechanism: 'CKM_EC_EDWARDS_KEY_PAIR_GEN', why: `profile '${profile.vendor}' sets eddsa` },
-      { mechanism: 'CKM_EDDSA', why: `profile '${profile.vendor}' sets eddsa` },
+      { mechanism: 'CKM_EC_EDWARDS_KEY_PAIR_GEN', why: `profile '${profile.vendor}' sets eddsa`, informational: true },
+      { mechanism: 'CKM_EDDSA', why: `profile '${profile.vendor}' sets eddsa`, informational: true },
     ] : []),
   ];
 }
 
-/** One sentence per mechanism the service or the profile expects and the token does not list. */
-export function missingMechanisms(token: Pkcs11Token): string[] {
+export interface MissingMechanisms {
+  /** Mechanisms operations need: those operations will fail. */
+  needed: string[];
+  /** Mechanisms the profile claims for information only: the profile is inaccurate, nothing fails. */
+  informational: string[];
+}
+
+/** The mechanisms the service or the profile expects and the token does not list, each with why. */
+export function missingMechanisms(token: Pkcs11Token): MissingMechanisms {
   const listed = new Set(token.connection.mechanismList());
   const constants = pkcs11js as unknown as Record<string, number>;
-  return [...always, ...profileRequirements(token)]
-    .filter((r) => constants[r.mechanism] === undefined || !listed.has(constants[r.mechanism]!))
-    .map((r) => `${r.mechanism} (${r.why})`);
+  const missing = [...always, ...profileRequirements(token)].filter((r) => constants[r.mechanism] === undefined || !listed.has(constants[r.mechanism]!));
+  const describe = (r: Requirement) => `${r.mechanism} (${r.why})`;
+  return { needed: missing.filter((r) => !r.informational).map(describe), informational: missing.filter((r) => r.informational).map(describe) };
 }
