@@ -116,7 +116,7 @@ async function exportDue(deps: CoreDeps, key: AuditSigningKey, options: ExportOp
 
   const first = written[0]!.first;
   const last = written.at(-1)!.last;
-  // Precondition: an export continues the chain where the previous export ended.
+  // Precondition: an export continues the chain where the previous export ended
   if (state && first.previousChainValue !== state.lastChainValue) {
     throw new Error(`record ${first.sequence} does not continue the exported chain (record ${state.lastSequence}); run 'hsm-kms audit verify'`);
   }

@@ -81,7 +81,13 @@ export async function runAudit(argv: string[], env: Env, write: (line: string) =
   if (command === undefined || command === '--help' || command === '-h') throw new UsageError(command === undefined ? 'an audit command is required' : '', auditUsage);
   const usage = usageOf[command];
   if (!usage) throw new UsageError(`unknown audit command '${command}'`, auditUsage);
-  const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message, usage);
+  }
+  const { values, positionals } = parsed;
   if (values.help) throw new UsageError('', usage);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, usage);
   const misplaced = Object.keys(values).find((name) => name !== 'json' && !allowed[command]!.includes(name));

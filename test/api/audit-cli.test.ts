@@ -34,7 +34,7 @@ interface Run { code: number; out: string; err: string }
 
 async function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', REGISTER, CLI, ...args], { env, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ['-r', REGISTER, CLI, ...args], { env, timeout: 180_000 });
     return { code: 0, out: stdout, err: stderr };
   } catch (e) {
     const failed = e as { code: number; stdout: string; stderr: string };
@@ -238,7 +238,7 @@ describe('audit verify', () => {
 });
 
 describe('retention', () => {
-  it('Precondition: records are pruned only after a signed digest vouches for the chain value of the last one pruned', async () => {
+  it('records are pruned only after a signed digest vouches for the chain value of the last one pruned', async () => {
     const dir = await trail(10, { old: 4, retentionDays: 7 });
     sqlite(dir, (db) => {
       expect((db.prepare('SELECT min(sequence) AS first FROM audit_records').get() as { first: number }).first).toBe(5);
@@ -251,7 +251,7 @@ describe('retention', () => {
     expect(result.out).toMatch(/records 1 to 4 were pruned; a signed digest vouches/);
   });
 
-  it('Precondition: records before the first retained one may only be missing when a signed pruning digest vouches for them', async () => {
+  it('records before the first retained one may only be missing when a signed pruning digest vouches for them', async () => {
     const dir = await trail(10, { old: 4, retentionDays: 7 });
     sqlite(dir, (db) => db.prepare('DELETE FROM audit_records WHERE sequence = 5').run());
     const result = await cli(envFor(dir), 'audit', 'verify');

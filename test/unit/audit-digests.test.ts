@@ -93,7 +93,7 @@ describe('export', () => {
     expect(verifyExportDirectory(dir, key.publicKeySpki)).toMatchObject({ ok: true, records: 1 });
   });
 
-  it('Precondition: an export continues the chain where the previous export ended', async () => {
+  it('an export continues the chain where the previous export ended', async () => {
     const { deps } = setup();
     const key = await openAuditSigningKey(deps, 'a');
     await deps.store.audit.append([draft(new Date())]);

@@ -39,7 +39,7 @@ export async function pruneExpiredRecords(deps: CoreDeps, key: AuditSigningKey, 
     const last = await lastOfExpiredPrefix(deps, olderThan);
     if (!last) return { pruned: 0 };
     const prunedBefore = last.sequence + 1;
-    // Precondition: records are pruned only after a signed digest vouches for the chain value of the last one pruned.
+    // Precondition: records are pruned only after a signed digest vouches for the chain value of the last one pruned
     await signDigest(deps, key, { sequence: last.sequence, chainValue: last.chainValue, prunedBefore });
     return { pruned: await deps.store.audit.prune(prunedBefore, olderThan), prunedBefore };
   }) ?? { pruned: 0 };

@@ -150,7 +150,7 @@ function checkStart(record: AuditRecord, digests: readonly AuditDigest[], fromSe
     return record.previousChainValue === GENESIS_CHAIN_VALUE ? undefined
       : { defect: 'record-altered', sequence: 1, message: 'record 1 does not start the chain: its previous chain value is not the genesis value' };
   }
-  // Precondition: records before the first retained one may only be missing when a signed pruning digest vouches for them.
+  // Precondition: records before the first retained one may only be missing when a signed pruning digest vouches for them
   if (vouching.some((d) => d.prunedBefore === record.sequence)) {
     notes.push(`records 1 to ${record.sequence - 1} were pruned; a signed digest vouches for the chain value before record ${record.sequence}`);
     return undefined;
