@@ -17,10 +17,10 @@ export interface AuditUpkeep {
   stop(): Promise<void>;
 }
 
-export async function startAuditUpkeep(deps: CoreDeps, config: ConfigOf<'audit' | 'account'>, logger: Logger, instanceId: string): Promise<AuditUpkeep> {
+export async function startAuditUpkeep(deps: CoreDeps, config: ConfigOf<'auditIntegrity' | 'account'>, logger: Logger, instanceId: string): Promise<AuditUpkeep> {
   const key = await openAuditSigningKey(deps, instanceId);
   logger.info('audit signing key ready', { signingKeyId: key.keyId });
-  const { audit } = config;
+  const audit = config.auditIntegrity;
   const exportOptions = (flush: boolean) => audit.exportDir === undefined ? undefined : {
     dir: audit.exportDir, accountId: config.accountId, region: config.region, maxFileBytes: audit.exportMaxFileBytes, maxFileSeconds: audit.exportMaxFileSeconds, flush,
   };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config, ConfigOf } from './config';
 import type { CallObserver } from './core/calls/event';
 import { CoreService } from './core/calls/service';
+import { AuditTrail } from './core/audit/trail';
 import type { CoreDeps } from './core/deps';
 import type { KeyStoreConnectors } from './core/key-stores/connectors';
 import { Pkcs11TokenClusters } from './pkcs11/clusters';
@@ -47,8 +48,10 @@ export interface CoreParts {
   defaultKeyStore?: KeyStore;
   clock?: Clock;
   logger: Logger;
-  /** Observers beside the request log (audit, metrics). */
+  /** Observers beside the request log and the audit trail (metrics). */
   observers?: CallObserver[];
+  /** Record every call in the store's audit trail before answering it (KMS_AUDIT); on unless false. */
+  audit?: boolean;
   /** This instance's id among those sharing the store; the process's own unless given. */
   instanceId?: string;
   /** Serve the XKS proxy API's operations. */
@@ -99,7 +102,11 @@ export function composeCore(parts: CoreParts): { deps: CoreDeps; service: CoreSe
     return event.source === 'xks' ? xksHttpStatusFor(code) : httpStatusFor[code];
   });
   const instanceId = parts.instanceId ?? PROCESS_INSTANCE;
-  return { deps, service: new CoreService(deps, [log, ...(parts.observers ?? [])]), readiness: new Readiness(deps, instanceId), instanceId };
+  // After the request log, so a call whose record cannot be written is still logged with its outcome.
+  const audit = parts.audit === false ? [] : [new AuditTrail(parts.store.audit).observer];
+  const service = new CoreService(deps, [log, ...audit, ...(parts.observers ?? [])]);
+  deps.internalEvents = (event) => service.emit(event);
+  return { deps, service, readiness: new Readiness(deps, instanceId), instanceId };
 }
 
 /** One maintenance run, its work emitted as internal events through the seam. `predecessors`: see MaintenanceOptions. */
@@ -250,7 +257,7 @@ export function openTokenFrom(config: ConfigOf<'token'>) {
  * command makes or destroys keys. No maintenance runs and nothing listens. Returns the seam and
  * a function that closes what it opened.
  */
-export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigOf<'token'>>, logger: Logger): Promise<{ service: CoreService; close(): Promise<void> }> {
+export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigOf<'token' | 'audit'>>, logger: Logger): Promise<{ service: CoreService; close(): Promise<void> }> {
   const defaultKeyStore = config.pin !== undefined ? openTokenFrom(config as ConfigOf<'token'>) : undefined;
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   try {
@@ -259,7 +266,7 @@ export async function composeCommand(config: ConfigOf<'store'> & Partial<ConfigO
     await defaultKeyStore?.close();
     throw e;
   }
-  const { deps, service } = composeCore({ store, defaultKeyStore, logger });
+  const { deps, service } = composeCore({ store, defaultKeyStore, logger, audit: config.audit?.enabled ?? true });
   return {
     service,
     async close() {
@@ -296,7 +303,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   }
   const xksKeyStores = config.xks.port !== undefined ? xksKeyStoresFrom(config, logger) : undefined;
   const { deps, service, readiness, instanceId } = composeCore({
-    store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config),
+    store, defaultKeyStore, logger, instanceId: config.instanceId, connectors: keyStoreConnectorsFrom(config), audit: config.audit.enabled,
     xksProxy: xksKeyStores && { fleetSize: () => xksKeyStores.current().config.fleetSize, healthCacheMs: config.xks.healthCacheMs, tokenTimeoutMs: config.xks.tokenTimeoutMs },
   });
 
@@ -307,7 +314,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   }, HEARTBEAT_INTERVAL_MS);
   beat.unref();
   await maintain(service, logger, true, instanceId, options.predecessors);
-  const auditUpkeep: AuditUpkeep = await startAuditUpkeep(deps, config, logger, instanceId);
+  const auditUpkeep: AuditUpkeep | undefined = config.audit.enabled ? await startAuditUpkeep(deps, config, logger, instanceId) : undefined;
   const sweep = setInterval(() => {
     maintain(service, logger, false, instanceId).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
   }, MAINTENANCE_INTERVAL_MS);
@@ -329,7 +336,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     await stopXks?.();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     // After the last call is answered: the shutdown digest covers every record.
-    await auditUpkeep.stop();
+    await auditUpkeep?.stop();
     await retire(deps, instanceId).catch(() => undefined);
     await store.close();
     await deps.keyStores.close();

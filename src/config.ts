@@ -95,6 +95,14 @@ export interface LoggingConfig {
   logFile?: string;
 }
 
+/** The audit trail (KMS_AUDIT): on unless turned off. */
+export interface AuditConfig {
+  audit: {
+    /** Record every call in the metadata store before answering it; a record that cannot be written fails the call. */
+    enabled: boolean;
+  };
+}
+
 /** The XKS proxy: its listener (off unless KMS_XKS_PORT is set) and its configuration file. */
 export interface XksConfig {
   xks: {
@@ -116,8 +124,8 @@ export interface XksConfig {
 }
 
 /** The audit trail's signed digests, retention and export. */
-export interface AuditConfig {
-  audit: {
+export interface AuditIntegrityConfig {
+  auditIntegrity: {
     /** How often the chain head is signed (also on shutdown). */
     digestIntervalSeconds: number;
     /** undefined: records are kept forever. */
@@ -137,10 +145,11 @@ interface Sections {
   identity: IdentityConfig;
   server: ServerConfig;
   logging: LoggingConfig;
+  audit: AuditConfig;
   xks: XksConfig;
   clusters: ClustersConfig;
   xksClient: XksClientConfig;
-  audit: AuditConfig;
+  auditIntegrity: AuditIntegrityConfig;
   account: AccountConfig;
 }
 export type ConfigSection = keyof Sections;
@@ -382,17 +391,22 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     workers: integer(env, 'KMS_WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
+  audit: (env) => {
+    const value = (env.KMS_AUDIT || 'on').toLowerCase();
+    if (value !== 'on' && value !== 'off') throw new ConfigError('KMS_AUDIT must be on or off');
+    return { audit: { enabled: value === 'on' } };
+  },
   xks: xksSection,
   clusters: clustersSection,
   xksClient: (env) => ({
     xksClientCaFile: filePath(env, 'KMS_XKS_CLIENT_CA_FILE'),
     xksClientTimeoutMs: integer(env, 'KMS_XKS_CLIENT_TIMEOUT_MS', 250, 10, 60_000),
   }),
-  audit: (env) => {
+  auditIntegrity: (env) => {
     const retention = env.KMS_AUDIT_RETENTION_DAYS;
     const exportDir = filePath(env, 'KMS_AUDIT_EXPORT_DIR');
     return {
-      audit: {
+      auditIntegrity: {
         digestIntervalSeconds: integer(env, 'KMS_AUDIT_DIGEST_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
         ...(retention !== undefined && retention !== '' ? { retentionDays: integer(env, 'KMS_AUDIT_RETENTION_DAYS', 0, 1, 36_500) } : {}),
         ...(exportDir !== undefined ? { exportDir } : {}),
@@ -413,7 +427,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'xks', 'clusters', 'xksClient', 'audit'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient', 'auditIntegrity'], env);
 }
 
 /** Set by the primary in each worker's environment, never by an operator: which worker this is. */

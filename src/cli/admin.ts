@@ -84,7 +84,7 @@ function consoleConfig(values: Values, env: Env): object {
 
 /** Runs one core operation through the seam, as the operator. */
 async function runOperation(operation: DispatchableOperation, body: Record<string, unknown>, needsToken: boolean, env: Env): Promise<unknown> {
-  const config = needsToken ? loadConfigSections(['store', 'token', 'logging'], env) : loadConfigSections(['store', 'logging'], env);
+  const config = needsToken ? loadConfigSections(['store', 'token', 'logging', 'audit'], env) : loadConfigSections(['store', 'logging', 'audit'], env);
   const logger = createLogger({ level: config.logLevel, file: config.logFile, stderr: true });
   const { service, close } = await composeCommand(config, logger);
   const attributes: Record<string, string> = {};
@@ -92,6 +92,7 @@ async function runOperation(operation: DispatchableOperation, body: Record<strin
   if (typeof body.externalKeyId === 'string') attributes.externalKeyId = body.externalKeyId;
   const ctx: RequestContext = {
     principal: { arn: `local-operator:${userInfo().username}`, accountId: '', policies: [] }, region: '', requestId: randomUUID(), attributes,
+    userAgent: 'hsm-kms-cli',
   };
   try {
     return await service.invoke('cli', operation, ctx, body);

@@ -147,13 +147,13 @@ function describeVerification(report: AuditVerification): string {
 }
 
 async function exportNow(to: string | undefined, env: Env, usage: string): Promise<CommandResult> {
-  const config = loadConfigSections(['audit', 'account'], env);
-  const dir = to ?? config.audit.exportDir;
+  const config = loadConfigSections(['auditIntegrity', 'account'], env);
+  const dir = to ?? config.auditIntegrity.exportDir;
   if (dir === undefined) throw new UsageError('name the directory with --to, or set KMS_AUDIT_EXPORT_DIR', usage);
   const report = await withCore(env, true, async (deps) => {
     const key = await openAuditSigningKey(deps, PROCESS_INSTANCE);
     return exportAuditTrail(deps, key, PROCESS_INSTANCE, {
-      dir, accountId: config.accountId, region: config.region, maxFileBytes: config.audit.exportMaxFileBytes, maxFileSeconds: config.audit.exportMaxFileSeconds, flush: true,
+      dir, accountId: config.accountId, region: config.region, maxFileBytes: config.auditIntegrity.exportMaxFileBytes, maxFileSeconds: config.auditIntegrity.exportMaxFileSeconds, flush: true,
     });
   });
   if (!report) return { exitCode: EXIT_PROBLEM, text: 'another instance is exporting right now (it holds the export lease); try again shortly', json: { ok: false, busy: true } };

@@ -1,4 +1,5 @@
 // What operations are given to work with: the ports, nothing concrete.
+import type { CallEvent } from './calls/event';
 import type { KeyStoreConnectors } from './key-stores/connectors';
 import type { KeyStoreRegistry } from './key-stores/registry';
 import type { Clock, MetadataStore } from './ports';
@@ -13,4 +14,6 @@ export interface CoreDeps {
   connectors?: KeyStoreConnectors;
   /** Present where this instance serves the XKS proxy API. */
   xksProxy?: XksProxyDeps;
+  /** Emits what background work did (a custom key store's connection settling) through the seam, to its observers. */
+  internalEvents?: (event: CallEvent) => Promise<void>;
 }

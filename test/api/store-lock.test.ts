@@ -1,5 +1,7 @@
 // A database locked by another process must not freeze this one: requests that need no lock
 // are served as usual, those that do fail fast with a retryable error, and all is well after.
+// With the audit trail on (the default) every call writes its record to the same database, so
+// every call needs the lock: it waits for it, briefly, and then fails closed.
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import request from 'supertest';
@@ -7,7 +9,8 @@ import { kmsCall } from '../support/signed';
 import { startTestService, type TestService } from '../support/service';
 
 let svc: TestService;
-beforeAll(async () => { svc = await startTestService(); });
+// The store's own behaviour under a held lock, without the trail's writes.
+beforeAll(async () => { svc = await startTestService({ audit: false }); });
 afterAll(async () => svc.close());
 
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
@@ -49,4 +52,34 @@ it('while another connection holds the write lock for 3 s, reads and GenerateRan
     await released;
   }
   expect((await kmsCall(svc.app, 'CreateKey', {})).status).toBe(200);
+}, 30_000);
+
+it('with the audit trail on, a call that cannot record itself while another connection holds the write lock fails closed, and all is well after', async () => {
+  const audited = await startTestService();
+  try {
+    const holder = new Database(path.join(audited.dir, 'metadata.sqlite'));
+    holder.exec('BEGIN EXCLUSIVE');
+    const released = new Promise<void>((resolve) => setTimeout(() => { holder.exec('COMMIT'); holder.close(); resolve(); }, 3000));
+    try {
+      const [random, health] = await Promise.all([
+        timed(() => kmsCall(audited.app, 'GenerateRandom', { NumberOfBytes: 16 })),
+        timed(() => request(audited.app).get('/healthz')),
+      ]);
+      expect({ status: random.result.status, type: random.result.body.__type }).toEqual({ status: 500, type: 'KMSInternalException' });
+      // At most the store's retry deadline for the record, and again for the record of the failure.
+      expect(random.ms).toBeLessThan(4500);
+      // The process is not frozen meanwhile.
+      expect(health.ms).toBeLessThan(2900);
+    } finally {
+      await released;
+    }
+    expect((await kmsCall(audited.app, 'GenerateRandom', { NumberOfBytes: 16 })).status).toBe(200);
+    // The trail never says the refused call succeeded: it holds its failure (if that record got in once the lock was free), then the success.
+    const events = (await audited.store.audit.range(1, 10)).map((r) => JSON.parse(r.event) as { eventName: string; errorCode?: string });
+    expect(events[events.length - 1]).toMatchObject({ eventName: 'GenerateRandom' });
+    expect(events[events.length - 1]!.errorCode).toBeUndefined();
+    expect(events.slice(0, -1).map((e) => e.errorCode)).toEqual(events.length === 2 ? ['KMSInternalException'] : []);
+  } finally {
+    await audited.close();
+  }
 }, 30_000);

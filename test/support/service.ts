@@ -74,6 +74,8 @@ export interface TestServiceOptions {
   xksProxy?: XksProxyParts;
   /** How custom key stores are reached. */
   connectors?: KeyStoreConnectors;
+  /** Record every call in the audit trail (KMS_AUDIT); on unless false. */
+  audit?: boolean;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
@@ -86,7 +88,9 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const clock = options.clock ?? systemClock;
   const logFile = path.join(dir, 'service.log');
   const logger = createLogger({ level: 'info', file: logFile, silent: true });
-  const { deps, service, readiness } = composeCore({ store, defaultKeyStore: defaultStore, clock, logger, xksProxy: options.xksProxy, connectors: options.connectors });
+  const { deps, service, readiness } = composeCore({
+    store, defaultKeyStore: defaultStore, clock, logger, xksProxy: options.xksProxy, connectors: options.connectors, audit: options.audit,
+  });
   const principals = new PrincipalDirectory({ ...ROOT, accountId: ACCOUNT }, [ALICE, BOB, OTHER_ROOT]);
   const watched = options.credentialsFile
     ? PrincipalDirectory.watch(options.credentialsFile, { ...ROOT, accountId: ACCOUNT }, {

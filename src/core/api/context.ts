@@ -18,9 +18,12 @@ export interface RequestContext {
   requestId: string;
   /** For aws:SourceIp and aws:SecureTransport conditions. */
   sourceIp?: string;
+  /** The access key id of a SigV4 request, and the client's User-Agent: recorded in the call's event. */
+  accessKeyId?: string;
+  userAgent?: string;
   secureTransport?: boolean;
   /** Told the ARN of every key the call resolves (the call's resources, for its event). */
-  onKeyResolved?: (arn: string) => void;
+  onKeyResolved?: (arn: string, keyStore?: { customKeyStoreId: string; xksKeyId?: string }) => void;
   /** XKS proxy calls: the key store and external key the URI names, and the store's policies. */
   xks?: XksCallContext;
   /**

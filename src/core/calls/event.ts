@@ -13,7 +13,13 @@ export interface CallEvent {
   requestId: string;
   /** The caller's principal ARN, once authenticated. */
   principal?: string;
+  /** The access key id the request was signed with (SigV4), if any. */
+  accessKeyId?: string;
+  /** The account the call acts in: the principal's, or the key's for internal events. */
+  accountId?: string;
   sourceIp?: string;
+  /** The client's User-Agent header, as sent. */
+  userAgent?: string;
   region?: string;
   /** The key the request names, as given (KeyId, TargetKeyId), or what the response names. */
   keyReference?: string;
@@ -21,6 +27,10 @@ export interface CallEvent {
   resources: string[];
   /** Request members that may be recorded. */
   parameters?: Record<string, unknown>;
+  /** Output members that may be recorded: an allow-list per operation (audit/recordable-output.ts). */
+  results?: Record<string, unknown>;
+  /** The custom key stores of the keys the call resolved (CloudTrail's additionalEventData). */
+  keyStores?: { customKeyStoreId: string; xksKeyId?: string }[];
   /** Non-secret facts the caller gave the call (RequestContext.attributes), e.g. the XKS kmsRequestId. */
   attributes?: Readonly<Record<string, string>>;
   outcome: 'success' | 'failure';

@@ -5,9 +5,10 @@
 import { performance } from 'node:perf_hooks';
 import type { RequestContext } from '../api/context';
 import type { CoreDeps } from '../deps';
-import { asKmsError, KmsError } from '../errors';
+import { asKmsError, KmsError, messages } from '../errors';
 import type { DispatchableOperation, PreparedCall } from '../api/operation';
 import type { CallEvent, CallObserver, CallSource } from './event';
+import { recordableOutput } from '../audit/recordable-output';
 
 /** The key a response names, for calls whose request named none (CreateKey). */
 function keyReferenceInOutput(output: unknown): string | undefined {
@@ -31,7 +32,10 @@ export interface RefusedCall {
   requestId: string;
   operation?: string;
   principal?: string;
+  accountId?: string;
+  accessKeyId?: string;
   sourceIp?: string;
+  userAgent?: string;
   attributes?: Readonly<Record<string, string>>;
   error: unknown;
 }
@@ -52,26 +56,41 @@ export class CoreService {
     const startedAt = new Date();
     const started = performance.now();
     const resources = new Set<string>();
+    const keyStores = new Map<string, { customKeyStoreId: string; xksKeyId?: string }>();
     let prepared: PreparedCall<O> | undefined;
     const base = {
-      source, operation: operation.name, requestId: ctx.requestId, principal: ctx.principal.arn, sourceIp: ctx.sourceIp, region: ctx.region, startedAt,
+      source, operation: operation.name, requestId: ctx.requestId, principal: ctx.principal.arn, accountId: ctx.principal.accountId,
+      sourceIp: ctx.sourceIp, region: ctx.region, startedAt,
+      ...(ctx.accessKeyId ? { accessKeyId: ctx.accessKeyId } : {}),
+      ...(ctx.userAgent ? { userAgent: ctx.userAgent } : {}),
       ...(ctx.attributes ? { attributes: ctx.attributes } : {}),
     };
+    const onKeyResolved = (arn: string, keyStore?: { customKeyStoreId: string; xksKeyId?: string }) => {
+      resources.add(arn);
+      if (keyStore) keyStores.set(arn, keyStore);
+    };
+    const resolvedStores = () => (keyStores.size > 0 ? { keyStores: [...keyStores.values()] } : {});
+    let succeeded = false;
     try {
       prepared = operation.prepare(body);
-      const output = await prepared.run(this.deps, { ...ctx, onKeyResolved: (arn) => resources.add(arn) });
+      const output = await prepared.run(this.deps, { ...ctx, onKeyResolved });
+      succeeded = true;
+      const results = recordableOutput(operation.name, output);
       await this.emit({
         ...base, keyReference: prepared.keyReference ?? keyReferenceInOutput(output), resources: [...resources], parameters: prepared.parameters,
-        outcome: 'success', latencyMs: performance.now() - started,
+        ...(results ? { results } : {}), ...resolvedStores(), outcome: 'success', latencyMs: performance.now() - started,
       });
       return output;
     } catch (e) {
-      const error = asKmsError(e);
+      // The operation succeeded but an observer failed (the audit trail could not record it):
+      // the caller is told KMSInternalException, and the record says so.
+      const raw = succeeded ? observerFailed(e) : e;
+      const error = asKmsError(raw);
       // An observer that cannot record the failure fails it as an internal error.
       await this.emit({
         ...base, keyReference: prepared?.keyReference ?? keyReferenceInBody(body), resources: [...resources], parameters: prepared?.parameters,
-        ...failure(e, error), latencyMs: performance.now() - started,
-      }).catch((observerFailure: unknown) => { throw asKmsError(observerFailure); });
+        ...resolvedStores(), ...failure(raw, error), latencyMs: performance.now() - started,
+      }).catch((observerFailure: unknown) => { throw observerFailed(observerFailure); });
       throw error;
     }
   }
@@ -81,6 +100,8 @@ export class CoreService {
     const error = asKmsError(call.error);
     await this.emit({
       source: call.source, operation: call.operation, requestId: call.requestId, principal: call.principal, sourceIp: call.sourceIp,
+      ...(call.accountId ? { accountId: call.accountId } : {}), ...(call.accessKeyId ? { accessKeyId: call.accessKeyId } : {}),
+      ...(call.userAgent ? { userAgent: call.userAgent } : {}),
       ...(call.attributes ? { attributes: call.attributes } : {}), resources: [], ...failure(call.error, error), startedAt: new Date(), latencyMs: 0,
     });
     return error;
@@ -98,4 +119,10 @@ function failure(raw: unknown, error: KmsError): Pick<CallEvent, 'outcome' | 'er
     ...(error.detail ? { errorDetail: error.detail } : {}),
     ...(raw instanceof KmsError ? {} : { stack: (raw as Error)?.stack }),
   };
+}
+
+/** Whatever an observer threw (even a store's retryable error), the caller is told KMSInternalException: fail closed. */
+// Precondition: a call whose audit record cannot be written fails with KMSInternalException.
+function observerFailed(e: unknown): KmsError {
+  return new KmsError('KMSInternalException', messages.internal, `a call observer failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
 }

@@ -4,6 +4,8 @@
 // own connection when it first needs the store, and drops it once the record no longer says
 // CONNECTED with the generation it opened. A connection is therefore never used after a
 // disconnect or an update another instance made.
+import { randomUUID } from 'node:crypto';
+import type { CallEvent } from '../calls/event';
 import type { CoreDeps } from '../deps';
 import { KmsError, messages as kmsMessages } from '../errors';
 import { KeyStoreConnectionError } from '../key-stores/connectors';
@@ -14,6 +16,38 @@ import { changeCustomKeyStore } from './custom-key-store';
 import { checkProxyHealth, ExternalKeyStore } from './external-key-store';
 import { openSecret } from './secrets';
 import { connectionErrorCodes } from './xks-failures';
+
+/** A connection state a custom key store reached without an API call: its internal event. */
+export interface ConnectionChange {
+  customKeyStoreId: string;
+  accountId: string;
+  region: string;
+  connectionState: CustomKeyStoreRecord['connectionState'];
+  connectionErrorCode?: ConnectionErrorCode;
+}
+
+function changeOf(record: CustomKeyStoreRecord): ConnectionChange {
+  return {
+    customKeyStoreId: record.customKeyStoreId, accountId: record.accountId, region: record.region, connectionState: record.connectionState,
+    ...(record.connectionErrorCode ? { connectionErrorCode: record.connectionErrorCode } : {}),
+  };
+}
+
+/**
+ * The internal event of a connection change, named after the API call whose work it finishes
+ * (AWS logs no such event; this service records them so the trail shows every state change).
+ */
+export function connectionChangeEvent(change: ConnectionChange, at: Date, requestId: string): CallEvent {
+  const operation = change.connectionState === 'DISCONNECTED' ? 'DisconnectCustomKeyStore' : 'ConnectCustomKeyStore';
+  return {
+    source: 'internal', operation, requestId, accountId: change.accountId, region: change.region, resources: [], startedAt: at, latencyMs: 0,
+    attributes: {
+      customKeyStoreId: change.customKeyStoreId, connectionState: change.connectionState,
+      ...(change.connectionErrorCode ? { connectionErrorCode: change.connectionErrorCode } : {}),
+    },
+    ...(change.connectionState === 'FAILED' ? { outcome: 'failure', errorCode: 'CustomKeyStoreInvalidStateException' } : { outcome: 'success' }),
+  };
+}
 
 /** A CONNECTING or DISCONNECTING record older than this was left by a process that died; recovery settles it. */
 export const INTERRUPTED_CONNECTION_MS = 2 * 60 * 1000;
@@ -74,6 +108,7 @@ export async function completeConnection(deps: CoreDeps, connecting: CustomKeySt
     });
     if (store && applied) await deps.keyStores.attach(store, settled.connectionGeneration)?.close();
     else await store?.close();
+    if (applied) await deps.internalEvents?.(connectionChangeEvent(changeOf(settled), deps.clock.now(), randomUUID()));
     return settled;
   } catch (e) {
     await store?.close();
@@ -158,7 +193,7 @@ export async function reachCustomKeyStore(deps: CoreDeps, key: KeyRecord): Promi
 }
 
 /** Maintenance: close connections whose record moved on, and settle connections a crash left half-way. */
-export async function reconcileConnections(deps: CoreDeps): Promise<number> {
+export async function reconcileConnections(deps: CoreDeps, changes?: ConnectionChange[]): Promise<number> {
   const connected = await deps.store.customKeyStores.listInStates(['CONNECTED']);
   for (const store of deps.keyStores.all()) {
     const generation = deps.keyStores.generationOf(store.id);
@@ -170,13 +205,17 @@ export async function reconcileConnections(deps: CoreDeps): Promise<number> {
   const before = deps.clock.now().getTime() - INTERRUPTED_CONNECTION_MS;
   for (const record of await deps.store.customKeyStores.listInStates(['CONNECTING', 'DISCONNECTING'])) {
     if (record.stateChangedAt.getTime() > before) continue;
-    await changeCustomKeyStore(deps, record, (current) => {
+    let applied = false;
+    const settledRecord = await changeCustomKeyStore(deps, record, (current) => {
+      applied = false;
       if (current.connectionState !== record.connectionState || current.stateChangedAt.getTime() > before) return undefined;
+      applied = true;
       const now = deps.clock.now();
       return current.connectionState === 'CONNECTING'
         ? { ...current, connectionState: 'FAILED', connectionErrorCode: 'INTERNAL_ERROR', stateChangedAt: now }
         : { ...withoutErrorCode(current), connectionState: 'DISCONNECTED', stateChangedAt: now };
     });
+    if (applied) changes?.push(changeOf(settledRecord));
     settled++;
   }
   return settled;

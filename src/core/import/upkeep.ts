@@ -88,10 +88,12 @@ export interface ImportUpkeepReport {
  * key becomes PendingImport), expired or long-claimed parameters lose their wrapping keys, and
  * retired objects are destroyed. Run at start-up and periodically, it catches up after downtime.
  */
-export async function runImportUpkeep(deps: CoreDeps): Promise<ImportUpkeepReport> {
+/** `keyArns`, when given, learns the ARN of every key it looks at (for internal events). */
+export async function runImportUpkeep(deps: CoreDeps, keyArns?: Map<string, string>): Promise<ImportUpkeepReport> {
   const report: ImportUpkeepReport = { expired: [], failed: [] };
   const now = deps.clock.now();
   for (const due of await deps.store.keys.listDueForImportUpkeep(now)) {
+    keyArns?.set(due.keyId, arnOf(due));
     try {
       let key = due;
       const state = importStateOf(key);

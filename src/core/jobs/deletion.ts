@@ -4,9 +4,11 @@ import type { CoreDeps } from '../deps';
 import { RevisionConflictError } from '../errors';
 import { reachCustomKeyStore } from '../custom-key-stores/connections';
 import { tokenObjectsOf } from '../model';
+import { arnOf } from '../keys/resolve';
 
 
-export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
+/** `keyArns`, when given, learns the ARN of every key deleted (for its internal event). */
+export async function deleteDueKeys(deps: CoreDeps, keyArns?: Map<string, string>): Promise<string[]> {
   const now = deps.clock.now();
   const deleted: string[] = [];
   for (const key of await deps.store.keys.listDueForDeletion(now)) {
@@ -43,6 +45,7 @@ export async function deleteDueKeys(deps: CoreDeps): Promise<string[]> {
     if (!allDestroyed) continue;
     await deps.store.keys.delete(key, key.keyId);
     deleted.push(key.keyId);
+    keyArns?.set(key.keyId, arnOf(key));
   }
   return deleted;
 }

@@ -4,7 +4,7 @@
 import type { CallEvent } from '../calls/event';
 import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../deps';
-import { reconcileConnections } from '../custom-key-stores/connections';
+import { connectionChangeEvent, reconcileConnections, type ConnectionChange } from '../custom-key-stores/connections';
 import { deleteDueKeys } from './deletion';
 import { runImportUpkeep, type ImportUpkeepReport } from '../import/upkeep';
 import { destroyUnnamedObjects, recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
@@ -20,6 +20,10 @@ export interface MaintenanceReport {
   rotations: ScheduledRotations;
   /** Imported material that expired, and keys whose import upkeep failed (retried at the next run). */
   imports: ImportUpkeepReport;
+  /** The ARN of each key named above, so its internal event names the key's account and region. */
+  keyArns: Map<string, string>;
+  /** Connections to custom key stores that recovery settled (a crash left them half-way). */
+  connections: ConnectionChange[];
 }
 
 /** Background jobs hold a lease while they run; one that dies leaves it to expire after this. */
@@ -76,24 +80,30 @@ export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
     + (immediate ? await destroyUnnamedObjects(deps) : 0)) ?? 0;
   // Every instance closes its own connections to custom key stores that another disconnected.
-  await reconcileConnections(deps);
-  const imports = await underLease(deps, 'import-upkeep', owner, () => runImportUpkeep(deps)) ?? { expired: [], failed: [] };
-  const deleted = await underLease(deps, 'deletion', owner, () => deleteDueKeys(deps)) ?? [];
-  const rotations = await underLease(deps, 'rotation', owner, () => rotateDueKeys(deps)) ?? { rotated: [], failed: [] };
-  return { recovered, deleted, rotations, imports };
+  const connections: ConnectionChange[] = [];
+  await reconcileConnections(deps, connections);
+  const keyArns = new Map<string, string>();
+  const imports = await underLease(deps, 'import-upkeep', owner, () => runImportUpkeep(deps, keyArns)) ?? { expired: [], failed: [] };
+  const deleted = await underLease(deps, 'deletion', owner, () => deleteDueKeys(deps, keyArns)) ?? [];
+  const rotations = await underLease(deps, 'rotation', owner, () => rotateDueKeys(deps, keyArns)) ?? { rotated: [], failed: [] };
+  return { recovered, deleted, rotations, imports, keyArns, connections };
 }
 
 /** What a maintenance run did, as call events of the service's own (named as CloudTrail names them). */
 export function maintenanceEvents(report: MaintenanceReport, at: Date, requestId: () => string): CallEvent[] {
-  const event = (operation: string, keyId: string, failure?: string): CallEvent => ({
-    source: 'internal', operation, requestId: requestId(), keyReference: keyId, resources: [], startedAt: at, latencyMs: 0,
-    ...(failure ? { outcome: 'failure', errorCode: 'KMSInternalException', errorDetail: failure } : { outcome: 'success' }),
-  });
+  const event = (operation: string, keyId: string, failure?: string): CallEvent => {
+    const arn = report.keyArns.get(keyId);
+    return {
+      source: 'internal', operation, requestId: requestId(), keyReference: keyId, resources: arn ? [arn] : [], startedAt: at, latencyMs: 0,
+      ...(failure ? { outcome: 'failure', errorCode: 'KMSInternalException', errorDetail: failure } : { outcome: 'success' }),
+    };
+  };
   return [
     ...report.deleted.map((keyId) => event('DeleteKey', keyId)),
     ...report.rotations.rotated.map((keyId) => event('RotateKey', keyId)),
     ...report.rotations.failed.map((f) => event('RotateKey', f.keyId, f.detail)),
     ...report.imports.expired.map((keyId) => event('DeleteExpiredKeyMaterial', keyId)),
     ...report.imports.failed.map((f) => event('DeleteExpiredKeyMaterial', f.keyId, f.detail)),
+    ...report.connections.map((change) => connectionChangeEvent(change, at, requestId())),
   ];
 }

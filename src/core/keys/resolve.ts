@@ -35,7 +35,8 @@ async function loadComplete(deps: CoreDeps, scope: KeyScope, keyId: string): Pro
 }
 
 function recorded(ctx: RequestContext, resolved: ResolvedKey): ResolvedKey {
-  ctx.onKeyResolved?.(resolved.arn);
+  const { customKeyStoreId, xksKeyId } = resolved.key;
+  ctx.onKeyResolved?.(resolved.arn, customKeyStoreId ? { customKeyStoreId, ...(xksKeyId ? { xksKeyId } : {}) } : undefined);
   return resolved;
 }
 

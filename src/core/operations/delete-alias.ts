@@ -21,6 +21,8 @@ export const deleteAlias = defineOperation({
     if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
     // Authorised on the alias's key, which may be in any state or already gone.
     const arn = keyArn(PARTITION, scope, alias.targetKeyId);
+    // The call's resource is the alias's key (CloudTrail logs its ARN), even when it is gone.
+    ctx.onKeyResolved?.(arn);
     const key = await deps.store.keys.get(scope, alias.targetKeyId);
     const target = key && !key.incomplete ? key : undefined;
     // A key that is gone has no key policy left: identity policies alone decide.

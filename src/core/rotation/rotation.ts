@@ -259,9 +259,11 @@ export interface ScheduledRotations {
  * The scheduler's step: every Enabled key whose automatic rotation is due rotates once. Run at
  * start-up and periodically, it catches up after downtime with one rotation per key.
  */
-export async function rotateDueKeys(deps: CoreDeps): Promise<ScheduledRotations> {
+/** `keyArns`, when given, learns the ARN of every key rotated or failing (for its internal event). */
+export async function rotateDueKeys(deps: CoreDeps, keyArns?: Map<string, string>): Promise<ScheduledRotations> {
   const result: ScheduledRotations = { rotated: [], failed: [] };
   for (const key of await deps.store.keys.listDueForRotation(deps.clock.now())) {
+    keyArns?.set(key.keyId, arnOf(key));
     try {
       await rotateKey(deps, { key, arn: arnOf(key), state: key.state }, 'AUTOMATIC');
       result.rotated.push(key.keyId);

@@ -55,6 +55,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: KmsRou
   res.setHeader(REQUEST_ID_HEADER, requestId);
   const name = operationNameOf(req.headers['x-amz-target']);
   const sourceIp = req.socket.remoteAddress;
+  const userAgent = req.headers['user-agent'];
   let principal: string | undefined;
   let ctx: RequestContext;
   let json: unknown;
@@ -75,9 +76,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: KmsRou
       );
     principal = caller.principal.arn;
     json = parseRequestJson(decodedBody(req, res, body, options.maxBodyBytes));
-    ctx = { principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: (req.socket as TLSSocket).encrypted === true };
+    ctx = {
+      principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: (req.socket as TLSSocket).encrypted === true,
+      ...('accessKeyId' in caller ? { accessKeyId: caller.accessKeyId } : {}), ...(userAgent ? { userAgent } : {}),
+    };
   } catch (e) {
-    const error = await options.service.refuse({ source: 'kms', requestId, operation: name && kmsOperations[name].name, principal, sourceIp, error: e });
+    const error = await options.service.refuse({ source: 'kms', requestId, operation: name && kmsOperations[name].name, principal, sourceIp, userAgent, error: e });
     writeKmsError(res, error);
     return;
   }

@@ -71,6 +71,7 @@ async function handle(req: Request, res: Response, options: XksRouterOptions, re
   const keyStore = route && options.keyStores().find(route.prefix);
   const operation = route && xksOperations[route.api];
   let attributes = attributesOf(route, undefined);
+  const userAgent = req.headers['user-agent'];
   let principal: string | undefined;
   let ctx: RequestContext;
   let json: unknown;
@@ -99,11 +100,12 @@ async function handle(req: Request, res: Response, options: XksRouterOptions, re
     if (parsed.error !== undefined) throw parsed.error;
     json = parsed.json;
     ctx = {
-      principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: req.secure, attributes,
+      principal: caller.principal, region: caller.region, requestId, sourceIp, secureTransport: req.secure, attributes, accessKeyId: caller.accessKeyId,
+      ...(userAgent ? { userAgent } : {}),
       xks: { keyStorePrefix: keyStore.prefix, externalKeyId: route.externalKeyId, policies: keyStore.config.policies },
     };
   } catch (e) {
-    const error = await options.service.refuse({ source: 'xks', requestId, operation: operation?.name, principal, sourceIp, attributes, error: e });
+    const error = await options.service.refuse({ source: 'xks', requestId, operation: operation?.name, principal, sourceIp, userAgent, attributes, error: e });
     writeXksError(res, error, status);
     return;
   }
