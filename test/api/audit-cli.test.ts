@@ -18,6 +18,8 @@ import { openAuditSigningKey, AUDIT_SIGNING_KEY_OBJECT_ID } from '../../src/core
 import { exitCodeOf, runCli } from '../../src/cli/hsm-kms';
 import { createLogger } from '../../src/log/logger';
 import { EmbeddedStore } from '../../src/store/embedded';
+import { startTestService } from '../support/service';
+import { kmsCall } from '../support/signed';
 import { createTestToken, openTestToken, type TestToken } from '../support/softhsm';
 
 const run = promisify(execFile);
@@ -308,6 +310,35 @@ describe('audit export', () => {
     expect(broken.code).toBe(1);
     expect(broken.out).toContain(`BROKEN: ${victim}`);
     expect(readdirSync(out)).toContain('hsm-kms-export-state.json');
+  });
+});
+
+describe('a trail the service wrote', () => {
+  it('verifies after real KMS calls, a shutdown digest and an export, and catches an edit of one of them', async () => {
+    const svc = await startTestService();
+    let dir: string;
+    try {
+      const created = await kmsCall(svc.app, 'CreateKey', {});
+      expect(created.status).toBe(200);
+      const keyId = (created.body as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+      for (let i = 0; i < 3; i++) expect((await kmsCall(svc.app, 'Encrypt', { KeyId: keyId, Plaintext: Buffer.from(`p${i}`).toString('base64') })).status).toBe(200);
+      expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: Buffer.alloc(40).toString('base64') })).status).toBe(400);
+      // What the server does on shutdown.
+      await digestHead(svc.deps, await openAuditSigningKey(svc.deps, 'test'), 'test');
+      dir = svc.dir;
+    } finally {
+      await svc.close({ keepData: true });
+    }
+    const env = { ...envFor(dir), KMS_TOKEN_LABEL: svc.token.label, KMS_PIN: svc.token.pin };
+    const verified = await cli(env, 'audit', 'verify', '--json');
+    expect(JSON.parse(verified.out)).toMatchObject({ ok: true, recordsChecked: 5, digestsChecked: 1, lastDigestSequence: 5 });
+    const out = path.join(dir, 'export');
+    expect((await cli(env, 'audit', 'export', '--to', out)).code).toBe(0);
+    expect((await cli(env, 'audit', 'verify', '--dir', out)).code).toBe(0);
+    sqlite(dir, (db) => db.prepare("UPDATE audit_records SET event = replace(event, '\"readOnly\":false', '\"readOnly\":true') WHERE sequence = 1").run());
+    const broken = await cli(env, 'audit', 'verify');
+    expect(broken).toMatchObject({ code: 1, out: expect.stringMatching(/^BROKEN at record 1: record 1 .* was altered/) });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
