@@ -42,6 +42,7 @@ import { PinRefusedError, type TokenOperationObserver } from './pkcs11/sessions'
 import { openMetadataStore } from './store';
 import { XksHealthMonitor } from './core/xks-proxy/health';
 import { parseXksProxyConfig } from './xks-config';
+import { startAuditUpkeep, type AuditUpkeep } from './audit-upkeep';
 
 /** How often the deletion worker, rotation scheduler, import upkeep and crash recovery run. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -154,7 +155,7 @@ export class StartupError extends Error {
 
 /** Exit code after a refused PIN: a configuration error (EX_CONFIG). */
 export const EXIT_PIN_REFUSED = 78;
-const PIN_REFUSED_MARKER = 'pin-refused';
+export const PIN_REFUSED_MARKER = 'pin-refused';
 
 /**
  * The default token, unless a PIN was refused before: then nothing is tried until an operator
@@ -378,6 +379,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   }, HEARTBEAT_INTERVAL_MS);
   beat.unref();
   await maintain(service, logger, true, instanceId, options.predecessors, leftovers);
+  const auditUpkeep: AuditUpkeep | undefined = config.audit.enabled ? await startAuditUpkeep(deps, config, logger, instanceId) : undefined;
   const sweep = setInterval(() => {
     maintain(service, logger, false, instanceId).catch((e: unknown) => logger.error('maintenance failed', { detail: String(e) }));
   }, MAINTENANCE_INTERVAL_MS);
@@ -402,6 +404,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     await stopMetrics?.();
     await stopXks?.();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    // After the last call is answered: the shutdown digest covers every record.
+    await auditUpkeep?.stop();
     await retire(deps, instanceId).catch(() => undefined);
     await store.close();
     await deps.keyStores.close();

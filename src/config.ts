@@ -55,10 +55,14 @@ export interface XksClientConfig {
   xksClientTimeoutMs: number;
 }
 
-/** Who the service is (account, region) and who may call it. */
-export interface IdentityConfig {
+/** Who the service is. */
+export interface AccountConfig {
   accountId: string;
   region: string;
+}
+
+/** Who the service is (account, region) and who may call it. */
+export interface IdentityConfig extends AccountConfig {
   root: { accessKeyId: string; secretAccessKey: string };
   credentialsFile?: string;
   /** How often credentialsFile is polled for changes. */
@@ -150,6 +154,22 @@ export interface XksConfig {
   };
 }
 
+/** The audit trail's signed digests, retention and export. */
+export interface AuditIntegrityConfig {
+  auditIntegrity: {
+    /** How often the chain head is signed (also on shutdown). */
+    digestIntervalSeconds: number;
+    /** undefined: records are kept forever. */
+    retentionDays?: number;
+    /** undefined: no export. CloudTrail-format log files and signed digest files go here. */
+    exportDir?: string;
+    /** A log file is closed at this many bytes of JSON (before gzip)... */
+    exportMaxFileBytes: number;
+    /** ...or when its oldest record is this old. */
+    exportMaxFileSeconds: number;
+  };
+}
+
 interface Sections {
   store: StoreConfig;
   token: TokenConfig;
@@ -160,6 +180,8 @@ interface Sections {
   xks: XksConfig;
   clusters: ClustersConfig;
   xksClient: XksClientConfig;
+  auditIntegrity: AuditIntegrityConfig;
+  account: AccountConfig;
 }
 export type ConfigSection = keyof Sections;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -358,6 +380,15 @@ function xksSection(env: Env): XksConfig {
   };
 }
 
+/** Who the service is, without who may call it: what commands naming the account need. */
+function accountSection(env: Env): AccountConfig {
+  const accountId = env.KMS_ACCOUNT_ID || '111122223333';
+  if (!/^\d{12}$/.test(accountId)) throw new ConfigError('KMS_ACCOUNT_ID must be 12 digits');
+  const region = env.KMS_REGION || 'us-east-1';
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new ConfigError('KMS_REGION must look like us-east-1');
+  return { accountId, region };
+}
+
 const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   store: (env) => ({ dataDir: dataDirOf(env), metadataUri: env.KMS_METADATA_URI || undefined }),
   token: (env) => {
@@ -373,14 +404,10 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
       sessionPoolSize: integer(env, 'KMS_SESSION_POOL_SIZE', 8, 1, 1024),
     };
   },
+  account: accountSection,
   identity: (env) => {
-    const accountId = env.KMS_ACCOUNT_ID || '111122223333';
-    if (!/^\d{12}$/.test(accountId)) throw new ConfigError('KMS_ACCOUNT_ID must be 12 digits');
-    const region = env.KMS_REGION || 'us-east-1';
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new ConfigError('KMS_REGION must look like us-east-1');
     return {
-      accountId,
-      region,
+      ...accountSection(env),
       root: rootCredentials(env, dataDirOf(env)),
       credentialsFile: env.KMS_CREDENTIALS_FILE || undefined,
       credentialsPollMs: integer(env, 'KMS_CREDENTIALS_POLL_MS', 1000, 10, 3_600_000),
@@ -407,6 +434,19 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     xksClientCaFile: filePath(env, 'KMS_XKS_CLIENT_CA_FILE'),
     xksClientTimeoutMs: integer(env, 'KMS_XKS_CLIENT_TIMEOUT_MS', 250, 10, 60_000),
   }),
+  auditIntegrity: (env) => {
+    const retention = env.KMS_AUDIT_RETENTION_DAYS;
+    const exportDir = filePath(env, 'KMS_AUDIT_EXPORT_DIR');
+    return {
+      auditIntegrity: {
+        digestIntervalSeconds: integer(env, 'KMS_AUDIT_DIGEST_INTERVAL_SECONDS', 3600, 1, 7 * 86_400),
+        ...(retention !== undefined && retention !== '' ? { retentionDays: integer(env, 'KMS_AUDIT_RETENTION_DAYS', 0, 1, 36_500) } : {}),
+        ...(exportDir !== undefined ? { exportDir } : {}),
+        exportMaxFileBytes: integer(env, 'KMS_AUDIT_EXPORT_MAX_FILE_BYTES', 5 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+        exportMaxFileSeconds: integer(env, 'KMS_AUDIT_EXPORT_MAX_FILE_SECONDS', 300, 1, 86_400),
+      },
+    };
+  },
 };
 
 /**
@@ -419,7 +459,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient', 'auditIntegrity'], env);
 }
 
 /** Set by the primary in each worker's environment, never by an operator: which worker this is. */

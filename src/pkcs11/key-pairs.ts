@@ -22,6 +22,17 @@ export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
     return this.objects.generatePair('generateKeyPair', objectId, algorithm, kmsKeyPairTemplates(objectId, label, algorithm, purpose));
   }
 
+  async publicKey(objectId: string): Promise<Buffer | undefined> {
+    try {
+      return await this.objects.withKey('publicKey', objectId, 'public', async (session, key) =>
+        this.objects.readPublicKey(session, key.handle, publicKeyAlgorithm(key)).spki);
+    } catch (e) {
+      // withKey has already told a missing object from a token outage: only the former is an answer.
+      if (e instanceof KmsError && e.code === 'KeyUnavailableException' && /no public key object/.test(e.detail ?? '')) return undefined;
+      throw e;
+    }
+  }
+
   async signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer> {
     checkDigest(scheme, digest);
     return this.objects.withKey('signDigest', objectId, 'private', async (session, key) => {
@@ -185,4 +196,11 @@ function signatureInput(scheme: SignatureScheme, key: TokenKey, digest: Buffer):
   }
   if (!key.modulus) throw internal(`${scheme.kind} with a key that is not RSA`);
   return { input: scheme.kind === 'RSA_PKCS1_V1_5' ? digestInfo(scheme.hash, digest) : digest, signatureBytes: key.modulus.length };
+}
+
+/** The algorithm readPublicKey needs, from the facts keyFor learnt about the object. */
+function publicKeyAlgorithm(key: TokenKey): KeyPairAlgorithm {
+  if (key.curve) return { kind: 'EC', curve: key.curve };
+  if (key.modulus) return { kind: 'RSA', bits: key.modulus.length * 8 };
+  throw internal('publicKey: the object is neither an RSA nor an EC key');
 }

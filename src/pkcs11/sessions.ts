@@ -228,6 +228,11 @@ export class TokenConnection {
     return connection;
   }
 
+  /** The mechanisms the token lists (C_GetMechanismList), for diagnostics. */
+  mechanismList(): number[] {
+    return this.lib.C_GetMechanismList(this.slot);
+  }
+
   private findSlot(): pkcs11js.Handle | undefined {
     return this.lib.C_GetSlotList(true).find((s) => trim(this.lib.C_GetTokenInfo(s).label) === this.options.tokenLabel);
   }

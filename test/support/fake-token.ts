@@ -180,6 +180,10 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
     this.keys.set(objectId, { kind: 'pair', purpose, ...pair, modulus });
     return pair.publicKey.export({ type: 'spki', format: 'der' });
   }
+  async publicKey(objectId: string): Promise<Buffer | undefined> {
+    const key = this.keys.get(objectId);
+    return key?.kind === 'pair' ? key.publicKey.export({ type: 'spki', format: 'der' }) : undefined;
+  }
   async destroyKey(objectId: string): Promise<boolean> {
     return this.keys.delete(objectId);
   }

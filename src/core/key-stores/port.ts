@@ -89,6 +89,11 @@ export interface KeyPairCapability {
    * sensitive and non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
    */
   generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer>;
+  /**
+   * The public key of the pair under `objectId` as DER SubjectPublicKeyInfo, or undefined when the
+   * token holds no such pair (also when another process made it moments ago and this one cannot see it yet).
+   */
+  publicKey(objectId: string): Promise<Buffer | undefined>;
   /** Signs a digest with the private key. ECDSA signatures are returned DER-encoded, as AWS returns them. */
   signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
   /** Verifies in the token; false (not an error) for a signature that does not verify, including a malformed one. */
