@@ -26,7 +26,11 @@ export interface WatchedTlsOptions {
   onReload(): void;
 }
 
-function secureContextOptions(cert: string, key: string, ca: string | undefined, extra: WatchedTlsOptions['context']): tls.SecureContextOptions {
+export function secureContextOptions(cert: string, key: string, ca: string | undefined, extra: WatchedTlsOptions['context']): tls.SecureContextOptions {
+  // createSecureContext takes an empty key or certificate as "none" and builds a context that
+  // fails every handshake; a file caught half-copied during a rotation reads as empty.
+  if (!cert.trim()) throw new Error('the certificate file is empty');
+  if (!key.trim()) throw new Error('the key file is empty');
   const options: tls.SecureContextOptions = { cert, key, ...(ca !== undefined ? { ca } : {}), ...extra };
   // Throws, naming no key material, when the certificate and key do not load or do not match.
   tls.createSecureContext(options);

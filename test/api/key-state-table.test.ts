@@ -56,6 +56,8 @@ const table: Record<string, Record<KeyState, Expectation>> = {
   // The seed table's N/A for PendingImport and Unavailable predates asymmetric and HMAC import: like Decrypt.
   Sign: crypto, Verify: crypto, GetPublicKey: crypto, GenerateMac: crypto, VerifyMac: crypto, DeriveSharedSecret: crypto,
   DescribeKey: always, ListResourceTags: always, DeleteAlias: always,
+  // Not in the seed table: it reads the audit trail, never the key material, so every state answers.
+  GetKeyLastUsage: always,
   EnableKey: enableDisable, DisableKey: enableDisable,
   UpdateKeyDescription: managed, CreateAlias: managed, UpdateAlias: managed, TagResource: managed, UntagResource: managed,
   ScheduleKeyDeletion: scheduleDeletion, CancelKeyDeletion: cancelDeletion,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { requestListener } from '../../src/http/app';
-import { reloadingHttpsServer } from '../../src/http/tls-files';
+import { reloadingHttpsServer, secureContextOptions } from '../../src/http/tls-files';
 import { makeTestPki, type TestPki } from '../support/certificates';
 import { startChildService } from '../support/child-service';
 import { ACCOUNT, ALICE, REGION, ROOT, startTestService } from '../support/service';
@@ -99,6 +99,16 @@ it('serves the KMS API over HTTPS to the AWS SDK with a CA bundle, and takes up 
     await child.exited;
   }
 }, 60_000);
+
+it('an emptied certificate or key file (a copy caught halfway) is refused, not taken up as "no key"', () => {
+  const cert = readFileSync(pki.server.cert, 'utf8');
+  const key = readFileSync(pki.server.key, 'utf8');
+  // Node alone would accept both and build a context that fails every handshake.
+  expect(() => tls.createSecureContext({ cert, key: '' })).not.toThrow();
+  expect(() => secureContextOptions(cert, '', undefined, {})).toThrow('the key file is empty');
+  expect(() => secureContextOptions('\n', key, undefined, {})).toThrow('the certificate file is empty');
+  expect(secureContextOptions(cert, key, undefined, {})).toMatchObject({ cert, key });
+});
 
 it('a key policy with an aws:SecureTransport Bool condition allows over TLS and denies over plain HTTP', async () => {
   const svc = await startTestService({ listen: true });
