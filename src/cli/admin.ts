@@ -5,9 +5,9 @@
 // prints JSON on stdout; its request log lines go to stderr (and KMS_LOG_FILE when set).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { composeCommand } from '../compose';
+import { operatorPrincipal } from './command';
 import { ConfigError, loadConfigSections } from '../config';
 import type { DispatchableOperation } from '../core/api/operation';
 import type { RequestContext } from '../core/api/context';
@@ -91,7 +91,7 @@ async function runOperation(operation: DispatchableOperation, body: Record<strin
   if (typeof body.keyStorePrefix === 'string') attributes.keyStorePrefix = body.keyStorePrefix;
   if (typeof body.externalKeyId === 'string') attributes.externalKeyId = body.externalKeyId;
   const ctx: RequestContext = {
-    principal: { arn: `local-operator:${userInfo().username}`, accountId: '', policies: [] }, region: '', requestId: randomUUID(), attributes,
+    principal: { arn: operatorPrincipal(), accountId: '', policies: [] }, region: '', requestId: randomUUID(), attributes,
     userAgent: 'hsm-kms-cli',
   };
   try {

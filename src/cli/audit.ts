@@ -111,19 +111,25 @@ async function verify(values: { from?: string; dir?: string; 'public-key'?: stri
   if (values.dir !== undefined) {
     if (fromSequence !== undefined) throw new UsageError('--from does not apply with --dir', usage);
     const dir = values.dir;
-    const key = givenKey ?? await withCore(env, true, async (deps) => (await findAuditSigningKey(deps))?.publicKeySpki);
-    if (!key) return { exitCode: EXIT_PROBLEM, text: 'the token holds no audit signing key: nothing can have been signed with it', json: { ok: false, problem: { message: 'no audit signing key in the token' } } };
-    const report = verifyExportDirectory(dir, key);
+    const verifyDir = (key: Buffer | undefined) => (key ? verifyExportDirectory(dir, key) : undefined);
+    // With --public-key an auditor verifies an export anywhere, without the store or the token
+    // (and so without a record); otherwise the key comes from the token and the run is recorded.
+    const report = givenKey
+      ? verifyDir(givenKey)
+      : await withCore(env, true, async (deps) => verifyDir((await findAuditSigningKey(deps))?.publicKeySpki),
+        { operation: 'AuditVerify', parameters: { dir } }, (r) => (r ? { intact: r.ok } : { intact: false }));
+    if (!report) return { exitCode: EXIT_PROBLEM, text: 'the token holds no audit signing key: nothing can have been signed with it', json: { ok: false, problem: { message: 'no audit signing key in the token' } } };
     const text = report.ok
       ? [`OK: ${report.digestFiles} digest files, ${report.logFiles} log files and ${report.records} records in ${dir} verify${report.lastSequence !== undefined ? ` (records ${report.firstSequence} to ${report.lastSequence})` : ''}.`, ...report.notes.map((n) => `note: ${n}`)].join('\n')
       : `BROKEN: ${report.problem!.file}${report.problem!.sequence !== undefined ? ` (record ${report.problem!.sequence})` : ''}: ${report.problem!.message}`;
     return { exitCode: report.ok ? EXIT_OK : EXIT_PROBLEM, text, json: report };
   }
+  const parameters = { ...(fromSequence !== undefined ? { from: fromSequence } : {}), publicKey: givenKey ? 'file' : 'token' };
   const report = await withCore(env, givenKey === undefined, async (deps) => {
     const key = givenKey ?? (await findAuditSigningKey(deps))?.publicKeySpki;
     if (key) return verifyAuditTrail(deps.store.audit, key, fromSequence !== undefined ? { fromSequence } : {});
     return verifyWithoutKey(deps, fromSequence);
-  });
+  }, { operation: 'AuditVerify', parameters }, (r) => ({ intact: r.ok, ...(r.problem ? { brokenAt: r.problem.sequence } : {}) }));
   return { exitCode: report.ok ? EXIT_OK : EXIT_PROBLEM, text: describeVerification(report), json: report };
 }
 
@@ -155,7 +161,7 @@ async function exportNow(to: string | undefined, env: Env, usage: string): Promi
     return exportAuditTrail(deps, key, PROCESS_INSTANCE, {
       dir, accountId: config.accountId, region: config.region, maxFileBytes: config.auditIntegrity.exportMaxFileBytes, maxFileSeconds: config.auditIntegrity.exportMaxFileSeconds, flush: true,
     });
-  });
+  }, { operation: 'AuditExport', parameters: { to: dir } }, (r) => (r ? { lastSequence: r.lastSequence, logFiles: r.logFiles.length, ...(r.digestFile ? { digestFile: r.digestFile } : {}) } : { busy: true }));
   if (!report) return { exitCode: EXIT_PROBLEM, text: 'another instance is exporting right now (it holds the export lease); try again shortly', json: { ok: false, busy: true } };
   const text = report.digestFile
     ? `exported ${report.logFiles.length} log files up to record ${report.lastSequence} to ${dir}, signed by ${report.digestFile}`
@@ -174,6 +180,7 @@ function recordLine(record: AuditRecord): string {
 const jsonLine = (record: AuditRecord) => JSON.stringify({ sequence: record.sequence, ...(JSON.parse(record.event) as object) });
 
 async function tail(count: number, follow: boolean, json: boolean, env: Env, write: (line: string) => void): Promise<CommandResult> {
+  let shown = 0;
   return withCore(env, false, async (deps) => {
     const head = await deps.store.audit.head();
     let next = head ? Math.max(1, head.sequence - count + 1) : 1;
@@ -181,6 +188,7 @@ async function tail(count: number, follow: boolean, json: boolean, env: Env, wri
       for (;;) {
         const page = await deps.store.audit.range(next, 500);
         for (const record of page) write(json ? jsonLine(record) : recordLine(record));
+        shown += page.length;
         if (page.length > 0) next = page.at(-1)!.sequence + 1;
         if (page.length < 500) return;
       }
@@ -196,12 +204,12 @@ async function tail(count: number, follow: boolean, json: boolean, env: Env, wri
       }
     }
     // Lines were written as they came; nothing more to say.
-    return { exitCode: EXIT_OK, text: '', json: undefined };
-  });
+    return { exitCode: EXIT_OK, text: '', json: undefined } as CommandResult;
+  }, { operation: 'AuditTail', parameters: { n: count, follow } }, () => ({ records: shown }));
 }
 
 async function publicKey(env: Env): Promise<CommandResult> {
-  const key = await withCore(env, true, (deps) => openAuditSigningKey(deps, PROCESS_INSTANCE));
+  const key = await withCore(env, true, (deps) => openAuditSigningKey(deps, PROCESS_INSTANCE), { operation: 'AuditPublicKey' }, (k) => ({ signingKeyId: k.keyId }));
   const pem = publicKeyPem(key.publicKeySpki);
   return { exitCode: EXIT_OK, text: pem.trimEnd(), json: { signingKeyId: key.keyId, signatureAlgorithm: 'ECDSA_SHA_256', publicKeyPem: pem } };
 }

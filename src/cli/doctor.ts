@@ -12,7 +12,7 @@ import type { Pkcs11Token } from '../pkcs11';
 import { missingMechanisms } from '../pkcs11/diagnostics';
 import { LoginFailedError, ModuleLoadError, PinRefusedError, TokenNotFoundError } from '../pkcs11/sessions';
 import { openMetadataStore } from '../store';
-import { EXIT_OK, EXIT_PROBLEM, type CommandResult, type Env } from './command';
+import { EXIT_OK, EXIT_PROBLEM, openCore, recordCliCall, type CommandResult, type Env } from './command';
 
 export const doctorUsage = `usage: hsm-kms doctor [--json]
 
@@ -43,13 +43,28 @@ export async function runDoctor(env: Env): Promise<CommandResult> {
   } catch (e) {
     add('configuration', 'problem', (e as Error).message, 'correct the environment variable named');
   }
+  const startedAt = new Date();
   const token = await checkToken(env, add);
-  if (store) await checkStore(store, add);
+  const storeOpens = store ? await checkStore(store, add) : false;
   await checkListeners(env, add);
   await token?.close();
 
-  const problems = checks.filter((c) => c.status === 'problem').length;
-  const warnings = checks.filter((c) => c.status === 'warning').length;
+  const count = (status: CheckStatus) => checks.filter((c) => c.status === status).length;
+  // Recorded like every admin command, when there is a store to record in.
+  if (storeOpens) {
+    try {
+      const opened = await openCore(env, false);
+      try {
+        await recordCliCall(opened.service, { operation: 'Doctor' }, startedAt, { results: { problems: count('problem'), warnings: count('warning') } });
+      } finally {
+        await opened.close();
+      }
+    } catch (e) {
+      add('audit', 'problem', `this run could not be recorded in the audit trail: ${(e as Error).message.split('\n')[0]}`, 'check the store: every call is recorded before it answers');
+    }
+  }
+  const problems = count('problem');
+  const warnings = count('warning');
   const label: Record<CheckStatus, string> = { ok: 'ok      ', warning: 'WARNING ', problem: 'PROBLEM ' };
   const lines = checks.flatMap((c) => [`${label[c.status]} ${c.check.padEnd(10)} ${c.message}`, ...(c.fix ? [`${' '.repeat(20)}fix: ${c.fix}`] : [])]);
   lines.push(problems === 0 ? `\nNo problems found${warnings > 0 ? ` (${warnings} warnings)` : ''}.` : `\n${problems} problem${problems > 1 ? 's' : ''} found.`);
@@ -123,24 +138,27 @@ async function checkToken(env: Env, add: Add): Promise<Pkcs11Token | undefined> 
   return opened;
 }
 
-async function checkStore(config: ConfigOf<'store'>, add: Add): Promise<void> {
+/** True when the store opens and answers. */
+async function checkStore(config: ConfigOf<'store'>, add: Add): Promise<boolean> {
   let store: MetadataStore;
   try {
     store = openMetadataStore(config.metadataUri, config.dataDir);
   } catch (e) {
     add('store', 'problem', (e as Error).message, 'set KMS_METADATA_URI to a mongodb:// URI, or unset it for the embedded store in KMS_DATA_DIR');
-    return;
+    return false;
   }
   try {
     await store.init();
     await store.ping();
     add('store', 'ok', config.metadataUri?.startsWith('mongodb') ? 'the MongoDB store answers' : `the embedded store in ${config.dataDir} opens`);
     await checkClock(store, add);
+    return true;
   } catch (e) {
     const mongo = config.metadataUri?.startsWith('mongodb');
     add('store', 'problem', `the metadata store cannot be opened: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]}`,
       mongo ? 'check that the MongoDB replica set in KMS_METADATA_URI is running and reachable from here, and the credentials in the URI'
         : `check that KMS_DATA_DIR ${config.dataDir} exists and this user may write it`);
+    return false;
   } finally {
     await store.close().catch(() => undefined);
   }

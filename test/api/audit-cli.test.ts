@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -106,12 +106,14 @@ describe('audit verify', () => {
   };
 
   it('passes an untouched trail, and says the records after the last digest are checked by chain only', async () => {
-    const result = await cli(envFor(pristine), 'audit', 'verify');
+    const dir = copy();
+    const result = await cli(envFor(dir), 'audit', 'verify');
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^OK: records 1 to 14 and 1 signed digests verify/);
     expect(result.out).toMatch(/records 13 to 14 come after the last signed digest: they are checked by their chain only/);
-    const json = await cli(envFor(pristine), 'audit', 'verify', '--json');
-    expect(JSON.parse(json.out)).toMatchObject({ ok: true, recordsChecked: 14, digestsChecked: 1, lastDigestSequence: 12 });
+    // The first run is itself record 15 (AuditVerify), and verifies with the rest.
+    const json = await cli(envFor(dir), 'audit', 'verify', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true, recordsChecked: 15, digestsChecked: 1, lastDigestSequence: 12 });
   });
 
   it('detects an edited record and names it', async () => {
@@ -193,7 +195,7 @@ describe('audit verify', () => {
   });
 
   it('verifies from a given sequence, saying what it trusted', async () => {
-    const result = await cli(envFor(pristine), 'audit', 'verify', '--from', '5');
+    const result = await cli(envFor(copy()), 'audit', 'verify', '--from', '5');
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/OK: records 5 to 14/);
     expect(result.out).toMatch(/started at record 5: records before it were not checked/);
@@ -284,18 +286,20 @@ describe('audit export', () => {
     });
     expect((await cli(envFor(dir), 'audit', 'verify', '--dir', out)).code).toBe(0);
 
-    // Nothing new: nothing written. Then more records: a second digest links to the first.
-    expect(JSON.parse((await cli(envFor(dir), 'audit', 'export', '--to', out, '--json')).out)).toMatchObject({ logFiles: [], lastSequence: 30 });
+    // More records: the two commands' own (31 AuditExport, 32 AuditVerify) and two more. A second
+    // digest links to the first.
     const store = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
     await store.init();
-    await store.audit.append([draft(31, new Date()), draft(32, new Date())]);
+    await store.audit.append([draft(33, new Date()), draft(34, new Date())]);
     await store.close();
-    const second = JSON.parse((await cli(envFor(dir), 'audit', 'export', '--to', out, '--json')).out) as { digestFile: string; lastSequence: number };
-    expect(second.lastSequence).toBe(32);
+    const second = JSON.parse((await cli(envFor(dir), 'audit', 'export', '--to', out, '--json')).out) as { digestFile: string; lastSequence: number; logFiles: string[] };
+    expect(second.lastSequence).toBe(34);
+    const exported = second.logFiles.flatMap((name) => (JSON.parse(gunzipSync(readFileSync(path.join(out, name))).toString()) as { Records: { eventSource: string; eventName: string }[] }).Records);
+    expect(exported.slice(0, 2)).toMatchObject([{ eventSource: 'cli.hsm-kms', eventName: 'AuditExport' }, { eventSource: 'cli.hsm-kms', eventName: 'AuditVerify' }]);
     const next = JSON.parse(gunzipSync(readFileSync(path.join(out, second.digestFile))).toString()) as Record<string, unknown>;
     expect(next).toMatchObject({ previousDigestS3Object: report.digestFile, previousDigestSignature: digest.digestSignature });
     const verified = await cli(envFor(dir), 'audit', 'verify', '--dir', out, '--json');
-    expect(JSON.parse(verified.out)).toMatchObject({ ok: true, records: 32, digestFiles: 2 });
+    expect(JSON.parse(verified.out)).toMatchObject({ ok: true, records: 34, digestFiles: 2 });
 
     // The public key alone verifies it (no token): from a PEM file.
     const pem = path.join(root, 'audit.pem');
@@ -348,8 +352,67 @@ describe('audit tail', () => {
     const human = await cli(envFor(dir), 'audit', 'tail', '-n', '3');
     expect(human.code).toBe(0);
     expect(human.out.trim().split('\n').map((l) => l.trim().split(/\s+/)[0])).toEqual(['6', '7', '8']);
+    // The first tail was itself recorded, as record 9.
     const json = await cli(envFor(dir), 'audit', 'tail', '-n', '2', '--json');
-    expect(json.out.trim().split('\n').map((l) => (JSON.parse(l) as { sequence: number }).sequence)).toEqual([7, 8]);
+    const lines = json.out.trim().split('\n').map((l) => JSON.parse(l) as { sequence: number; eventName: string; eventSource: string });
+    expect(lines.map((l) => l.sequence)).toEqual([8, 9]);
+    expect(lines[1]).toMatchObject({ eventName: 'AuditTail', eventSource: 'cli.hsm-kms', requestParameters: { n: 3, follow: false }, responseElements: { records: 3 } });
+  });
+});
+
+describe("the admin CLI's own calls", () => {
+  it('each command that reaches the store writes exactly one record, eventSource cli.hsm-kms, naming the operator', async () => {
+    const dir = await trail(2);
+    const exportDir = mkdtempSync(path.join(root, 'export-'));
+    const write = () => undefined;
+    const commands: [string[], string, boolean][] = [
+      [['doctor'], 'Doctor', true],
+      [['audit', 'verify'], 'AuditVerify', true],
+      [['audit', 'tail', '-n', '1'], 'AuditTail', true],
+      [['audit', 'public-key'], 'AuditPublicKey', false],
+      [['audit', 'export', '--to', exportDir], 'AuditExport', false],
+      [['audit', 'verify', '--dir', exportDir], 'AuditVerify', true],
+    ];
+    for (const [args] of commands) expect({ args, code: (await runCli(args, envFor(dir), write)).exitCode }).toEqual({ args, code: 0 });
+    const store = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
+    await store.init();
+    try {
+      const records = await store.audit.range(3, 100);
+      expect(records.map((r) => r.eventName)).toEqual(commands.map(([, name]) => name));
+      for (const [index, record] of records.entries()) {
+        const event = JSON.parse(record.event) as Record<string, unknown>;
+        expect(event).toMatchObject({
+          eventSource: 'cli.hsm-kms', eventType: 'AwsApiCall', userAgent: 'hsm-kms-cli', readOnly: commands[index]![2],
+          userIdentity: { type: 'LocalOperator', userName: userInfo().username },
+        });
+        expect(event.errorCode).toBeUndefined();
+        expect(record.succeeded).toBe(true);
+      }
+      expect(JSON.parse(records[1]!.event)).toMatchObject({ responseElements: { intact: true } });
+      expect(JSON.parse(records[4]!.event)).toMatchObject({ requestParameters: { to: exportDir }, responseElements: { lastSequence: 6 } });
+      // The chain still verifies with the CLI's records in it.
+      expect(await runCli(['audit', 'verify'], envFor(dir), write)).toMatchObject({ exitCode: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a failing command is recorded as a failure with its error', async () => {
+    const dir = await trail(1);
+    const before = mkdtempSync(path.join(root, 'not-a-dir-'));
+    const file = path.join(before, 'file');
+    writeFileSync(file, 'x');
+    // Exporting into a path under a regular file cannot work.
+    await expect(runCli(['audit', 'export', '--to', path.join(file, 'sub')], envFor(dir), () => undefined)).rejects.toThrow();
+    const store = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
+    await store.init();
+    try {
+      const [record] = await store.audit.range(2, 10);
+      expect(record).toMatchObject({ eventName: 'AuditExport', succeeded: false });
+      expect(JSON.parse(record!.event)).toMatchObject({ errorCode: 'KMSInternalException', eventSource: 'cli.hsm-kms' });
+    } finally {
+      await store.close();
+    }
   });
 });
 

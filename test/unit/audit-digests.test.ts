@@ -1,7 +1,7 @@
 // The audit trail's signed digests, verification, retention and export in core, on the memory
 // store and the fake token (the SoftHSM and SQLite runs are in test/api/audit-cli.test.ts).
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportAuditTrail } from '../../src/audit-export/exporter';
@@ -91,6 +91,10 @@ describe('export', () => {
     expect(await exportAuditTrail(deps, key, 'a', options(false))).toMatchObject({ logFiles: [], lastSequence: 0 });
     expect(await exportAuditTrail(deps, key, 'a', options(true))).toMatchObject({ logFiles: [expect.any(String)], lastSequence: 1 });
     expect(verifyExportDirectory(dir, key.publicKeySpki)).toMatchObject({ ok: true, records: 1 });
+    // Nothing new since: nothing written, not even a digest file.
+    const files = readdirSync(dir).length;
+    expect(await exportAuditTrail(deps, key, 'a', options(true))).toMatchObject({ logFiles: [], lastSequence: 1 });
+    expect(readdirSync(dir)).toHaveLength(files);
   });
 
   it('an export continues the chain where the previous export ended', async () => {

@@ -118,6 +118,8 @@ const READ_ONLY_OPERATIONS = new Set([
   'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'GenerateRandom', 'DeriveSharedSecret',
   // The XKS proxy API's calls change nothing either, nor does reading the trail.
   'GetHealthStatus', 'GetKeyMetadata', 'LookupEvents',
+  // The admin CLI's checks that only read (AuditExport writes files and moves the export mark).
+  'AuditVerify', 'AuditTail', 'Doctor',
 ]);
 
 export function isReadOnly(operation: string): boolean {
