@@ -69,21 +69,35 @@ export interface KeyCount {
 }
 
 export interface AliasRepository {
-  /** Throws DuplicateRecordError if the alias name exists in the scope. */
+  /** Throws DuplicateRecordError if the alias name exists in the scope. No per-key limit: for set-up and tests. */
   insert(alias: AliasRecord): Promise<void>;
+  /**
+   * Inserts the alias unless its target key already has `perKeyLimit` aliases (then false, and
+   * nothing is inserted). The count and the insert are one atomic step, never count-then-insert,
+   * so concurrent inserts from any number of instances cannot pass the limit together.
+   * Throws DuplicateRecordError if the alias name exists in the scope.
+   */
+  insertWithinLimit(alias: AliasRecord, perKeyLimit: number): Promise<boolean>;
   get(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined>;
   /** Ordered by aliasName; optionally only aliases of one key. */
   list(scope: KeyScope, filter: { keyId?: string }, page: PageRequest): Promise<Page<AliasRecord>>;
-  /** Points an existing alias at another key. Returns false if the alias does not exist. */
+  /** Points an existing alias at another key. Returns false if the alias does not exist. No per-key limit: for set-up and tests. */
   update(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date): Promise<boolean>;
+  /**
+   * Points an existing alias at another key unless that key already has `perKeyLimit` other
+   * aliases, atomically with the count (as insertWithinLimit).
+   */
+  moveWithinLimit(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date, perKeyLimit: number): Promise<'moved' | 'notFound' | 'limitExceeded'>;
   /** Returns false if the alias did not exist. */
   delete(scope: KeyScope, aliasName: string): Promise<boolean>;
   countForKey(scope: KeyScope, keyId: string): Promise<number>;
 }
 
 export interface GrantRepository {
-  /** Throws DuplicateRecordError if the grant id (unique in every scope) or the grant token exists. */
+  /** Throws DuplicateRecordError if the grant id (unique in every scope) or the grant token exists. No per-key limit: for set-up and tests. */
   insert(grant: GrantRecord): Promise<void>;
+  /** As insert, unless the key already has `perKeyLimit` grants: then false, atomically with the count (see AliasRepository.insertWithinLimit). */
+  insertWithinLimit(grant: GrantRecord, perKeyLimit: number): Promise<boolean>;
   /** The grant with this id on this key; undefined if it is on another key or absent. */
   get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined>;
   /** The grant a token was issued for, in any scope. */

@@ -20,6 +20,36 @@ export function describeAliasRepositoryContract(name: string, factory: StoreFact
       expect(got?.updatedAt).toBeInstanceOf(Date);
     });
 
+    test('insertWithinLimit inserts below the limit and refuses at it, counting only the target key in its scope', async () => {
+      for (let i = 0; i < 3; i++) expect(await store.aliases.insertWithinLimit(makeAlias(`alias/a${i}`, keyA), 3)).toBe(true);
+      expect(await store.aliases.insertWithinLimit(makeAlias('alias/a3', keyA), 3)).toBe(false);
+      expect(await store.aliases.get(scope, 'alias/a3')).toBeUndefined();
+      expect(await store.aliases.insertWithinLimit(makeAlias('alias/b0', keyB), 3)).toBe(true);
+      expect(await store.aliases.insertWithinLimit(makeAlias('alias/a3', keyA, otherRegion), 3)).toBe(true);
+      expect(await store.aliases.countForKey(scope, keyA)).toBe(3);
+      await expect(store.aliases.insertWithinLimit(makeAlias('alias/a0', keyB), 3)).rejects.toBeInstanceOf(DuplicateRecordError);
+      expect(await store.aliases.countForKey(scope, keyB)).toBe(1);
+    });
+
+    test('insertWithinLimit holds the limit when many inserts for one key race', async () => {
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.aliases.insertWithinLimit(makeAlias(`alias/race-${i}`, keyA), 5)));
+      expect(results.filter(Boolean)).toHaveLength(5);
+      expect(await store.aliases.countForKey(scope, keyA)).toBe(5);
+    });
+
+    test('moveWithinLimit moves an alias unless the new key has the limit of other aliases', async () => {
+      await store.aliases.insert(makeAlias('alias/b0', keyB));
+      await store.aliases.insert(makeAlias('alias/b1', keyB));
+      await store.aliases.insert(makeAlias('alias/a0', keyA));
+      expect(await store.aliases.moveWithinLimit(scope, 'alias/a0', keyB, updatedAt, 2)).toBe('limitExceeded');
+      expect((await store.aliases.get(scope, 'alias/a0'))?.targetKeyId).toBe(keyA);
+      // Moving an alias to the key it already names does not count it twice.
+      expect(await store.aliases.moveWithinLimit(scope, 'alias/b0', keyB, updatedAt, 2)).toBe('moved');
+      expect(await store.aliases.moveWithinLimit(scope, 'alias/a0', keyB, updatedAt, 3)).toBe('moved');
+      expect(await store.aliases.get(scope, 'alias/a0')).toStrictEqual({ ...makeAlias('alias/a0', keyB), updatedAt });
+      expect(await store.aliases.moveWithinLimit(scope, 'alias/missing', keyA, updatedAt, 3)).toBe('notFound');
+    });
+
     test('get returns undefined for an unknown alias', async () => {
       expect(await store.aliases.get(scope, 'alias/missing')).toBeUndefined();
     });

@@ -11,6 +11,22 @@ export function describeGrantRepositoryContract(name: string, factory: StoreFact
     const keyA = keyIdFor(1);
     const keyB = keyIdFor(2);
 
+    test('insertWithinLimit inserts below the limit and refuses at it, counting only that key', async () => {
+      for (let i = 1; i <= 3; i++) expect(await store.grants.insertWithinLimit(makeGrant(grantIdFor(i), keyA), 3)).toBe(true);
+      expect(await store.grants.insertWithinLimit(makeGrant(grantIdFor(4), keyA), 3)).toBe(false);
+      expect(await store.grants.get(scope, keyA, grantIdFor(4))).toBeUndefined();
+      expect(await store.grants.insertWithinLimit(makeGrant(grantIdFor(5), keyB), 3)).toBe(true);
+      await expect(store.grants.insertWithinLimit(makeGrant(grantIdFor(1), keyB), 3)).rejects.toBeInstanceOf(DuplicateRecordError);
+      expect(await store.grants.countForKey(scope, keyA)).toBe(3);
+      expect(await store.grants.countForKey(scope, keyB)).toBe(1);
+    });
+
+    test('insertWithinLimit holds the limit when many grants for one key race', async () => {
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.grants.insertWithinLimit(makeGrant(grantIdFor(100 + i), keyA), 5)));
+      expect(results.filter(Boolean)).toHaveLength(5);
+      expect(await store.grants.countForKey(scope, keyA)).toBe(5);
+    });
+
     test('get returns what insert stored, every field included', async () => {
       const full = makeFullGrant(grantIdFor(1), keyA);
       const minimal = makeGrant(grantIdFor(2), keyA);

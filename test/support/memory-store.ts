@@ -128,9 +128,20 @@ class MemoryAliasRepository implements AliasRepository {
   constructor(private readonly tables: Tables) {}
 
   async insert(alias: AliasRecord): Promise<void> {
+    this.insertSync(alias);
+  }
+
+  private insertSync(alias: AliasRecord): void {
     const id = scopedId(alias, alias.aliasName);
     if (this.tables.aliases.has(id)) throw new DuplicateRecordError(`alias ${alias.aliasName}`);
     this.tables.aliases.set(id, deepClone(alias));
+  }
+
+  async insertWithinLimit(alias: AliasRecord, perKeyLimit: number): Promise<boolean> {
+    // No await between the count and the insert: atomic on one event loop.
+    if (this.countSync(alias, alias.targetKeyId) >= perKeyLimit) return false;
+    this.insertSync(alias);
+    return true;
   }
 
   async get(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
@@ -156,11 +167,21 @@ class MemoryAliasRepository implements AliasRepository {
     return true;
   }
 
+  async moveWithinLimit(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date, perKeyLimit: number): Promise<'moved' | 'notFound' | 'limitExceeded'> {
+    const others = [...this.tables.aliases.values()].filter((a) => inScope(a, scope) && a.targetKeyId === targetKeyId && a.aliasName !== aliasName).length;
+    if (others >= perKeyLimit) return 'limitExceeded';
+    return (await this.update(scope, aliasName, targetKeyId, now)) ? 'moved' : 'notFound';
+  }
+
   async delete(scope: KeyScope, aliasName: string): Promise<boolean> {
     return this.tables.aliases.delete(scopedId(scope, aliasName));
   }
 
   async countForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return this.countSync(scope, keyId);
+  }
+
+  private countSync(scope: KeyScope, keyId: string): number {
     return [...this.tables.aliases.values()].filter((alias) => inScope(alias, scope) && alias.targetKeyId === keyId).length;
   }
 }
@@ -169,10 +190,20 @@ class MemoryGrantRepository implements GrantRepository {
   constructor(private readonly tables: Tables) {}
 
   async insert(grant: GrantRecord): Promise<void> {
+    this.insertSync(grant);
+  }
+
+  private insertSync(grant: GrantRecord): void {
     if (this.tables.grants.has(grant.grantId)) throw new DuplicateRecordError(`grant ${grant.grantId}`);
     if (this.tables.grantIdsByToken.has(grant.grantToken)) throw new DuplicateRecordError('grant token');
     this.tables.grants.set(grant.grantId, deepClone(grant));
     this.tables.grantIdsByToken.set(grant.grantToken, grant.grantId);
+  }
+
+  async insertWithinLimit(grant: GrantRecord, perKeyLimit: number): Promise<boolean> {
+    if ([...this.tables.grants.values()].filter((g) => inScope(g, grant) && g.keyId === grant.keyId).length >= perKeyLimit) return false;
+    this.insertSync(grant);
+    return true;
   }
 
   async get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {

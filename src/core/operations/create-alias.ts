@@ -18,24 +18,17 @@ export const createAlias = defineOperation({
     const scope = callerScope(ctx);
     const keyId = target.key.keyId;
     if (await deps.store.aliases.get(scope, name)) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
-    // Precondition: a key has at most 50 aliases.
-    if (await deps.store.aliases.countForKey(scope, keyId) >= MAX_ALIASES_PER_KEY) {
-      throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
-    }
-
     const now = deps.clock.now();
+    let inserted: boolean;
     try {
-      await deps.store.aliases.insert({ ...scope, aliasName: name, targetKeyId: keyId, createdAt: now, updatedAt: now });
+      // Precondition: a key has at most 50 aliases.
+      // The store counts and inserts in one atomic step, so concurrent calls cannot pass it together.
+      inserted = await deps.store.aliases.insertWithinLimit({ ...scope, aliasName: name, targetKeyId: keyId, createdAt: now, updatedAt: now }, MAX_ALIASES_PER_KEY);
     } catch (e) {
       if (e instanceof DuplicateRecordError) throw new KmsError('AlreadyExistsException', aliasMessages.alreadyExists(aliasArnOf(scope, name)));
       throw e;
     }
-    // Concurrent CreateAlias calls can all pass the count above; whoever finds the key over
-    // the quota afterwards takes its own alias back, so the quota holds under any interleaving.
-    if (await deps.store.aliases.countForKey(scope, keyId) > MAX_ALIASES_PER_KEY) {
-      await deps.store.aliases.delete(scope, name);
-      throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
-    }
+    if (!inserted) throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(target.arn));
     return {};
   },
 });

@@ -62,10 +62,6 @@ export const createGrant = defineOperation({
     const existing = input.Name === undefined ? undefined : await deps.store.grants.get(scope, key.keyId, grantId);
     if (existing) return { GrantToken: existing.grantToken, GrantId: existing.grantId };
 
-    // Precondition: a key has at most 50,000 grants.
-    if (await deps.store.grants.countForKey(scope, key.keyId) >= MAX_GRANTS_PER_KEY) {
-      throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
-    }
     const grant: GrantRecord = {
       ...scope,
       keyId: key.keyId,
@@ -79,8 +75,11 @@ export const createGrant = defineOperation({
       ...(constraints === undefined ? {} : { constraints }),
       createdAt: deps.clock.now(),
     };
+    let inserted: boolean;
     try {
-      await deps.store.grants.insert(grant);
+      // Precondition: a key has at most 50,000 grants.
+      // The store counts and inserts in one atomic step, so concurrent calls cannot pass it together.
+      inserted = await deps.store.grants.insertWithinLimit(grant, MAX_GRANTS_PER_KEY);
     } catch (e) {
       // The same named request, running concurrently, made the grant first.
       const winner = e instanceof DuplicateRecordError && input.Name !== undefined
@@ -89,12 +88,7 @@ export const createGrant = defineOperation({
       if (winner) return { GrantToken: winner.grantToken, GrantId: winner.grantId };
       throw e;
     }
-    // Concurrent CreateGrant calls can all pass the count above; whoever finds the key over
-    // the quota afterwards takes its own grant back, so the quota holds under any interleaving.
-    if (await deps.store.grants.countForKey(scope, key.keyId) > MAX_GRANTS_PER_KEY) {
-      await deps.store.grants.delete(scope, key.keyId, grantId);
-      throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
-    }
+    if (!inserted) throw new KmsError('LimitExceededException', grantMessages.tooManyGrants(arn));
     return { GrantToken: grant.grantToken, GrantId: grant.grantId };
   },
 });

@@ -1,5 +1,5 @@
 // UpdateAlias: points an existing alias at another key of the same type and key usage.
-import { aliasArnOf, checkAliasName, keyTypeOf, sameKind } from '../keys/aliases';
+import { aliasArnOf, aliasMessages, checkAliasName, keyTypeOf, MAX_ALIASES_PER_KEY, sameKind } from '../keys/aliases';
 import { authorize } from '../access/authorize';
 import { callerScope } from '../api/context';
 import { KmsError, messages } from '../errors';
@@ -40,9 +40,10 @@ export const updateAlias = defineOperation({
       );
     }
 
-    if (!(await deps.store.aliases.update(scope, name, next.key.keyId, deps.clock.now()))) {
-      throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
-    }
+    // Precondition: UpdateAlias never gives a key more than 50 aliases.
+    const moved = await deps.store.aliases.moveWithinLimit(scope, name, next.key.keyId, deps.clock.now(), MAX_ALIASES_PER_KEY);
+    if (moved === 'notFound') throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArnOf(scope, name)));
+    if (moved === 'limitExceeded') throw new KmsError('LimitExceededException', aliasMessages.tooManyAliases(next.arn));
     return {};
   },
 });

@@ -27,6 +27,10 @@ export class SqliteGrantRepository implements GrantRepository {
   constructor(private readonly db: SqliteConnection) {}
 
   async insert(grant: GrantRecord): Promise<void> {
+    this.insertSync(grant);
+  }
+
+  private insertSync(grant: GrantRecord): void {
     this.db.insertUnique<GrantRowParams>(
       `INSERT INTO grants (grant_id, account_id, region, key_id, grant_token, grantee_principal, retiring_principal, doc)
        VALUES (@grantId, @accountId, @region, @keyId, @grantToken, @granteePrincipal, @retiringPrincipal, @doc)`,
@@ -42,6 +46,15 @@ export class SqliteGrantRepository implements GrantRepository {
       },
       `grant ${grant.grantId}`,
     );
+  }
+
+  async insertWithinLimit(grant: GrantRecord, perKeyLimit: number): Promise<boolean> {
+    // BEGIN IMMEDIATE: the write lock is held from the count to the insert, against every process.
+    return this.db.immediateTransaction(() => {
+      if (this.countSync(grant, grant.keyId) >= perKeyLimit) return false;
+      this.insertSync(grant);
+      return true;
+    });
   }
 
   async get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {
@@ -96,6 +109,10 @@ export class SqliteGrantRepository implements GrantRepository {
   }
 
   async countForKey(scope: KeyScope, keyId: string): Promise<number> {
+    return this.countSync(scope, keyId);
+  }
+
+  private countSync(scope: KeyScope, keyId: string): number {
     return this.db.count(
       'SELECT COUNT(*) AS count FROM grants WHERE account_id = @accountId AND region = @region AND key_id = @keyId',
       keyParams(scope, keyId),

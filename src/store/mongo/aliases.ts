@@ -4,7 +4,7 @@ import type { AliasRecord, KeyScope } from '../../core/model';
 import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { AliasRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
-import { insertUnique, scopeFilter, withoutId, type MongoConnection } from './connection';
+import { ensureKeyGate, inTransaction, insertUnique, insertWithinLimit, passKeyGate, scopeFilter, withoutId, type MongoConnection } from './connection';
 
 export class MongoAliasRepository implements AliasRepository {
   constructor(private readonly connection: MongoConnection) {}
@@ -12,6 +12,14 @@ export class MongoAliasRepository implements AliasRepository {
   async insert(alias: AliasRecord): Promise<void> {
     // A copy, because the driver writes the generated _id into the document it is given.
     await insertUnique(this.collection(), { ...alias }, `alias ${alias.aliasName}`);
+  }
+
+  async insertWithinLimit(alias: AliasRecord, perKeyLimit: number): Promise<boolean> {
+    const connection = this.connection.open();
+    return insertWithinLimit(
+      connection, connection.aliases, { ...alias }, { ...scopeFilter(alias), targetKeyId: alias.targetKeyId }, perKeyLimit,
+      { scope: alias, keyId: alias.targetKeyId }, `alias ${alias.aliasName}`,
+    );
   }
 
   async get(scope: KeyScope, aliasName: string): Promise<AliasRecord | undefined> {
@@ -33,6 +41,26 @@ export class MongoAliasRepository implements AliasRepository {
       { $set: { targetKeyId, updatedAt: now } },
     );
     return result.matchedCount > 0;
+  }
+
+  async moveWithinLimit(scope: KeyScope, aliasName: string, targetKeyId: string, now: Date, perKeyLimit: number): Promise<'moved' | 'notFound' | 'limitExceeded'> {
+    const { client, aliases, keyGates, supportsTransactions } = this.connection.open();
+    const others: Filter<AliasRecord> = { ...scopeFilter(scope), targetKeyId, aliasName: { $ne: aliasName } };
+    if (!supportsTransactions) {
+      // Move, count, and move back when over the limit (see insertWithinLimit).
+      const before = await aliases.findOneAndUpdate(aliasFilter(scope, aliasName), { $set: { targetKeyId, updatedAt: now } });
+      if (!before) return 'notFound';
+      if (await aliases.countDocuments(others) < perKeyLimit) return 'moved';
+      await aliases.updateOne(aliasFilter(scope, aliasName), { $set: { targetKeyId: before.targetKeyId, updatedAt: before.updatedAt } });
+      return 'limitExceeded';
+    }
+    await ensureKeyGate(keyGates, scope, targetKeyId);
+    return inTransaction(client, { aliases, keyGates }, async (tx) => {
+      await passKeyGate(tx.keyGates, scope, targetKeyId);
+      if (await tx.aliases.countDocuments(others) >= perKeyLimit) return 'limitExceeded';
+      const result = await tx.aliases.updateOne(aliasFilter(scope, aliasName), { $set: { targetKeyId, updatedAt: now } });
+      return result.matchedCount > 0 ? 'moved' : 'notFound';
+    });
   }
 
   async delete(scope: KeyScope, aliasName: string): Promise<boolean> {

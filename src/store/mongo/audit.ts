@@ -4,13 +4,13 @@
 // same head make one transaction fail with a write conflict; the driver's withTransaction retries
 // it (TransientTransactionError), and it then reads the new head. A server without transactions
 // (a standalone mongod) appends one record at a time, claiming each sequence by the unique index.
-import { MongoServerError, type ClientSession, type Collection, type Filter } from 'mongodb';
+import { MongoServerError, type Collection, type Filter } from 'mongodb';
 import { DuplicateRecordError } from '../../core/errors';
 import { decodeAuditMarker, encodeAuditMarker } from '../../core/api/page-marker';
 import { chainValue, GENESIS_CHAIN_VALUE, type AuditDigest, type AuditDraft, type AuditLookup, type AuditRecord } from '../../core/audit/record';
 import type { AuditRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
-import type { MongoConnection } from './connection';
+import { inTransaction, type MongoConnection, type SessionBound } from './connection';
 
 export const AUDIT_HEAD_ID = 'audit-head';
 const DUPLICATE_KEY_ERROR = 11000;
@@ -27,6 +27,12 @@ export interface AuditHeadDoc {
 export type AuditRecordDoc = AuditRecord;
 export type AuditDigestDoc = AuditDigest;
 
+interface AuditCollections {
+  auditHead: Collection<AuditHeadDoc>;
+  auditRecords: Collection<AuditRecordDoc>;
+  auditDigests: Collection<AuditDigestDoc>;
+}
+
 export class MongoAuditRepository implements AuditRepository {
   constructor(private readonly connection: MongoConnection) {}
 
@@ -36,10 +42,8 @@ export class MongoAuditRepository implements AuditRepository {
     if (!supportsTransactions) return this.appendOneByOne(drafts);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.withSession((session) => session.withTransaction(
-          (s) => this.appendInTransaction(drafts, s),
-          { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } },
-        ));
+        const { auditHead, auditRecords } = this.collections();
+        return await inTransaction(client, { auditHead, auditRecords }, (tx) => this.appendInTransaction(drafts, tx));
       } catch (e) {
         // withTransaction retries transient errors for up to two minutes; a head that moved
         // under us between read and update surfaces here as a conflict of our own making.
@@ -48,25 +52,25 @@ export class MongoAuditRepository implements AuditRepository {
     }
   }
 
-  private async appendInTransaction(drafts: readonly AuditDraft[], session: ClientSession): Promise<AuditRecord[]> {
-    const { auditHead, auditRecords } = this.collections();
-    const head = await auditHead.findOne({ _id: AUDIT_HEAD_ID }, { session });
+  private async appendInTransaction(
+    drafts: readonly AuditDraft[], { auditHead, auditRecords }: SessionBound<Pick<AuditCollections, 'auditHead' | 'auditRecords'>>,
+  ): Promise<AuditRecord[]> {
+    const head = await auditHead.findOne({ _id: AUDIT_HEAD_ID });
     const records = chain(drafts, head?.sequence ?? 0, head?.chainValue ?? GENESIS_CHAIN_VALUE);
     const last = records[records.length - 1]!;
     if (head) {
       const moved = await auditHead.updateOne(
         { _id: AUDIT_HEAD_ID, sequence: head.sequence },
         { $set: { sequence: last.sequence, chainValue: last.chainValue } },
-        { session },
       );
       if (moved.modifiedCount !== 1) throw new HeadMovedError();
     } else {
       // Two first appends both insert the head: the unique _id makes one of them fail.
-      await auditHead.insertOne({ _id: AUDIT_HEAD_ID, sequence: last.sequence, chainValue: last.chainValue }, { session })
+      await auditHead.insertOne({ _id: AUDIT_HEAD_ID, sequence: last.sequence, chainValue: last.chainValue })
         .catch((e: unknown) => { throw isDuplicateKey(e) && /_id_/.test(String((e as Error).message)) ? new HeadMovedError() : e; });
     }
     // Copies: the driver writes an _id into each document it is given.
-    await auditRecords.insertMany(records.map((r) => ({ ...r })), { session, ordered: true });
+    await auditRecords.insertMany(records.map((r) => ({ ...r })), { ordered: true });
     return records;
   }
 
@@ -164,7 +168,7 @@ export class MongoAuditRepository implements AuditRepository {
     return result.deletedCount;
   }
 
-  private collections(): { auditHead: Collection<AuditHeadDoc>; auditRecords: Collection<AuditRecordDoc>; auditDigests: Collection<AuditDigestDoc> } {
+  private collections(): AuditCollections {
     const { db } = this.connection.open();
     return {
       auditHead: db.collection<AuditHeadDoc>('auditHead'),

@@ -4,7 +4,7 @@ import type { GrantConstraints, GrantRecord, KeyScope } from '../../core/model';
 import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { GrantRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
-import { insertUnique, scopeFilter, withoutId, type MongoConnection } from './connection';
+import { insertUnique, insertWithinLimit, scopeFilter, withoutId, type MongoConnection } from './connection';
 
 /**
  * A GrantRecord as stored. Encryption-context keys are arbitrary strings, and field names
@@ -21,6 +21,14 @@ export class MongoGrantRepository implements GrantRepository {
 
   async insert(grant: GrantRecord): Promise<void> {
     await insertUnique(this.collection(), grantToDoc(grant), `grant ${grant.grantId}`);
+  }
+
+  async insertWithinLimit(grant: GrantRecord, perKeyLimit: number): Promise<boolean> {
+    const connection = this.connection.open();
+    return insertWithinLimit(
+      connection, connection.grants, grantToDoc(grant), { ...scopeFilter(grant), keyId: grant.keyId }, perKeyLimit,
+      { scope: grant, keyId: grant.keyId }, `grant ${grant.grantId}`,
+    );
   }
 
   async get(scope: KeyScope, keyId: string, grantId: string): Promise<GrantRecord | undefined> {

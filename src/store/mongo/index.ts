@@ -9,7 +9,7 @@ import type {
 import type { ExternalKeyRecord } from '../../core/xks-proxy/external-key';
 import { MongoAliasRepository } from './aliases';
 import { MongoAuditRepository } from './audit';
-import { MongoConnection } from './connection';
+import { MongoConnection, type KeyGateDoc } from './connection';
 import { MongoCustomKeyStoreRepository } from './custom-key-stores';
 import { MongoExternalKeyRepository } from './external-keys';
 import { MongoGrantRepository, type GrantDoc } from './grants';
@@ -125,6 +125,7 @@ export class MongoStore implements MetadataStore {
         leases: db.collection<Lease>('leases'),
         externalKeys: db.collection<ExternalKeyRecord>('externalKeys'),
         customKeyStores: db.collection<CustomKeyStoreRecord>('customKeyStores'),
+        keyGates: db.collection<KeyGateDoc>('keyGates'),
         supportsTransactions,
       });
     } catch (e) {

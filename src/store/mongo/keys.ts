@@ -6,7 +6,7 @@ import type { AliasRecord, KeyRecord, KeyScope, KeySpec, KeyState } from '../../
 import { decodeMarker, encodeMarker } from '../../core/api/page-marker';
 import type { KeyCount, KeyRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
-import { insertUnique, keyFilter, scopeFilter, withoutId, type MongoConnection } from './connection';
+import { inTransaction, insertUnique, keyFilter, keyGateId, scopeFilter, withoutId, type MongoConnection } from './connection';
 import type { GrantDoc } from './grants';
 
 export class MongoKeyRepository implements KeyRepository {
@@ -43,15 +43,16 @@ export class MongoKeyRepository implements KeyRepository {
 
   /** Reaches into the aliases and grants collections on purpose: the cascade is one transaction where the server has them. */
   async delete(scope: KeyScope, keyId: string): Promise<void> {
-    const { client, keys, aliases, grants, supportsTransactions } = this.connection.open();
+    const { client, keys, aliases, grants, keyGates, supportsTransactions } = this.connection.open();
     const aliasFilter: Filter<AliasRecord> = { ...scopeFilter(scope), targetKeyId: keyId };
     const grantFilter: Filter<GrantDoc> = { ...scopeFilter(scope), keyId };
     if (supportsTransactions) {
-      await client.withSession((session) => session.withTransaction(async () => {
-        await aliases.deleteMany(aliasFilter, { session });
-        await grants.deleteMany(grantFilter, { session });
-        await keys.deleteOne(keyFilter(scope, keyId), { session });
-      }));
+      await inTransaction(client, { keys, aliases, grants, keyGates }, async (tx) => {
+        await tx.aliases.deleteMany(aliasFilter);
+        await tx.grants.deleteMany(grantFilter);
+        await tx.keyGates.deleteOne({ _id: keyGateId(scope, keyId) });
+        await tx.keys.deleteOne(keyFilter(scope, keyId));
+      });
       return;
     }
     // A standalone server has no transactions. Aliases and grants go first: if we stop in
@@ -59,6 +60,7 @@ export class MongoKeyRepository implements KeyRepository {
     // the other order could leave aliases and grants naming a key that no longer exists.
     await aliases.deleteMany(aliasFilter);
     await grants.deleteMany(grantFilter);
+    await keyGates.deleteOne({ _id: keyGateId(scope, keyId) });
     await keys.deleteOne(keyFilter(scope, keyId));
   }
 
