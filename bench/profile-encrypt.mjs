@@ -1,7 +1,8 @@
 // A focused load for profiling: the built server on a throwaway token, one symmetric key, and
 // SigV4-signed Encrypt requests replayed by autocannon for BENCH_SECONDS (default 8). With
 // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" the server writes a CPU profile of
-// (almost) nothing but Encrypt. Prints req/s, p50 and p99. Not part of npm run bench.
+// (almost) nothing but Encrypt. PROFILE_AUDIT=off turns the audit trail off. Prints req/s, p50
+// and p99. Not part of npm run bench.
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,8 @@ const PORT = 18000 + Math.floor(Math.random() * 1000);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-profile-'));
 const { env, credentials, url } = throwawayService(dir, { label: 'profile', port: PORT, workers: process.env.KMS_WORKERS ?? '1' });
+// PROFILE_AUDIT=off measures without the audit trail (KMS_* of the caller's own never leak in).
+if (process.env.PROFILE_AUDIT) env.KMS_AUDIT = process.env.PROFILE_AUDIT;
 const fd = openSync(path.join(dir, 'server.out'), 'a');
 const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const server = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'main.js')], { env, stdio: ['ignore', fd, fd] });
@@ -52,5 +55,5 @@ try {
 } finally {
   server.kill('SIGINT');
   await new Promise((resolve) => server.once('exit', resolve));
-  rmSync(dir, { recursive: true, force: true });
+  if (!process.env.BENCH_KEEP_TMP) rmSync(dir, { recursive: true, force: true }); else console.log(dir);
 }

@@ -57,7 +57,8 @@ export class SqliteAuditRepository implements AuditRepository {
       `INSERT INTO audit_head (id, sequence, chain_value) VALUES (1, @sequence, @chainValue)
        ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, chain_value = excluded.chain_value`,
     );
-    return this.db.immediateTransaction(() => {
+    // Durable against kill -9, not power loss, as the trail promises: no fsync on the event loop per batch.
+    return this.db.immediateTransactionWithoutSync(() => {
       const head = readHead.get();
       let sequence = head?.sequence ?? 0;
       let previous = head?.chain_value ?? GENESIS_CHAIN_VALUE;
