@@ -190,6 +190,12 @@ describe('every KMS operation writes one record per call', () => {
     }
     await call('UpdateCustomKeyStore', { CustomKeyStoreId: 'cks-1234567890abcdef0', KeyStorePassword: password });
 
+    // Refused past the key (no key here is ML-KEM): recorded as failures, the ciphertext never.
+    await call('Encapsulate', { KeyId: K, EncapsulationAlgorithm: 'ML_KEM' });
+    const kemCiphertext = b64(randomBytes(48));
+    remember(kemCiphertext);
+    await call('Decapsulate', { KeyId: K, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: kemCiphertext });
+
     // A DryRun and two plain failures.
     await call('Encrypt', { KeyId: K, Plaintext: plaintext, DryRun: true });
     await call('Decrypt', { CiphertextBlob: b64(randomBytes(64)) });
@@ -212,7 +218,7 @@ describe('every KMS operation writes one record per call', () => {
       });
       expect(event.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(event.eventID).toMatch(/^[0-9a-f-]{36}$/);
-      expect(event.readOnly).toBe(/^(List|Describe|Get)|^(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|GenerateMac|VerifyMac|Sign|Verify|GenerateRandom|DeriveSharedSecret)/.test(made.operation));
+      expect(event.readOnly).toBe(/^(List|Describe|Get)|^(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|GenerateMac|VerifyMac|Sign|Verify|GenerateRandom|DeriveSharedSecret|Encapsulate|Decapsulate)/.test(made.operation));
       for (const resource of event.resources) expect(resource).toEqual({ accountId: ACCOUNT, type: 'AWS::KMS::Key', ARN: expect.stringMatching(keyArnPattern) });
       if (made.status === 200) {
         expect(event.errorCode).toBeUndefined();

@@ -12,7 +12,7 @@ let svc: TestService;
 beforeAll(async () => { svc = await startTestService(); });
 afterAll(async () => { await svc.close(); });
 
-type Expectation = 'ok' | 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion' | 'externalOrigin';
+type Expectation = 'ok' | 'mlKem' | 'disabled' | 'pendingDeletion' | 'pendingImport' | 'unavailable' | 'creating' | 'updating' | 'notPendingDeletion' | 'externalOrigin';
 
 const crypto: Record<KeyState, Expectation> = {
   Enabled: 'ok', Disabled: 'disabled', PendingDeletion: 'pendingDeletion', PendingReplicaDeletion: 'pendingDeletion',
@@ -58,6 +58,9 @@ const table: Record<string, Record<KeyState, Expectation>> = {
   DescribeKey: always, ListResourceTags: always, DeleteAlias: always,
   // Not in the seed table: it reads the audit trail, never the key material, so every state answers.
   GetKeyLastUsage: always,
+  // Cryptographic operations; where the state allows them, refused because no key here is ML-KEM.
+  Encapsulate: { ...crypto, Enabled: 'mlKem', Updating: 'mlKem' },
+  Decapsulate: { ...crypto, Enabled: 'mlKem', Updating: 'mlKem' },
   EnableKey: enableDisable, DisableKey: enableDisable,
   UpdateKeyDescription: managed, CreateAlias: managed, UpdateAlias: managed, TagResource: managed, UntagResource: managed,
   ScheduleKeyDeletion: scheduleDeletion, CancelKeyDeletion: cancelDeletion,
@@ -72,6 +75,10 @@ const table: Record<string, Record<KeyState, Expectation>> = {
 function expectedError(expectation: Expectation, arn: string): { __type: string; message: string } | undefined {
   switch (expectation) {
     case 'ok': return undefined;
+    case 'mlKem': return {
+      __type: 'UnsupportedOperationException',
+      message: expect.stringMatching(/^(En|De)capsulate is not supported by this service: it needs an ML-KEM key .*; arn:aws:kms:.* has key usage ENCRYPT_DECRYPT\.$/) as unknown as string,
+    };
     case 'disabled': return { __type: 'DisabledException', message: `${arn} is disabled.` };
     case 'pendingDeletion': return { __type: 'KMSInvalidStateException', message: `${arn} is pending deletion.` };
     case 'pendingImport': return { __type: 'KMSInvalidStateException', message: `${arn} is pending import.` };
@@ -118,6 +125,8 @@ async function prepare(operation: string, state: KeyState) {
     const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
     request = { KeyId: meta.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer.toString('base64') };
   }
+  if (operation === 'Encapsulate') request = { KeyId: meta.KeyId, EncapsulationAlgorithm: 'ML_KEM' };
+  if (operation === 'Decapsulate') request = { KeyId: meta.KeyId, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: 'c3RhdGU=' };
   if (operation === 'UpdateKeyDescription') request = { KeyId: meta.KeyId, Description: 'x' };
   if (operation === 'ScheduleKeyDeletion') request = { KeyId: meta.KeyId, PendingWindowInDays: 7 };
   if (operation === 'CreateAlias') request = { AliasName: nextAlias(), TargetKeyId: meta.KeyId };

@@ -1,9 +1,9 @@
 // The unmodified AWS SDK for JavaScript v3 against a listening service: what users run.
 import {
-  CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand,
+  CreateKeyCommand, DecapsulateCommand, DecryptCommand, DescribeKeyCommand, EncapsulateCommand, EncryptCommand, GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand, GenerateRandomCommand, IncorrectKeyException, InvalidCiphertextException,
   InvalidMarkerException, KMSClient, KMSServiceException, ListKeysCommand, NotFoundException, ReEncryptCommand,
-  paginateListKeys,
+  paginateListKeys, UnsupportedOperationException,
 } from '@aws-sdk/client-kms';
 import { ACCOUNT, ALICE, REGION, ROOT, startTestService, type TestService } from '../support/service';
 
@@ -230,5 +230,22 @@ describe('errors as the SDK surfaces them', () => {
     const e = await rejection(unknown.send(new ListKeysCommand({})));
     expect(e.name).toBe('UnrecognizedClientException');
     expect(e.$metadata.httpStatusCode).toBe(400);
+  });
+});
+
+describe('Encapsulate and Decapsulate', () => {
+  it('answer UnsupportedOperationException with the reason (no ML-KEM key can live in the token), never as unknown operations', async () => {
+    const key = await createKey();
+    for (const command of [
+      new EncapsulateCommand({ KeyId: key.KeyId!, EncapsulationAlgorithm: 'ML_KEM' }),
+      new DecapsulateCommand({ KeyId: key.KeyId!, EncapsulationAlgorithm: 'ML_KEM', SharedSecretCiphertextBlob: new Uint8Array(1088) }),
+    ]) {
+      const error = await rejection(kms.send(command as EncapsulateCommand));
+      expect(error).toBeInstanceOf(UnsupportedOperationException);
+      expect(error.message).toMatch(/capsulate is not supported by this service: it needs an ML-KEM key .*no mechanism in PKCS#11/);
+    }
+    // An unknown key is still NotFoundException, as AWS answers it.
+    const missing = await rejection(kms.send(new EncapsulateCommand({ KeyId: '00000000-0000-0000-0000-000000000000', EncapsulationAlgorithm: 'ML_KEM' })));
+    expect(missing).toBeInstanceOf(NotFoundException);
   });
 });

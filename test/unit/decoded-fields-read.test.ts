@@ -81,6 +81,15 @@ const cases: Record<OperationName, (env: Env) => Promise<Case[]>> = {
     { body: { CustomKeyStoreId: 'cks-1234567890abcdef0' }, outcome: 'ValidationException' },
     { body: { XksKeyId: 'xks-key' }, outcome: 'ValidationException' },
   ],
+  // Refused once the key is found (no key here can be ML-KEM): the rest is never used (see keyEncapsulationFields).
+  Decapsulate: async ({ key, grantToken }) => [{
+    body: { KeyId: (await key()).KeyId, SharedSecretCiphertextBlob: MESSAGE, EncapsulationAlgorithm: 'ML_KEM', GrantTokens: [await grantToken()], DryRun: false },
+    outcome: 'UnsupportedOperationException', refusedBefore: ['SharedSecretCiphertextBlob', 'EncapsulationAlgorithm', 'DryRun'],
+  }],
+  Encapsulate: async ({ key, grantToken }) => [{
+    body: { KeyId: (await key()).KeyId, EncapsulationAlgorithm: 'ML_KEM', GrantTokens: [await grantToken()], DryRun: false },
+    outcome: 'UnsupportedOperationException', refusedBefore: ['EncapsulationAlgorithm', 'DryRun'],
+  }],
   Decrypt: async ({ key, call, grantToken }) => {
     const { KeyId } = await key();
     const EncryptionContext = { purpose: 'test' };
@@ -332,6 +341,15 @@ async function newEnv(): Promise<Env> {
   };
 }
 
+/**
+ * Fields no request can get read: Encapsulate and Decapsulate refuse every request once the key is
+ * found, since no key here can be ML-KEM. The schema still checks them, as AWS's does.
+ */
+const keyEncapsulationFields: Partial<Record<OperationName, string[]>> = {
+  Encapsulate: ['EncapsulationAlgorithm', 'DryRun'],
+  Decapsulate: ['SharedSecretCiphertextBlob', 'EncapsulationAlgorithm', 'DryRun'],
+};
+
 /** Runs `name` on `body` as the wire would, and reports which decoded fields `run` read. */
 async function run(env: Env, name: OperationName, body: Loose): Promise<{ present: string[]; read: Set<string>; enumerated: boolean; outcome: string }> {
   const operation = operations[name] as unknown as Operation;
@@ -373,5 +391,5 @@ it.each(Object.keys(cases) as OperationName[])('%s reads every field it decodes'
   const fields = Object.keys((operations[name] as unknown as Operation).input.fields);
   // Every field of the schema is carried by some request, and read where it is carried.
   expect(fields.filter((field) => !carried.has(field))).toEqual([]);
-  expect(fields.filter((field) => !readSomewhere.has(field))).toEqual([]);
+  expect(fields.filter((field) => !readSomewhere.has(field) && !keyEncapsulationFields[name]?.includes(field))).toEqual([]);
 });

@@ -45,6 +45,7 @@ export const REQUEST_MEMBERS: Readonly<Record<string, readonly string[] | null>>
     'Description', 'Origin', 'BypassPolicyLockoutSafetyCheck', 'KeySpec', 'CustomerMasterKeySpec', 'KeyUsage', 'Tags', 'MultiRegion',
     'CustomKeyStoreId', 'XksKeyId',
   ],
+  Decapsulate: ['KeyId', 'EncapsulationAlgorithm'],
   Decrypt: ['KeyId', 'EncryptionContext', 'EncryptionAlgorithm'],
   DeleteAlias: ['AliasName'],
   DeleteImportedKeyMaterial: ['KeyId', 'KeyMaterialId'],
@@ -54,6 +55,7 @@ export const REQUEST_MEMBERS: Readonly<Record<string, readonly string[] | null>>
   DisableKeyRotation: ['KeyId'],
   EnableKey: ['KeyId'],
   EnableKeyRotation: ['KeyId', 'RotationPeriodInDays'],
+  Encapsulate: ['KeyId', 'EncapsulationAlgorithm'],
   Encrypt: ['KeyId', 'EncryptionContext', 'EncryptionAlgorithm'],
   GenerateDataKey: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'],
   GenerateDataKeyWithoutPlaintext: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'],
@@ -115,7 +117,7 @@ const KEY_STORE_OPERATIONS = new Set([
 /** KMS operations that change nothing: CloudTrail marks their events readOnly (cryptographic operations included). */
 const READ_ONLY_OPERATIONS = new Set([
   'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'GenerateRandom', 'DeriveSharedSecret',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'Sign', 'Verify', 'GenerateRandom', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate',
   // The XKS proxy API's calls change nothing either, nor does reading the trail.
   'GetHealthStatus', 'GetKeyMetadata', 'LookupEvents',
   // The admin CLI's checks that only read (AuditExport writes files and moves the export mark).

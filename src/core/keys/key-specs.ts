@@ -46,6 +46,20 @@ const specsNoTokenHolds: Partial<Record<KeySpec | DataKeyPairSpec, string>> = {
   ECC_NIST_EDWARDS25519: 'Ed25519 signing (CKM_EDDSA over the message, not a digest) is not part of the token port yet',
 };
 
+/** The EncapsulationAlgorithmSpec values of the API. */
+export const encapsulationAlgorithms = ['ML_KEM'] as const;
+
+/**
+ * Encapsulate and Decapsulate need an ML-KEM key (key usage ENCAPSULATE_DECAPSULATE), which no
+ * token here can hold: every request that reaches a key is refused, saying why.
+ */
+export function refuseKeyEncapsulation(arn: string, keyUsage: KeyUsage, operation: 'Encapsulate' | 'Decapsulate'): never {
+  throw new KmsError(
+    'UnsupportedOperationException',
+    `${operation} is not supported by this service: it needs an ML-KEM key (key usage ENCAPSULATE_DECAPSULATE), and ${specsNoTokenHolds.ML_KEM_768}; ${arn} has key usage ${keyUsage}.`,
+  );
+}
+
 /** UnsupportedOperationException for a spec whose key material no standard token can hold. */
 export function assertTokenCanHold(spec: KeySpec | DataKeyPairSpec, parameter: 'KeySpec' | 'KeyPairSpec'): void {
   const reason = specsNoTokenHolds[spec];

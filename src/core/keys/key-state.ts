@@ -114,6 +114,9 @@ export const keyStateTable = {
   ListKeyPolicies: anyState,
   /** Not in the seed table; the API reference lists no KMSInvalidStateException for it: every state answers. */
   GetKeyLastUsage: anyState,
+  /** Not in the seed table: cryptographic operations (and refused after the state check: see encapsulate.ts). */
+  Encapsulate: cryptographic,
+  Decapsulate: cryptographic,
   /** KMS-SPEC §3: cryptographic-like, except that an Unavailable key still takes grants. */
   CreateGrant: {
     Disabled: 'disabled',

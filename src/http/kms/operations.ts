@@ -12,6 +12,7 @@ import { updateCustomKeyStore } from '../../core/operations/update-custom-key-st
 import { createAlias } from '../../core/operations/create-alias';
 import { createGrant } from '../../core/operations/create-grant';
 import { createKey } from '../../core/operations/create-key';
+import { decapsulate } from '../../core/operations/decapsulate';
 import { decrypt } from '../../core/operations/decrypt';
 import { deleteAlias } from '../../core/operations/delete-alias';
 import { deleteImportedKeyMaterial } from '../../core/operations/delete-imported-key-material';
@@ -21,6 +22,7 @@ import { disableKey } from '../../core/operations/disable-key';
 import { disableKeyRotation } from '../../core/operations/disable-key-rotation';
 import { enableKey } from '../../core/operations/enable-key';
 import { enableKeyRotation } from '../../core/operations/enable-key-rotation';
+import { encapsulate } from '../../core/operations/encapsulate';
 import { encrypt } from '../../core/operations/encrypt';
 import { generateDataKey } from '../../core/operations/generate-data-key';
 import { generateDataKeyWithoutPlaintext } from '../../core/operations/generate-data-key-without-plaintext';
@@ -65,6 +67,7 @@ export const kmsOperations = {
   CreateAlias: createAlias,
   CreateGrant: createGrant,
   CreateKey: createKey,
+  Decapsulate: decapsulate,
   Decrypt: decrypt,
   DeleteAlias: deleteAlias,
   DeleteImportedKeyMaterial: deleteImportedKeyMaterial,
@@ -74,6 +77,7 @@ export const kmsOperations = {
   DisableKeyRotation: disableKeyRotation,
   EnableKey: enableKey,
   EnableKeyRotation: enableKeyRotation,
+  Encapsulate: encapsulate,
   Encrypt: encrypt,
   GenerateDataKey: generateDataKey,
   GenerateDataKeyPair: generateDataKeyPair,
