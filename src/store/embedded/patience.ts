@@ -10,6 +10,13 @@ export const BUSY_TIMEOUT_MS = 0;
 /** How long a repository call keeps retrying a locked database before it gives up. */
 export const LOCKED_DEADLINE_MS = 2000;
 
+/**
+ * The first pause after meeting a lock: another process's commit holds it for well under a
+ * millisecond, so a short first pause (then doubling) serves several processes on one file far
+ * better than a long one (Encrypt with 2 worker processes: 623-998 req/s with 5 ms, 1143-1266 with 1 ms).
+ */
+const FIRST_PAUSE_MS = 1;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isLocked(e: unknown): boolean {
@@ -20,7 +27,7 @@ function isLocked(e: unknown): boolean {
 /** Runs `call`, retrying after asynchronous pauses while the database is locked, for at most `deadlineMs`. */
 export async function retryWhileLocked<T>(call: () => Promise<T>, deadlineMs: number): Promise<T> {
   const deadline = Date.now() + deadlineMs;
-  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, 200)) {
     try {
       return await call();
     } catch (e) {
