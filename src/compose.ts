@@ -39,7 +39,7 @@ import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
 import { openDefaultToken, type Pkcs11Token } from './pkcs11';
 import { PinRefusedError, type TokenOperationObserver } from './pkcs11/sessions';
-import { openMetadataStore } from './store';
+import { MongoStore, MongoStoreSetupError, openMetadataStore } from './store';
 import { XksHealthMonitor } from './core/xks-proxy/health';
 import { parseXksProxyConfig } from './xks-config';
 import { startAuditUpkeep, type AuditUpkeep } from './audit-upkeep';
@@ -177,13 +177,18 @@ function openTokenOnce(config: Readonly<Config>, metrics?: ServiceMetrics): Pkcs
 }
 
 /** Opens the metadata store, or says in one sentence which setting is wrong. */
-async function openStore(config: Readonly<Config>): Promise<MetadataStore> {
+async function openStore(config: Readonly<Config>, logger: Logger): Promise<MetadataStore> {
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   try {
     await store.init();
+    if (store instanceof MongoStore) {
+      for (const index of store.unexpectedIndexes) logger.warn('MongoDB index not used by hsm-kms, left alone', { index });
+    }
     return store;
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    // The server answered, but its indexes or the connection string's options are wrong: the message says what to fix.
+    if (e instanceof MongoStoreSetupError) throw new StartupError(`KMS_METADATA_URI: ${e.message}`);
     if (config.metadataUri?.startsWith('mongodb')) {
       throw new StartupError(`KMS_METADATA_URI: no MongoDB server answered at ${mongoHosts(config.metadataUri)} (${(e as Error).name}: ${(e as Error).message.split('\n')[0]})`);
     }
@@ -358,7 +363,7 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
   let store: MetadataStore;
   try {
-    store = await openStore(config);
+    store = await openStore(config, logger);
   } catch (e) {
     await defaultKeyStore.close();
     throw e;

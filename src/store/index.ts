@@ -6,7 +6,7 @@ import { EmbeddedStore } from './embedded';
 import { MongoStore } from './mongo';
 
 export { EmbeddedStore } from './embedded';
-export { MongoStore } from './mongo';
+export { MongoStore, MongoStoreSetupError } from './mongo';
 
 export const EMBEDDED_STORE_FILE = 'metadata.sqlite';
 

@@ -67,6 +67,15 @@ it('an unreachable MongoDB is named within seconds', async () => {
   expect(Date.now() - started).toBeLessThan(20_000);
 }, 60_000);
 
+it('a MongoDB connection string that would weaken the write or read concern is refused, naming the option', async () => {
+  const { code, stderr } = await startChildService(envFor({ KMS_METADATA_URI: 'mongodb://user:secret@127.0.0.1:1/kms?w=1&readConcernLevel=local' })).exited;
+  expect(code).not.toBe(0);
+  // Refused before any connection attempt, and not mistaken for an unreachable server.
+  expect(stderr).toContain('KMS_METADATA_URI: the connection string sets w=1 (hsm-kms needs majority), readConcernLevel=local (hsm-kms needs majority)');
+  expect(stderr).not.toContain('no MongoDB server answered');
+  expect(stderr).not.toContain('secret');
+}, 60_000);
+
 it('creates metadata.sqlite readable by its owner only', async () => {
   const child = startChildService(envFor());
   await child.listening;

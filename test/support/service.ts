@@ -1,6 +1,9 @@
-// A service wired like main.ts, on a throwaway token and a temporary embedded store.
+// A service wired like main.ts, on a throwaway token and a temporary embedded store; with
+// KMS_TEST_STORE=mongo (npm run test:mongo), on a fresh database of KMS_TEST_MONGODB_URI instead.
 import { KMSClient } from '@aws-sdk/client-kms';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +20,7 @@ import { PrincipalDirectory, type CredentialsFileEntry } from '../../src/http/au
 import { createLogger } from '../../src/log/logger';
 import type { Pkcs11Token } from '../../src/pkcs11';
 import { EmbeddedStore } from '../../src/store/embedded';
+import { MongoStore } from '../../src/store/mongo';
 import { createTestToken, openTestToken, type TestToken } from './softhsm';
 
 export const ACCOUNT = '111122223333';
@@ -78,12 +82,48 @@ export interface TestServiceOptions {
   audit?: boolean;
 }
 
+/** The store a test service runs on: the embedded one, or MongoDB with KMS_TEST_STORE=mongo. */
+interface TestStore {
+  store: MetadataStore;
+  /** Deletes what the store holds (the embedded file goes with the directory). */
+  discard(): Promise<void>;
+}
+
+/** The file in a service's directory naming its MongoDB database, so that a restart (restartOf) finds the same one. */
+const MONGO_DATABASE_FILE = 'mongo-database';
+
+async function openTestStore(dir: string): Promise<TestStore> {
+  if (process.env.KMS_TEST_STORE !== 'mongo') {
+    const store = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
+    await store.init();
+    return { store, discard: async () => undefined };
+  }
+  const uri = process.env.KMS_TEST_MONGODB_URI;
+  if (!uri) throw new Error('KMS_TEST_STORE=mongo needs KMS_TEST_MONGODB_URI, the URI of a MongoDB replica set to test against (npm run test:mongo)');
+  // One database per service, unique so that test files running in parallel, and runs sharing a server, never meet.
+  const nameFile = path.join(dir, MONGO_DATABASE_FILE);
+  const dbName = existsSync(nameFile) ? readFileSync(nameFile, 'utf8') : `kms_api_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  writeFileSync(nameFile, dbName);
+  const store = new MongoStore(uri, dbName);
+  await store.init();
+  return {
+    store,
+    async discard() {
+      const admin = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+      try {
+        await admin.db(dbName).dropDatabase();
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+}
+
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
   const token = options.restartOf?.token ?? createTestToken();
   const defaultStore = openTestToken(token);
-  const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
-  await realStore.init();
+  const { store: realStore, discard } = await openTestStore(dir);
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = options.clock ?? systemClock;
   const logFile = path.join(dir, 'service.log');
@@ -123,7 +163,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       await new Promise<void>((resolve) => logger.on('finish', resolve).end());
       await realStore.close();
       await deps.keyStores.close();
-      if (!closeOptions.keepData) rmSync(dir, { recursive: true, force: true });
+      if (!closeOptions.keepData) {
+        await discard();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
