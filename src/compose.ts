@@ -39,7 +39,7 @@ import type { Logger } from './log/logger';
 import { requestLog } from './log/request-log';
 import { openDefaultToken, type Pkcs11Token } from './pkcs11';
 import { PinRefusedError, type TokenOperationObserver } from './pkcs11/sessions';
-import { MongoStore, MongoStoreSetupError, openMetadataStore } from './store';
+import { EmbeddedStore, MongoStore, MongoStoreSetupError, openMetadataStore } from './store';
 import { XksHealthMonitor } from './core/xks-proxy/health';
 import { parseXksProxyConfig } from './xks-config';
 import { startAuditUpkeep, type AuditUpkeep } from './audit-upkeep';
@@ -181,6 +181,8 @@ async function openStore(config: Readonly<Config>, logger: Logger): Promise<Meta
   const store = openMetadataStore(config.metadataUri, config.dataDir);
   try {
     await store.init();
+    // A server commits on nearly every call (the audit trail): its WAL checkpoints go to a thread.
+    if (store instanceof EmbeddedStore) store.checkpointInBackground();
     if (store instanceof MongoStore) {
       for (const index of store.unexpectedIndexes) logger.warn('MongoDB index not used by hsm-kms, left alone', { index });
     }

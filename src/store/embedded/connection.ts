@@ -88,6 +88,11 @@ export class SqliteConnection {
     }
   }
 
+  /** Sets a pragma on this connection (a connection setting, not a statement to cache). */
+  pragma(source: string): void {
+    this.open().pragma(source);
+  }
+
   private open(): Database.Database {
     if (!this.db) throw new Error('EmbeddedStore is not open: call init() first');
     return this.db;

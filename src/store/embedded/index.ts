@@ -8,6 +8,7 @@ import type {
 } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteAuditRepository } from './audit';
+import { SAFETY_NET_CHECKPOINT_PAGES, WalCheckpointer, type CheckpointResult } from './checkpointer';
 import { SqliteConnection } from './connection';
 import { SqliteCustomKeyStoreRepository } from './custom-key-stores';
 import { SqliteExternalKeyRepository } from './external-keys';
@@ -29,6 +30,7 @@ export class EmbeddedStore implements MetadataStore {
   readonly customKeyStores: CustomKeyStoreRepository;
   readonly audit: AuditRepository;
   private readonly connection = new SqliteConnection();
+  private checkpointer: WalCheckpointer | undefined;
 
   constructor(private readonly filePath: string) {
     this.keys = patient(new SqliteKeyRepository(this.connection));
@@ -64,7 +66,21 @@ export class EmbeddedStore implements MetadataStore {
     this.connection.attach(db);
   }
 
+  /**
+   * Moves WAL checkpoints to a thread of their own (checkpointer.ts). For servers: a store that
+   * serves no load has no use for the thread.
+   */
+  checkpointInBackground(onCheckpoint?: (result: CheckpointResult) => void): void {
+    const db = this.connection.isOpen ? this.connection : undefined;
+    if (!db || this.checkpointer || this.filePath === ':memory:') return;
+    this.checkpointer = new WalCheckpointer(this.filePath, onCheckpoint);
+    db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
+  }
+
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    await checkpointer?.stop();
     this.connection.detach()?.close();
   }
 
