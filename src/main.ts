@@ -7,6 +7,7 @@ import type { RunningServer, ServerOptions } from './compose';
 import { ConfigError, loadConfig, redactedConfig, workerRoleFrom, type Config } from './config';
 import { ensureDevCertificate, type DevCertificate } from './dev-certificate';
 import { createLogger, type Logger } from './log/logger';
+import { consoleLogLevel, onTerminal, readyLine, TERMINAL_ENV } from './ready-line';
 import { processesOf, reportToPrimary, runPrimary, workerInstanceId } from './workers';
 
 /** A start-up failure as the line to print and the exit code to leave with. */
@@ -65,7 +66,7 @@ async function serve(config: Readonly<Config>, logger: Logger, options: ServerOp
 
 async function main(): Promise<void> {
   const config = configuration();
-  const logger = createLogger({ level: config.logLevel, file: config.logFile });
+  const logger = createLogger({ level: config.logLevel, consoleLevel: consoleLogLevel(config), file: config.logFile });
   // The start-up recovery of a lone process may take the heartbeats of this service's earlier processes for its own leftovers.
   const predecessors = processesOf(config.instanceId);
   if (cluster.isWorker) {
@@ -88,10 +89,12 @@ async function main(): Promise<void> {
     console.log(`hsm-kms: development TLS certificate for localhost and 127.0.0.1; give clients the CA bundle ${dev.caBundle} (aws --ca-bundle, AWS_CA_BUNDLE)`);
   }
   if (config.workers > 1) {
-    runPrimary(config, logger.child({ role: 'primary' }));
+    if (onTerminal()) process.env[TERMINAL_ENV] = '1';
+    runPrimary(config, logger.child({ role: 'primary' }), (port) => { if (onTerminal()) console.log(readyLine(config, port)); });
     return;
   }
-  await serve(config, logger, { predecessors });
+  const server = await serve(config, logger, { predecessors });
+  if (server && onTerminal()) console.log(readyLine(config, server.port));
 }
 
 main().catch((e: unknown) => {

@@ -79,8 +79,8 @@ interface Outcome {
 }
 
 /** Runs the primary until it exits the process: forks the workers, restarts those that die, stops them all on a signal. */
-export function runPrimary(config: Readonly<Config>, logger: Logger): void {
-  new Primary(config, logger).run();
+export function runPrimary(config: Readonly<Config>, logger: Logger, onReady: (port: number) => void = () => undefined): void {
+  new Primary(config, logger, onReady).run();
 }
 
 class Primary {
@@ -89,7 +89,7 @@ class Primary {
   private readonly slots: Slot[];
   private killTimer?: NodeJS.Timeout;
 
-  constructor(private readonly config: Readonly<Config>, private readonly logger: Logger) {
+  constructor(private readonly config: Readonly<Config>, private readonly logger: Logger, private readonly onReady: (port: number) => void) {
     this.slots = Array.from({ length: config.workers }, (_, index) => ({ index, instanceId: workerInstanceId(config.instanceId, index), ready: false, restarts: [] }));
   }
 
@@ -129,6 +129,7 @@ class Primary {
     if (this.phase !== 'starting') return;
     this.phase = 'running';
     this.logger.info('ready', { workers: this.slots.length, port });
+    this.onReady(port);
   }
 
   /** Forks the worker of `slot`; resolves with its port once it listens, rejects if it exits before. */

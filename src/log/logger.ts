@@ -67,12 +67,16 @@ function batchedStdout(): Writable {
 
 export type Logger = winston.Logger;
 
-/** `stderr`: console lines go to stderr, leaving stdout to a command's output. */
-export function createLogger(options: { level: string; file?: string; silent?: boolean; stderr?: boolean }): Logger {
+/**
+ * `stderr`: console lines go to stderr, leaving stdout to a command's output. `consoleLevel`: the
+ * console's own level when it differs from `level` (which the file keeps).
+ */
+export function createLogger(options: { level: string; consoleLevel?: string; file?: string; silent?: boolean; stderr?: boolean }): Logger {
+  const consoleLevel = options.consoleLevel ?? options.level;
   // Commands write their lines to stderr as they come; the service batches its stdout.
   const transports: winston.transport[] = [options.stderr
-    ? new winston.transports.Console({ silent: options.silent, stderrLevels: Object.keys(winston.config.npm.levels) })
-    : new winston.transports.Stream({ stream: batchedStdout(), silent: options.silent })];
+    ? new winston.transports.Console({ level: consoleLevel, silent: options.silent, stderrLevels: Object.keys(winston.config.npm.levels) })
+    : new winston.transports.Stream({ level: consoleLevel, stream: batchedStdout(), silent: options.silent })];
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
   return winston.createLogger({
     level: options.level,
