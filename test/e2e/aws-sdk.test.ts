@@ -5,6 +5,8 @@ import {
   InvalidMarkerException, KMSClient, KMSServiceException, ListKeysCommand, NotFoundException, ReEncryptCommand,
   paginateListKeys, UnsupportedOperationException,
 } from '@aws-sdk/client-kms';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ACCOUNT, ALICE, REGION, ROOT, startTestService, type TestService } from '../support/service';
 
 let svc: TestService;
@@ -247,5 +249,28 @@ describe('Encapsulate and Decapsulate', () => {
     // An unknown key is still NotFoundException, as AWS answers it.
     const missing = await rejection(kms.send(new EncapsulateCommand({ KeyId: '00000000-0000-0000-0000-000000000000', EncapsulationAlgorithm: 'ML_KEM' })));
     expect(missing).toBeInstanceOf(NotFoundException);
+  });
+});
+
+describe('AWS_ENDPOINT_URL_KMS', () => {
+  it('points the JS SDK and the AWS CLI at the service with no endpoint in code or on the command line', async () => {
+    const saved = process.env.AWS_ENDPOINT_URL_KMS;
+    process.env.AWS_ENDPOINT_URL_KMS = svc.url!;
+    try {
+      const viaEnvironment = new KMSClient({ region: REGION, credentials: ROOT, maxAttempts: 1 });
+      clients.push(viaEnvironment);
+      const key = await createKey('endpoint from the environment');
+      expect((await viaEnvironment.send(new DescribeKeyCommand({ KeyId: key.KeyId! }))).KeyMetadata?.Description).toBe('endpoint from the environment');
+      const { stdout } = await promisify(execFile)('aws', ['kms', 'describe-key', '--key-id', key.KeyId!, '--output', 'json'], {
+        env: {
+          PATH: process.env.PATH, HOME: process.env.HOME, AWS_ENDPOINT_URL_KMS: svc.url!, AWS_ACCESS_KEY_ID: ROOT.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: ROOT.secretAccessKey, AWS_DEFAULT_REGION: REGION, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        },
+      });
+      expect((JSON.parse(stdout) as { KeyMetadata: { Arn: string } }).KeyMetadata.Arn).toBe(key.Arn);
+    } finally {
+      if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_KMS;
+      else process.env.AWS_ENDPOINT_URL_KMS = saved;
+    }
   });
 });
