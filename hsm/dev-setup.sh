@@ -15,9 +15,11 @@
 #
 # Environment: KMS_DATA_DIR (default <repo>/data), KMS_PKCS11_MODULE,
 # KMS_TOKEN_LABEL, KMS_PIN / KMS_PIN_FILE / SOFTHSM2_CONF (any of them means
-# the token is configured explicitly: step c is skipped), KMS_ROOT_ACCESS_KEY_ID
-# (set: step d is skipped), KMS_ACCOUNT_ID, KMS_REGION (only for the example
-# printed with the credentials), KMS_SKIP_NPM=1 (skip step a).
+# the token is configured explicitly: step c is skipped, unless
+# KMS_PROVISION_DEV_TOKEN=1, which makes the dev token with the PIN in KMS_PIN_FILE),
+# KMS_ROOT_ACCESS_KEY_ID or KMS_ROOT_CREDENTIALS_FILE (set: step d is skipped),
+# KMS_ACCOUNT_ID, KMS_REGION (only for the example printed with the credentials),
+# KMS_SKIP_NPM=1 (skip step a).
 #
 # POSIX sh: it has to run before node_modules exists, with no npm package.
 
@@ -175,7 +177,14 @@ data_dir() {
   fi
 }
 
+# KMS_PROVISION_DEV_TOKEN=1 (the container): provision the dev token even though KMS_PIN_FILE
+# is set, with the PIN in that file (a Docker secret) rather than a generated one.
+provision_from_pin_file() {
+  [ "${KMS_PROVISION_DEV_TOKEN:-}" = 1 ] && [ -n "${KMS_PIN_FILE:-}" ] && [ -z "${SOFTHSM2_CONF:-}" ]
+}
+
 token_configured_explicitly() {
+  provision_from_pin_file && return 1
   [ -n "${KMS_PIN:-}" ] || [ -n "${KMS_PIN_FILE:-}" ] ||
     { [ -n "${SOFTHSM2_CONF:-}" ] && [ "$SOFTHSM2_CONF" != "$DATA/softhsm2.conf" ]; }
 }
@@ -235,12 +244,21 @@ dev_token() {
     die "softhsm2-util --show-slots failed: $slots"
 
   if has_token "$slots" "$label"; then
+    provision_from_pin_file && return 0
     [ -f "$DATA/dev-token.pin" ] ||
       warn "token '$label' exists but $DATA/dev-token.pin is missing: the service cannot log in. Delete $tokens to start over with a new token."
     return 0
   fi
 
-  if [ -s "$DATA/dev-token.pin" ] && [ -s "$DATA/dev-token.so-pin" ]; then
+  if provision_from_pin_file; then
+    [ -r "$KMS_PIN_FILE" ] || die "KMS_PIN_FILE $KMS_PIN_FILE cannot be read"
+    pin=$(cat "$KMS_PIN_FILE")
+    [ "${#pin}" -ge 4 ] || die "the PIN in KMS_PIN_FILE is shorter than 4 characters"
+    so_pin=$(random_hex)
+    new_secret_tmp "$DATA/dev-token.so-pin"
+    printf '%s' "$so_pin" >"$TMPFILE"
+    commit_secret "$DATA/dev-token.so-pin"
+  elif [ -s "$DATA/dev-token.pin" ] && [ -s "$DATA/dev-token.so-pin" ]; then
     # Existing PIN files may belong to another token in this directory (a
     # different KMS_TOKEN_LABEL): reuse them rather than orphan that token.
     pin=$(cat "$DATA/dev-token.pin")
@@ -283,6 +301,8 @@ dev_token() {
 # ---------------------------------------------------------------------------
 root_credentials() {
   [ -z "${KMS_ROOT_ACCESS_KEY_ID:-}" ] || return 0
+  # Given as a file of their own (a Docker secret): nothing to generate.
+  [ -z "${KMS_ROOT_CREDENTIALS_FILE:-}" ] || return 0
   creds=$DATA/root-credentials.json
   [ -e "$creds" ] && return 0
 

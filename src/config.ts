@@ -217,7 +217,9 @@ function rootCredentials(env: Env, dataDir: string): Config['root'] {
     if (!accessKeyId || !secretAccessKey) throw new ConfigError('set both KMS_ROOT_ACCESS_KEY_ID and KMS_ROOT_SECRET_ACCESS_KEY, or neither');
     return { accessKeyId, secretAccessKey };
   }
-  const generated = path.join(dataDir, 'root-credentials.json');
+  // KMS_ROOT_CREDENTIALS_FILE: the same JSON from elsewhere, e.g. a Docker secret, so no secret sits in the environment.
+  const generated = env.KMS_ROOT_CREDENTIALS_FILE || path.join(dataDir, 'root-credentials.json');
+  if (env.KMS_ROOT_CREDENTIALS_FILE && !existsSync(generated)) throw new ConfigError(`KMS_ROOT_CREDENTIALS_FILE ${generated} does not exist`);
   if (!existsSync(generated)) throw new ConfigError(`no root credentials: set KMS_ROOT_ACCESS_KEY_ID/KMS_ROOT_SECRET_ACCESS_KEY or run 'npm start' once to generate ${generated}`);
   const parsed = JSON.parse(readSecretFile(generated, 'root credentials')) as Partial<Config['root']>;
   if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') throw new ConfigError(`${generated} must hold accessKeyId and secretAccessKey`);
