@@ -76,12 +76,14 @@ export interface TestServiceOptions {
   connectors?: KeyStoreConnectors;
   /** Record every call in the audit trail (KMS_AUDIT); on unless false. */
   audit?: boolean;
+  /** Token capability profiles from this directory instead of hsm/profiles (a token with other capabilities). */
+  profileDir?: string;
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
   const token = options.restartOf?.token ?? createTestToken();
-  const defaultStore = openTestToken(token);
+  const defaultStore = openTestToken(token, options.profileDir ? { profileDir: options.profileDir } : {});
   const realStore = new EmbeddedStore(path.join(dir, 'metadata.sqlite'));
   await realStore.init();
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
