@@ -3,7 +3,8 @@
 // be verified by any JOSE library. Public keys only, so the route is unauthenticated.
 //
 // Each JWK has kid = the key ARN and use = "sig". EC keys carry their one JWS alg (ES256,
-// ES384, ES512, ES256K). RSA keys carry no alg: a KMS RSA signing key signs with both
+// ES384, ES512, ES256K); Ed25519 keys are OKP keys (RFC 8037) with alg EdDSA, which is
+// ED25519_SHA_512 with MessageType RAW over the JWS signing input. RSA keys carry no alg: a KMS RSA signing key signs with both
 // RSASSA-PKCS1-v1_5 (RS256/384/512) and RSASSA-PSS (PS256/384/512), and a JWK's alg would
 // allow only one; the verifier takes the alg from the JWS header and the key by kid.
 // Only Enabled keys are listed: disabling a key (or scheduling its deletion) withdraws it.
@@ -12,7 +13,7 @@ import express from 'express';
 import type { JWK } from 'jose';
 import type { CoreDeps } from '../core/deps';
 import { PARTITION } from '../core/keys/key-id';
-import { curves, isEccSpec, signingAlgorithmsOf } from '../core/keys/key-specs';
+import { curves, edwardsCurves, isEccSpec, isEdwardsSpec, signingAlgorithmsOf } from '../core/keys/key-specs';
 import { currentVersion, keyArn, type KeyRecord, type KeyScope } from '../core/model';
 import type { Logger } from '../log/logger';
 
@@ -39,7 +40,8 @@ export async function jwkOf(key: KeyRecord): Promise<JWK> {
   const { exportJWK } = await import('jose');
   const spki = Buffer.from(currentVersion(key)!.publicKeySpki!, 'base64');
   const jwk = await exportJWK(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
-  return { ...jwk, kid: keyArn(PARTITION, key, key.keyId), use: 'sig', ...(isEccSpec(key.keySpec) ? { alg: curves[key.keySpec].jwsAlg } : {}) };
+  const alg = isEccSpec(key.keySpec) ? curves[key.keySpec].jwsAlg : isEdwardsSpec(key.keySpec) ? edwardsCurves[key.keySpec].jwsAlg : undefined;
+  return { ...jwk, kid: keyArn(PARTITION, key, key.keyId), use: 'sig', ...(alg ? { alg } : {}) };
 }
 
 async function allKeys(deps: CoreDeps, scope: KeyScope): Promise<KeyRecord[]> {

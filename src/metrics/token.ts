@@ -21,7 +21,7 @@ const hasPool = (store: KeyStore): store is PooledKeyStore => typeof (store as P
 const mechanismOf: Record<string, string> = {
   aesGcmEncrypt: 'AES_GCM', aesGcmDecrypt: 'AES_GCM',
   hmac: 'HMAC', verifyHmac: 'HMAC',
-  signDigest: 'SIGN', verifyDigest: 'VERIFY',
+  signDigest: 'SIGN', verifyDigest: 'VERIFY', signMessage: 'SIGN', verifyMessage: 'VERIFY',
   rsaDecrypt: 'RSA_DECRYPT', deriveSharedSecret: 'ECDH1_DERIVE',
   generateKeyPair: 'KEY_PAIR_GEN', generateWrappingKeyPair: 'KEY_PAIR_GEN',
 };

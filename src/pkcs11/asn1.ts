@@ -1,6 +1,6 @@
 // The little DER the adapter writes and reads itself: PKCS#1 DigestInfo, ECDSA signatures
-// (PKCS#11's r‖s against the DER SEQUENCE AWS returns) and CKA_EC_POINT. Keys themselves
-// (SPKI, PKCS#8) are encoded by node:crypto from JWKs, never here.
+// (PKCS#11's r‖s against the DER SEQUENCE AWS returns) and CKA_EC_POINT of EC and Edwards keys.
+// Keys themselves (SPKI, PKCS#8) are encoded by node:crypto from JWKs, never here.
 import type { HashAlgorithm } from '../core/key-stores/port';
 
 /** DER of DigestInfo up to the digest bytes (RFC 8017 §9.2 note 1). */
@@ -93,6 +93,17 @@ export function ecPointFromAttribute(value: Buffer, fieldBytes: number): Buffer 
   }
   if (point.length !== pointLength || point[0] !== 0x04) throw new Error('CKA_EC_POINT is not an uncompressed point on the key\'s curve');
   return point;
+}
+
+/**
+ * CKA_EC_POINT of an Edwards key → its encoded public key (32 bytes for Ed25519). PKCS#11 3.0
+ * says a DER OCTET STRING around it (SoftHSM 2.6 does so: 04 20 ‖ key); some tokens give it bare.
+ */
+export function edwardsPointFromAttribute(value: Buffer, keyBytes: number): Buffer {
+  if (value.length === keyBytes) return value;
+  const len = value[0] === 0x04 ? readLength(value, 1) : undefined;
+  if (!len || len.length !== keyBytes || len.next + len.length !== value.length) throw new Error('CKA_EC_POINT of an Edwards key is neither its public key nor a DER OCTET STRING around it');
+  return value.subarray(len.next);
 }
 
 /** DER OCTET STRING around `value`: CKA_EC_POINT as PKCS#11 defines it. */

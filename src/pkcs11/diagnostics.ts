@@ -1,6 +1,7 @@
 // What `hsm-kms doctor` asks of a token: the mechanisms the service uses, and those its capability
 // profile says the token has, against the token's own mechanism list.
 import * as pkcs11js from 'pkcs11js';
+import { CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA } from './mechanisms';
 import type { Pkcs11Token } from './token';
 
 interface Requirement {
@@ -30,8 +31,8 @@ function profileRequirements(token: Pkcs11Token): Requirement[] {
     ...(profile.rsaOaepHashes.length > 0 ? [{ mechanism: 'CKM_RSA_PKCS_OAEP', why: `profile '${profile.vendor}' lists native OAEP (rsaOaepHashes)` }] : []),
     ...(profile.keyImport.aesKeyWrapPadUnwrap ? [{ mechanism: 'CKM_AES_KEY_WRAP_PAD', why: `profile '${profile.vendor}' sets keyImport.aesKeyWrapPadUnwrap` }] : []),
     ...(profile.eddsa ? [
-      { mechanism: 'CKM_EC_EDWARDS_KEY_PAIR_GEN', why: `profile '${profile.vendor}' sets eddsa`, informational: true },
-      { mechanism: 'CKM_EDDSA', why: `profile '${profile.vendor}' sets eddsa`, informational: true },
+      { mechanism: 'CKM_EC_EDWARDS_KEY_PAIR_GEN', why: `Ed25519 KMS keys and data key pairs (profile '${profile.vendor}' sets eddsa)` },
+      { mechanism: 'CKM_EDDSA', why: `Ed25519 signatures (profile '${profile.vendor}' sets eddsa)` },
     ] : []),
   ];
 }
@@ -46,7 +47,8 @@ export interface MissingMechanisms {
 /** The mechanisms the service or the profile expects and the token does not list, each with why. */
 export function missingMechanisms(token: Pkcs11Token): MissingMechanisms {
   const listed = new Set(token.connection.mechanismList());
-  const constants = pkcs11js as unknown as Record<string, number>;
+  // pkcs11js has the v2.40 constants; the PKCS#11 3.0 ones the service uses come from mechanisms.ts.
+  const constants: Record<string, number> = { ...(pkcs11js as unknown as Record<string, number>), CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA };
   const missing = [...always, ...profileRequirements(token)].filter((r) => constants[r.mechanism] === undefined || !listed.has(constants[r.mechanism]!));
   const describe = (r: Requirement) => `${r.mechanism} (${r.why})`;
   return { needed: missing.filter((r) => !r.informational).map(describe), informational: missing.filter((r) => r.informational).map(describe) };

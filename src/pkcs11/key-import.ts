@@ -177,7 +177,8 @@ export class TokenKeyImport extends TokenMechanism implements KeyImportCapabilit
         this.objects.destroyQuietly(session, privateKey);
         throw e;
       }
-      const facts = algorithm.kind === 'RSA' ? { modulus: stripLeadingZeros(Buffer.from(read.jwk.n!, 'base64url')) } : { curve: algorithm.curve };
+      const facts = algorithm.kind === 'RSA' ? { modulus: stripLeadingZeros(Buffer.from(read.jwk.n!, 'base64url')) }
+        : algorithm.kind === 'EC' ? { curve: algorithm.curve } : { edwardsCurve: algorithm.curve };
       this.objects.remember(target.objectId, 'private', { handle: privateKey, ...facts });
       this.objects.remember(target.objectId, 'public', { handle: publicKey, ...facts });
       return result;
@@ -285,6 +286,8 @@ function keyPairComponents(algorithm: KeyPairAlgorithm, jwk: JsonWebKey, secrets
       ],
     };
   }
+  // CreateKey refuses Origin EXTERNAL for Ed25519: no Edwards material reaches an import.
+  if (algorithm.kind === 'EDWARDS') throw internal('importing Edwards key material is not supported');
   const { curve } = algorithm;
   const point = Buffer.concat([Buffer.from([0x04]), leftPad(bytes(jwk.x, false), curve.fieldBytes), leftPad(bytes(jwk.y, false), curve.fieldBytes)]);
   return {

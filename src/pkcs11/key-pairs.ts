@@ -1,25 +1,41 @@
-// Key pairs in the token: RSA and EC keys generated there, signatures over digests, RSA-OAEP
+// Key pairs in the token: RSA, EC and Ed25519 keys generated there, signatures over digests
+// (RSA, ECDSA) and over messages (EdDSA, where the profile says the token runs it), RSA-OAEP
 // decryption (native where the profile lists the hash, otherwise the raw primitive in the
 // token and constant-time decoding on the host), ECDH, and data key pairs handed out.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError } from '../core/errors';
-import type { AsymmetricKeySpec, HashAlgorithm, KeyPairCapability, KeyPairPurpose, SignatureScheme } from '../core/key-stores/port';
+import type { AsymmetricKeySpec, Ed25519Scheme, HashAlgorithm, KeyPairCapability, KeyPairPurpose, SignatureScheme } from '../core/key-stores/port';
 import { digestInfo, ecdsaDerToRaw, ecdsaRawToDer, leftPad } from './asn1';
 import { ckrName, toKmsError } from './errors';
-import { ecdh1, hashes, keyPairAlgorithms, keyPairGen, rsaOaep, rsaX509, signatureMechanism, type Curve, type KeyPairAlgorithm } from './mechanisms';
+import { ecdh1, eddsa, hashes, keyPairAlgorithms, keyPairGen, rsaOaep, rsaX509, signatureMechanism, type Curve, type KeyPairAlgorithm } from './mechanisms';
 import { decodeOaep } from './oaep';
 import { dataKeyPairTemplates, kmsKeyPairTemplates, sharedSecretTemplate } from './templates';
-import { b64u, ecJwk, internal, invalidCiphertext, stripLeadingZeros, type TokenKey, TokenMechanism } from './token-objects';
+import { b64u, ecJwk, edwardsJwk, internal, invalidCiphertext, stripLeadingZeros, type TokenKey, TokenMechanism } from './token-objects';
+
+/** Ed25519 signatures are R‖S, 64 bytes. */
+const ED25519_SIGNATURE_BYTES = 64;
 
 export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
+  get ed25519Schemes(): readonly Ed25519Scheme[] {
+    if (!this.profile.eddsa) return [];
+    return this.profile.eddsaPrehash ? ['ED25519', 'ED25519_PH'] : ['ED25519'];
+  }
+
   async generateKeyPair(objectId: string, label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer> {
     const algorithm = keyPairAlgorithms[spec];
-    // Precondition: a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.
-    if ((purpose === 'ENCRYPT_DECRYPT' && algorithm.kind !== 'RSA') || (purpose === 'KEY_AGREEMENT' && algorithm.kind !== 'EC')) {
+    // Precondition: a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys, Ed25519 only signs.
+    if ((purpose === 'ENCRYPT_DECRYPT' && algorithm.kind !== 'RSA') || (purpose === 'KEY_AGREEMENT' && algorithm.kind !== 'EC') || (purpose !== 'SIGN_VERIFY' && algorithm.kind === 'EDWARDS')) {
       throw internal(`generateKeyPair: ${spec} cannot be used for ${purpose}`);
     }
+    if (algorithm.kind === 'EDWARDS') this.assertRunsEd25519('ED25519', 'generateKeyPair');
     return this.objects.generatePair('generateKeyPair', objectId, algorithm, kmsKeyPairTemplates(objectId, label, algorithm, purpose));
+  }
+
+  /** The token's EdDSA, as its capability profile allows: never a host-side substitute. */
+  private assertRunsEd25519(scheme: Ed25519Scheme, operation: string): void {
+    // Precondition: the token runs an Ed25519 scheme only where its capability profile says it can.
+    if (!this.ed25519Schemes.includes(scheme)) throw internal(`${operation}: profile '${this.profile.vendor}' does not run ${scheme} in the token`);
   }
 
   async publicKey(objectId: string): Promise<Buffer | undefined> {
@@ -55,6 +71,35 @@ export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
       this.lib.C_VerifyInit(session, signatureMechanism(scheme), key.handle);
       try {
         return await this.lib.C_VerifyAsync(session, input, raw);
+      } catch (e) {
+        const name = ckrName(e);
+        if (name === 'CKR_SIGNATURE_INVALID' || name === 'CKR_SIGNATURE_LEN_RANGE') return false;
+        throw e;
+      }
+    });
+  }
+
+  async signMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer): Promise<Buffer> {
+    this.assertRunsEd25519(scheme, 'signMessage');
+    checkMessage(message);
+    return this.objects.withKey('signMessage', objectId, 'private', async (session, key) => {
+      if (!key.edwardsCurve) throw internal('EdDSA with a key that is not an Edwards key');
+      this.lib.C_SignInit(session, eddsa(scheme), key.handle);
+      // Single-part only: SoftHSM 2.6 has no multi-part EdDSA.
+      return Buffer.from(await this.lib.C_SignAsync(session, message, Buffer.alloc(ED25519_SIGNATURE_BYTES)));
+    });
+  }
+
+  async verifyMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer, signature: Buffer): Promise<boolean> {
+    this.assertRunsEd25519(scheme, 'verifyMessage');
+    checkMessage(message);
+    return this.objects.withKey('verifyMessage', objectId, 'public', async (session, key) => {
+      if (!key.edwardsCurve) throw internal('EdDSA with a key that is not an Edwards key');
+      // A signature of the wrong length cannot verify: answer false without the token.
+      if (signature.length !== ED25519_SIGNATURE_BYTES) return false;
+      this.lib.C_VerifyInit(session, eddsa(scheme), key.handle);
+      try {
+        return await this.lib.C_VerifyAsync(session, message, signature);
       } catch (e) {
         const name = ckrName(e);
         if (name === 'CKR_SIGNATURE_INVALID' || name === 'CKR_SIGNATURE_LEN_RANGE') return false;
@@ -123,6 +168,7 @@ export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
 
   async generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }> {
     const algorithm = keyPairAlgorithms[spec];
+    if (algorithm.kind === 'EDWARDS') this.assertRunsEd25519('ED25519', 'generateDataKeyPair');
     const templates = dataKeyPairTemplates(algorithm);
     try {
       // Session objects only, so a retry after a reconnect leaves nothing behind.
@@ -158,6 +204,15 @@ export class TokenKeyPairs extends TokenMechanism implements KeyPairCapability {
       const [n, e, d, p, q, dp, dq, qi] = values.map((v) => b64u(stripLeadingZeros(v)));
       return createPrivateKey({ key: { kty: 'RSA', n, e, d, p, q, dp, dq, qi }, format: 'jwk' });
     }
+    if (algorithm.kind === 'EDWARDS') {
+      // CKA_VALUE of an Edwards private key is the RFC 8032 private key (the 32-byte seed).
+      const [value] = this.lib.C_GetAttributeValue(session, pair.privateKey, [{ type: pkcs11js.CKA_VALUE }]);
+      const seed = value!.value as Buffer;
+      secrets.push(seed);
+      if (seed.length !== algorithm.curve.keyBytes) throw internal(`generateDataKeyPair: an Edwards private key of ${seed.length} bytes`);
+      const publicKey = this.objects.readEdwardsPoint(session, pair.publicKey, algorithm.curve);
+      return createPrivateKey({ key: { ...edwardsJwk(algorithm.curve, publicKey), d: b64u(seed) }, format: 'jwk' });
+    }
     const { curve } = algorithm;
     const [value] = this.lib.C_GetAttributeValue(session, pair.privateKey, [{ type: pkcs11js.CKA_VALUE }]);
     const raw = value!.value as Buffer;
@@ -175,6 +230,12 @@ function checkDigest(scheme: SignatureScheme, digest: Buffer): void {
     const algorithm = `${{ RSA_PKCS1_V1_5: 'RSASSA_PKCS1_V1_5', RSA_PSS: 'RSASSA_PSS', ECDSA: 'ECDSA' }[scheme.kind]}_${scheme.hash}`;
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithm}.`, `digest of ${digest.length} bytes`);
   }
+}
+
+function checkMessage(message: Buffer): void {
+  // Precondition: a message to sign or verify with EdDSA must not be empty.
+  // (SoftHSM fails empty input with CKR_ARGUMENTS_BAD and leaves the operation active.)
+  if (message.length === 0) throw new KmsError('ValidationException', 'The message must not be empty.', 'empty EdDSA message');
 }
 
 function checkPeerPoint(curve: Curve, point: Buffer): void {
@@ -201,6 +262,7 @@ function signatureInput(scheme: SignatureScheme, key: TokenKey, digest: Buffer):
 /** The algorithm readPublicKey needs, from the facts keyFor learnt about the object. */
 function publicKeyAlgorithm(key: TokenKey): KeyPairAlgorithm {
   if (key.curve) return { kind: 'EC', curve: key.curve };
+  if (key.edwardsCurve) return { kind: 'EDWARDS', curve: key.edwardsCurve };
   if (key.modulus) return { kind: 'RSA', bits: key.modulus.length * 8 };
-  throw internal('publicKey: the object is neither an RSA nor an EC key');
+  throw internal('publicKey: the object is neither an RSA, an EC nor an Edwards key');
 }

@@ -1,8 +1,13 @@
 // Mechanisms and their parameters, built from the token profile; the tables that name hashes,
 // curves and key specs in PKCS#11 terms.
 import * as pkcs11js from 'pkcs11js';
-import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from '../core/key-stores/port';
+import type { AsymmetricKeySpec, Ed25519Scheme, HashAlgorithm, SignatureScheme } from '../core/key-stores/port';
 import type { TokenProfile } from './profile';
+
+// PKCS#11 3.0 values that pkcs11js (built on the v2.40 headers) does not define.
+export const CKK_EC_EDWARDS = 0x40;
+export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+export const CKM_EDDSA = 0x1057;
 
 export const GCM_IV_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
@@ -24,6 +29,7 @@ export const aesKeyGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_G
 export const genericSecretKeyGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN };
 export const rsaKeyPairGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN };
 export const ecKeyPairGen: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN };
+export const edwardsKeyPairGen: pkcs11js.Mechanism = { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN };
 /** The bare RSA primitive: input and output are modulus-length blocks. */
 export const rsaX509: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_X_509 };
 
@@ -61,7 +67,33 @@ export function curveByParams(params: Buffer): Curve | undefined {
   return curves.find((c) => c.params.equals(params));
 }
 
-export type KeyPairAlgorithm = { kind: 'RSA'; bits: number } | { kind: 'EC'; curve: Curve };
+/** A twisted Edwards curve for EdDSA (RFC 8032). */
+export interface EdwardsCurve {
+  /** The JWK "crv" (RFC 8037) node:crypto understands. */
+  jwk: 'Ed25519';
+  /** CKA_EC_PARAMS as the service writes it: the DER OBJECT IDENTIFIER id-Ed25519 (RFC 8410). */
+  params: Buffer;
+  /**
+   * The other form PKCS#11 3.0 allows, a DER PrintableString of the curve's name: what SoftHSM
+   * 2.6 reports on the private half it generates.
+   */
+  nameParams: Buffer;
+  /** Public keys and private seeds are this long; signatures twice as long. */
+  keyBytes: number;
+}
+
+export const ed25519: EdwardsCurve = {
+  jwk: 'Ed25519',
+  params: Buffer.from('06032b6570', 'hex'),
+  nameParams: Buffer.concat([Buffer.from([0x13, 'edwards25519'.length]), Buffer.from('edwards25519', 'ascii')]),
+  keyBytes: 32,
+};
+
+export function edwardsCurveByParams(params: Buffer): EdwardsCurve | undefined {
+  return params.equals(ed25519.params) || params.equals(ed25519.nameParams) ? ed25519 : undefined;
+}
+
+export type KeyPairAlgorithm = { kind: 'RSA'; bits: number } | { kind: 'EC'; curve: Curve } | { kind: 'EDWARDS'; curve: EdwardsCurve };
 
 const curveOf = (jwk: Curve['jwk']): Curve => curves.find((c) => c.jwk === jwk)!;
 
@@ -73,10 +105,11 @@ export const keyPairAlgorithms: Record<AsymmetricKeySpec, KeyPairAlgorithm> = {
   ECC_NIST_P384: { kind: 'EC', curve: curveOf('P-384') },
   ECC_NIST_P521: { kind: 'EC', curve: curveOf('P-521') },
   ECC_SECG_P256K1: { kind: 'EC', curve: curveOf('secp256k1') },
+  ECC_NIST_EDWARDS25519: { kind: 'EDWARDS', curve: ed25519 },
 };
 
 export function keyPairGen(algorithm: KeyPairAlgorithm): pkcs11js.Mechanism {
-  return algorithm.kind === 'RSA' ? rsaKeyPairGen : ecKeyPairGen;
+  return { RSA: rsaKeyPairGen, EC: ecKeyPairGen, EDWARDS: edwardsKeyPairGen }[algorithm.kind];
 }
 
 /** The mechanism for a signature over a host-computed digest (DigestInfo for PKCS#1 v1.5 is added by the caller). */
@@ -94,6 +127,25 @@ export function signatureMechanism(scheme: SignatureScheme): pkcs11js.Mechanism 
     case 'ECDSA':
       return { mechanism: pkcs11js.CKM_ECDSA };
   }
+}
+
+const sixtyFourBit = new Set(['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el']);
+
+/**
+ * CKM_EDDSA over the message. Pure Ed25519 takes no parameter. Ed25519ph takes CK_EDDSA_PARAMS
+ * { CK_BBOOL phFlag = TRUE; CK_ULONG ulContextDataLen = 0; CK_BYTE_PTR pContextData = NULL },
+ * which pkcs11js cannot build, so it goes as the struct's bytes: all zero but phFlag, laid out
+ * as the C compiler does (natural alignment; packed to 1 byte on Windows, as PKCS#11 demands there).
+ */
+export function eddsa(scheme: Ed25519Scheme): pkcs11js.Mechanism {
+  if (scheme === 'ED25519') return { mechanism: CKM_EDDSA };
+  const pointer = sixtyFourBit.has(process.arch) ? 8 : 4;
+  // CK_ULONG is a long: as wide as a pointer on Unix, 4 bytes on Windows.
+  const ulong = process.platform === 'win32' ? 4 : pointer;
+  // { bool, padding to a CK_ULONG, CK_ULONG, pointer }, or packed on Windows.
+  const params = Buffer.alloc(process.platform === 'win32' ? 1 + ulong + pointer : ulong + ulong + pointer);
+  params[0] = 1;
+  return { mechanism: CKM_EDDSA, parameter: params };
 }
 
 /** OAEP with MGF1 of the same hash and an empty label (no source data). */

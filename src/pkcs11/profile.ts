@@ -17,8 +17,18 @@ export interface TokenProfile {
   rsaOaepHashes: HashAlgorithm[];
   /** CKR names that mean "OAEP padding did not check" for this token. */
   rsaOaepFailureCodes: string[];
-  /** CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA work (Ed25519). Informational: no key spec uses them yet. */
+  /**
+   * CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA work with Ed25519 (pure Ed25519, single-part):
+   * the service then offers ECC_NIST_EDWARDS25519 keys and data key pairs. Without it they are
+   * refused; EdDSA never runs on the host.
+   */
   eddsa: boolean;
+  /**
+   * CKM_EDDSA with CK_EDDSA_PARAMS phFlag = TRUE computes Ed25519ph (RFC 8032 HashEdDSA: the token
+   * hashes its input with SHA-512 and signs the prehash), as ED25519_PH_SHA_512 needs. Absent
+   * means false: set it only once a signature has been checked against an independent Ed25519ph.
+   */
+  eddsaPrehash?: boolean;
   /**
    * Mechanisms the token answers in microseconds on the calling thread (an in-process software
    * token): they run synchronously, because handing them to libuv's thread pool costs more than
@@ -61,6 +71,7 @@ function checkProfile(file: string, p: TokenProfile): TokenProfile {
   if (!Array.isArray(p.rsaOaepHashes) || !p.rsaOaepHashes.every((h) => hashNames.includes(h))) problems.push('rsaOaepHashes');
   if (!Array.isArray(p.rsaOaepFailureCodes)) problems.push('rsaOaepFailureCodes');
   if (typeof p.eddsa !== 'boolean') problems.push('eddsa');
+  if (p.eddsaPrehash !== undefined && (typeof p.eddsaPrehash !== 'boolean' || (p.eddsaPrehash && !p.eddsa))) problems.push('eddsaPrehash (a boolean, true only with eddsa)');
   if (!Array.isArray(p.synchronousMechanisms) || !p.synchronousMechanisms.every((m) => (synchronousMechanismNames as readonly string[]).includes(m))) problems.push('synchronousMechanisms');
   const k = p.keyImport as Partial<KeyImportProfile> | undefined;
   if (typeof k !== 'object' || k === null) problems.push('keyImport');

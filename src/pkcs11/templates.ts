@@ -6,7 +6,7 @@
 // destroyed as soon as they are read.
 import * as pkcs11js from 'pkcs11js';
 import type { KeyPairPurpose } from '../core/key-stores/port';
-import type { KeyPairAlgorithm } from './mechanisms';
+import { CKK_EC_EDWARDS, type KeyPairAlgorithm } from './mechanisms';
 
 interface Usage {
   encrypt?: boolean;
@@ -118,7 +118,7 @@ export interface KeyPairTemplates {
 function keyPairTemplates(
   algorithm: KeyPairAlgorithm, custody: Custody, objectId: string | undefined, label: string, usage: Usage, components?: KeyPairTemplates,
 ): KeyPairTemplates {
-  const keyType = algorithm.kind === 'RSA' ? pkcs11js.CKK_RSA : pkcs11js.CKK_EC;
+  const keyType = { RSA: pkcs11js.CKK_RSA, EC: pkcs11js.CKK_EC, EDWARDS: CKK_EC_EDWARDS }[algorithm.kind];
   const domain: pkcs11js.Template = algorithm.kind === 'RSA'
     ? [{ type: pkcs11js.CKA_MODULUS_BITS, value: algorithm.bits }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) }]
     : [{ type: pkcs11js.CKA_EC_PARAMS, value: algorithm.curve.params }];

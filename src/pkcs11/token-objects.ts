@@ -7,9 +7,11 @@ import { performance } from 'node:perf_hooks';
 import * as pkcs11js from 'pkcs11js';
 import { KmsError, messages } from '../core/errors';
 import type { KeyObjectCapability } from '../core/key-stores/port';
-import { ecPointFromAttribute } from './asn1';
+import { ecPointFromAttribute, edwardsPointFromAttribute } from './asn1';
 import { ckrName, ObjectNotFound, toKmsError } from './errors';
-import { aesGcm, aesKeyGen, curveByParams, GCM_IV_BYTES, GCM_TAG_BYTES, keyPairGen, type Curve, type KeyPairAlgorithm } from './mechanisms';
+import {
+  aesGcm, aesKeyGen, CKK_EC_EDWARDS, curveByParams, edwardsCurveByParams, GCM_IV_BYTES, GCM_TAG_BYTES, keyPairGen, type Curve, type EdwardsCurve, type KeyPairAlgorithm,
+} from './mechanisms';
 import type { SynchronousMechanism, TokenProfile } from './profile';
 import type { TokenConnection } from './sessions';
 import { findByIdTemplate, secretKeyTemplate, type KeyPairTemplates, type ObjectClass } from './templates';
@@ -21,6 +23,8 @@ export interface TokenKey {
   modulus?: Buffer;
   /** EC keys: the curve. */
   curve?: Curve;
+  /** Edwards (EdDSA) keys: the curve. */
+  edwardsCurve?: EdwardsCurve;
 }
 
 export const internal = (detail: string) => new KmsError('KMSInternalException', messages.internal, detail);
@@ -44,6 +48,20 @@ export function stripLeadingZeros(value: Buffer): Buffer {
 export function ecJwk(curve: Curve, point: Buffer): JsonWebKey {
   const f = curve.fieldBytes;
   return { kty: 'EC', crv: curve.jwk, x: b64u(point.subarray(1, 1 + f)), y: b64u(point.subarray(1 + f)) };
+}
+
+/** An Edwards public key as a JWK (RFC 8037): `publicKey` is the encoded point, e.g. Ed25519's 32 bytes. */
+export function edwardsJwk(curve: EdwardsCurve, publicKey: Buffer): JsonWebKey {
+  return { kty: 'OKP', crv: curve.jwk, x: b64u(publicKey) };
+}
+
+/** The facts about a key that keyFor learns from the token, known at generation from its algorithm. */
+function keyFacts(algorithm: KeyPairAlgorithm, modulus: Buffer | undefined): Omit<TokenKey, 'handle'> {
+  switch (algorithm.kind) {
+    case 'RSA': return { modulus };
+    case 'EC': return { curve: algorithm.curve };
+    case 'EDWARDS': return { edwardsCurve: algorithm.curve };
+  }
 }
 
 /** The CKA_ID of each token's health key: an AES key no KMS key names, used only to prove the token works. */
@@ -98,7 +116,7 @@ export class TokenObjects {
         const pair = await this.lib.C_GenerateKeyPairAsync(session, keyPairGen(algorithm), templates.publicKey, templates.privateKey);
         try {
           const { spki, modulus } = this.readPublicKey(session, pair.publicKey, algorithm);
-          const facts = algorithm.kind === 'RSA' ? { modulus } : { curve: algorithm.curve };
+          const facts = keyFacts(algorithm, modulus);
           this.remember(objectId, 'private', { handle: pair.privateKey, ...facts });
           this.remember(objectId, 'public', { handle: pair.publicKey, ...facts });
           return spki;
@@ -225,8 +243,10 @@ export class TokenObjects {
       const [n, e] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]).map((a) => a.value as Buffer);
       modulus = Buffer.from(stripLeadingZeros(n!));
       jwk = { kty: 'RSA', n: b64u(modulus), e: b64u(stripLeadingZeros(e!)) };
-    } else {
+    } else if (algorithm.kind === 'EC') {
       jwk = ecJwk(algorithm.curve, this.readEcPoint(session, handle, algorithm.curve));
+    } else {
+      jwk = edwardsJwk(algorithm.curve, this.readEdwardsPoint(session, handle, algorithm.curve));
     }
     return { spki: createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'der' }), modulus };
   }
@@ -234,6 +254,11 @@ export class TokenObjects {
   readEcPoint(session: pkcs11js.Handle, handle: pkcs11js.Handle, curve: Curve): Buffer {
     const [point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_POINT }]);
     return ecPointFromAttribute(point!.value as Buffer, curve.fieldBytes);
+  }
+
+  readEdwardsPoint(session: pkcs11js.Handle, handle: pkcs11js.Handle, curve: EdwardsCurve): Buffer {
+    const [point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_POINT }]);
+    return edwardsPointFromAttribute(point!.value as Buffer, curve.keyBytes);
   }
 
   destroyQuietly(session: pkcs11js.Handle, handle: pkcs11js.Handle): void {
@@ -283,6 +308,10 @@ export class TokenObjects {
         const [params] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }]);
         key.curve = curveByParams(params!.value as Buffer);
         if (!key.curve) throw internal(`key ${objectId} is on an unsupported curve`);
+      } else if (type === CKK_EC_EDWARDS) {
+        const [params] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }]);
+        key.edwardsCurve = edwardsCurveByParams(params!.value as Buffer);
+        if (!key.edwardsCurve) throw internal(`key ${objectId} is on an unsupported Edwards curve`);
       }
     }
     this.handles.set(`${objectClass}:${objectId}`, key);

@@ -1,11 +1,17 @@
 // Asymmetric keys through the HTTP API on SoftHSM: CreateKey for every spec and usage AWS
 // allows (and AWS's refusals), KeyMetadata and GetPublicKey, Sign and Verify with every
 // algorithm (each signature checked by node:crypto against the GetPublicKey key), key usage
-// errors, custody of the private keys in the token, and crash safety of key pair creation.
+// errors, custody of the private keys in the token, crash safety of key pair creation, and
+// Ed25519 keys as far as the token's capability profile allows them.
 import { constants, createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { SOFTHSM_MODULE } from '../../src/config';
 import { recoverIncompleteKeys } from '../../src/core/jobs/recovery';
+import { CKK_EC_EDWARDS } from '../../src/pkcs11/mechanisms';
+import { defaultProfileDir } from '../../src/pkcs11/profile';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
 
@@ -80,6 +86,7 @@ describe('CreateKey', () => {
     const refused: [string, string][] = [
       ['RSA_2048', 'KEY_AGREEMENT'], ['RSA_4096', 'GENERATE_VERIFY_MAC'], ['ECC_NIST_P256', 'ENCRYPT_DECRYPT'],
       ['ECC_SECG_P256K1', 'KEY_AGREEMENT'], ['ECC_SECG_P256K1', 'ENCRYPT_DECRYPT'], ['HMAC_256', 'SIGN_VERIFY'], ['SYMMETRIC_DEFAULT', 'GENERATE_VERIFY_MAC'],
+      ['ECC_NIST_EDWARDS25519', 'KEY_AGREEMENT'], ['ECC_NIST_EDWARDS25519', 'ENCRYPT_DECRYPT'], ['ECC_NIST_EDWARDS25519', 'GENERATE_VERIFY_MAC'],
     ];
     for (const [KeySpec, KeyUsage] of refused) {
       expect((await kmsCall(svc.app, 'CreateKey', { KeySpec, KeyUsage })).body).toEqual({ __type: 'ValidationException', message: `KeyUsage ${KeyUsage} is not compatible with KeySpec ${KeySpec}` });
@@ -91,7 +98,7 @@ describe('CreateKey', () => {
   it('a key spec no standard PKCS#11 token can hold is refused.', async () => {
     const cases: [string, string, RegExp][] = [
       ['SM2', 'SIGN_VERIFY', /SM2/], ['ML_DSA_44', 'SIGN_VERIFY', /ML-DSA/], ['ML_DSA_87', 'SIGN_VERIFY', /ML-DSA/],
-      ['ML_KEM_768', 'ENCAPSULATE_DECAPSULATE', /ML-KEM/], ['ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', /Ed25519/],
+      ['ML_KEM_768', 'ENCAPSULATE_DECAPSULATE', /ML-KEM/],
     ];
     for (const [KeySpec, KeyUsage, reason] of cases) {
       const res = await kmsCall(svc.app, 'CreateKey', { KeySpec, KeyUsage });
@@ -109,7 +116,7 @@ describe('CreateKey', () => {
       ['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['RSA_3072', 'SIGN_VERIFY'], ['RSA_3072', 'ENCRYPT_DECRYPT'],
       ['RSA_4096', 'SIGN_VERIFY'], ['RSA_4096', 'ENCRYPT_DECRYPT'], ['ECC_NIST_P256', 'SIGN_VERIFY'], ['ECC_NIST_P256', 'KEY_AGREEMENT'],
       ['ECC_NIST_P384', 'SIGN_VERIFY'], ['ECC_NIST_P384', 'KEY_AGREEMENT'], ['ECC_NIST_P521', 'SIGN_VERIFY'], ['ECC_NIST_P521', 'KEY_AGREEMENT'],
-      ['ECC_SECG_P256K1', 'SIGN_VERIFY'],
+      ['ECC_SECG_P256K1', 'SIGN_VERIFY'], ['ECC_NIST_EDWARDS25519', 'SIGN_VERIFY'],
     ] as const;
     for (const spec of ['HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512']) {
       const meta = await createKey(spec, 'GENERATE_VERIFY_MAC');
@@ -223,6 +230,12 @@ function inspect(objectIdHex: string): Inspected[] {
         if (keyType === pkcs11js.CKK_RSA) {
           const [n, e] = lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]).map((a) => a.value as Buffer);
           publicJwk = createPublicKey({ key: { kty: 'RSA', n: n!.toString('base64url'), e: e!.toString('base64url') }, format: 'jwk' }).export({ format: 'jwk' });
+        } else if (keyType === CKK_EC_EDWARDS) {
+          const point = lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer;
+          // A DER OCTET STRING around the 32-byte Ed25519 public key: 04 20 [key].
+          expect(point.subarray(0, 2).toString('hex')).toBe('0420');
+          expect((lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_EC_PARAMS }])[0]!.value as Buffer).toString('hex')).toBe('06032b6570');
+          publicJwk = { kty: 'OKP', crv: 'Ed25519', x: point.subarray(2).toString('base64url') };
         } else {
           const point = lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer;
           // A DER OCTET STRING around the uncompressed point: 04 len [04 x y].
@@ -424,5 +437,203 @@ describe('Sign and Verify', () => {
     const signed = await kmsCall(svc.app, 'Sign', { KeyId: 'alias/signer', Message: b64(message), SigningAlgorithm: 'ECDSA_SHA_256' });
     expect(signed.body.KeyId).toBe(meta.Arn);
     expect(verifiedLocally(await publicKeyOf('alias/signer'), 'ECDSA_SHA_256', message, Buffer.from(signed.body.Signature, 'base64'))).toBe(true);
+  });
+});
+
+describe('Ed25519 (ECC_NIST_EDWARDS25519) on SoftHSM, whose profile runs Ed25519 but not Ed25519ph', () => {
+  const message = Buffer.from('an Ed25519 message, signed in the token');
+  const digest = createHash('sha512').update(message).digest();
+  let ed: Meta;
+  let publicKey: KeyObject;
+  beforeAll(async () => {
+    ed = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
+    publicKey = await publicKeyOf(ed.KeyId);
+  });
+
+  it('CreateKey and DescribeKey: KeyMetadata lists the Ed25519 algorithms the token computes (ED25519_SHA_512 only)', async () => {
+    expect(ed).toMatchObject({
+      KeySpec: 'ECC_NIST_EDWARDS25519', CustomerMasterKeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', KeyState: 'Enabled', Origin: 'AWS_KMS',
+      SigningAlgorithms: ['ED25519_SHA_512'],
+    });
+    for (const list of ['EncryptionAlgorithms', 'KeyAgreementAlgorithms', 'MacAlgorithms', 'CurrentKeyMaterialId']) expect(ed).not.toHaveProperty(list);
+    expect((await kmsCall(svc.app, 'DescribeKey', { KeyId: ed.KeyId })).body.KeyMetadata).toEqual(ed);
+  });
+
+  it('GetPublicKey: a DER SubjectPublicKeyInfo of the 32-byte key in the token, with KeySpec and SigningAlgorithms', async () => {
+    const res = await kmsCall(svc.app, 'GetPublicKey', { KeyId: ed.Arn });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['CustomerMasterKeySpec', 'KeyId', 'KeySpec', 'KeyUsage', 'PublicKey', 'SigningAlgorithms']);
+    expect(res.body).toMatchObject({ KeyId: ed.Arn, KeySpec: 'ECC_NIST_EDWARDS25519', CustomerMasterKeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ED25519_SHA_512'] });
+    const der = Buffer.from(res.body.PublicKey, 'base64');
+    expect(der).toHaveLength(44);
+    expect(der.subarray(0, 12).toString('hex')).toBe('302a300506032b6570032100');
+    expect(publicKey.asymmetricKeyType).toBe('ed25519');
+    const stored = (await svc.store.keys.get(scope, ed.KeyId))!;
+    const [publicHalf] = inspect(stored.versions[0]!.id).filter((o) => o.class === 'public');
+    expect(der.subarray(12).toString('base64url')).toBe((publicHalf!.publicJwk as { x: string }).x);
+  });
+
+  it('ED25519_SHA_512 (MessageType RAW, the default): a 64-byte signature node:crypto verifies; Verify accepts it', async () => {
+    for (const input of [{ MessageType: 'RAW' }, {}]) {
+      const signed = await kmsCall(svc.app, 'Sign', { KeyId: ed.KeyId, Message: b64(message), SigningAlgorithm: 'ED25519_SHA_512', ...input });
+      expect(signed.status).toBe(200);
+      expect(Object.keys(signed.body).sort()).toEqual(['KeyId', 'Signature', 'SigningAlgorithm']);
+      expect(signed.body).toMatchObject({ KeyId: ed.Arn, SigningAlgorithm: 'ED25519_SHA_512' });
+      const signature = Buffer.from(signed.body.Signature, 'base64');
+      expect(signature).toHaveLength(64);
+      // Pure Ed25519 over the message itself: any Ed25519 implementation verifies it.
+      expect(nodeVerify(null, message, publicKey, signature)).toBe(true);
+      expect(nodeVerify(null, digest, publicKey, signature)).toBe(false);
+      const verified = await kmsCall(svc.app, 'Verify', { KeyId: ed.Arn, Message: b64(message), Signature: signed.body.Signature, SigningAlgorithm: 'ED25519_SHA_512', ...input });
+      expect(verified.body).toEqual({ KeyId: ed.Arn, SignatureValid: true, SigningAlgorithm: 'ED25519_SHA_512' });
+    }
+    // The longest message AWS takes is signed in one piece.
+    const long = Buffer.alloc(4096, 0x5a);
+    const signed = await kmsCall(svc.app, 'Sign', { KeyId: ed.KeyId, Message: b64(long), SigningAlgorithm: 'ED25519_SHA_512' });
+    expect(nodeVerify(null, long, publicKey, Buffer.from(signed.body.Signature, 'base64'))).toBe(true);
+  });
+
+  it('Verify refuses a tampered signature, another message and a foreign Ed25519 signature with KMSInvalidSignatureException', async () => {
+    const signature = Buffer.from((await kmsCall(svc.app, 'Sign', { KeyId: ed.KeyId, Message: b64(message), SigningAlgorithm: 'ED25519_SHA_512' })).body.Signature, 'base64');
+    const tampered = Buffer.from(signature);
+    tampered[10] = tampered[10]! ^ 1;
+    const stranger = generateKeyPairSync('ed25519');
+    const badInputs = [
+      { Message: b64(message), Signature: b64(tampered) },
+      { Message: b64('another message'), Signature: b64(signature) },
+      { Message: b64(message), Signature: b64(nodeSign(null, message, stranger.privateKey)) },
+      { Message: b64(message), Signature: b64(signature.subarray(0, 63)) },
+    ];
+    for (const input of badInputs) {
+      const res = await kmsCall(svc.app, 'Verify', { KeyId: ed.KeyId, SigningAlgorithm: 'ED25519_SHA_512', ...input });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ __type: 'KMSInvalidSignatureException', message: '' });
+    }
+  });
+
+  it('an Ed25519 signing algorithm takes only its own message type: RAW for ED25519_SHA_512, a SHA-512 DIGEST for ED25519_PH_SHA_512.', async () => {
+    for (const operation of ['Sign', 'Verify']) {
+      const extra = operation === 'Verify' ? { Signature: b64(Buffer.alloc(64, 1)) } : {};
+      const call = (body: object) => kmsCall(svc.app, operation, { KeyId: ed.KeyId, ...extra, ...body });
+      // AWS's wording: the two algorithms are different signatures, neither message type stands in for the other.
+      expect((await call({ Message: b64(digest), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_SHA_512' })).body).toEqual({
+        __type: 'ValidationException', message: 'Message type DIGEST is incompatible with algorithm ED25519_SHA_512.',
+      });
+      expect((await call({ Message: b64(digest), MessageType: 'EXTERNAL_MU', SigningAlgorithm: 'ED25519_SHA_512' })).body).toEqual({
+        __type: 'ValidationException', message: 'Message type EXTERNAL_MU is incompatible with algorithm ED25519_SHA_512.',
+      });
+      for (const type of [{ MessageType: 'RAW' }, {}]) {
+        expect((await call({ Message: b64(message), SigningAlgorithm: 'ED25519_PH_SHA_512', ...type })).body).toEqual({
+          __type: 'ValidationException', message: 'Message type RAW is incompatible with algorithm ED25519_PH_SHA_512.',
+        });
+      }
+      // A DIGEST must be a SHA-512 digest: the error every algorithm gives for a digest of the wrong length.
+      for (const wrong of [32, 63, 65]) {
+        expect((await call({ Message: b64(Buffer.alloc(wrong, 1)), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_PH_SHA_512' })).body).toEqual({
+          __type: 'ValidationException', message: 'Digest is invalid length for algorithm ED25519_PH_SHA_512.',
+        });
+      }
+    }
+  });
+
+  it('an Ed25519 signing algorithm the key\'s token cannot compute is refused, never run on the host.', async () => {
+    // SoftHSM 2.6.1 ignores the Ed25519ph flag (its profile sets eddsaPrehash false): ED25519_PH_SHA_512 is refused, not signed as pure Ed25519.
+    const signing = jest.spyOn(svc.defaultStore.keyPairs, 'signMessage');
+    const verifying = jest.spyOn(svc.defaultStore.keyPairs, 'verifyMessage');
+    try {
+      for (const operation of ['Sign', 'Verify']) {
+        for (const dryRun of [{}, { DryRun: true }]) {
+          const res = await kmsCall(svc.app, operation, {
+            KeyId: ed.KeyId, Message: b64(digest), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_PH_SHA_512', ...dryRun,
+            ...(operation === 'Verify' ? { Signature: b64(Buffer.alloc(64, 1)) } : {}),
+          });
+          expect(res.status).toBe(400);
+          expect(res.body.__type).toBe('UnsupportedOperationException');
+          expect(res.body.message).toBe(`SigningAlgorithm ED25519_PH_SHA_512 is not supported by this service: the PKCS#11 token that holds ${ed.Arn} cannot compute Ed25519ph (prehash) signatures (its capability profile does not set eddsaPrehash), and no signature is made outside the token.`);
+        }
+      }
+      expect(signing).not.toHaveBeenCalled();
+      expect(verifying).not.toHaveBeenCalled();
+    } finally {
+      signing.mockRestore();
+      verifying.mockRestore();
+    }
+  });
+
+  it('answers other algorithms on an Ed25519 key, and Ed25519 algorithms on other keys, with InvalidKeyUsageException', async () => {
+    const p256 = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
+    const cases = [[ed, 'ECC_NIST_EDWARDS25519', 'ECDSA_SHA_512'], [ed, 'ECC_NIST_EDWARDS25519', 'RSASSA_PSS_SHA_512'], [p256, 'ECC_NIST_P256', 'ED25519_SHA_512'], [p256, 'ECC_NIST_P256', 'ED25519_PH_SHA_512']] as const;
+    for (const [meta, spec, SigningAlgorithm] of cases) {
+      const res = await kmsCall(svc.app, 'Sign', { KeyId: meta.KeyId, Message: b64(message), SigningAlgorithm });
+      expect(res.body).toEqual({ __type: 'InvalidKeyUsageException', message: `Algorithm ${SigningAlgorithm} is incompatible with key spec ${spec}.` });
+    }
+  });
+
+  it('DryRun answers DryRunOperationException after every check, and signs nothing', async () => {
+    const signing = jest.spyOn(svc.defaultStore.keyPairs, 'signMessage');
+    const dry = await kmsCall(svc.app, 'Sign', { KeyId: ed.KeyId, Message: b64(message), SigningAlgorithm: 'ED25519_SHA_512', DryRun: true });
+    expect(dry.body.__type).toBe('DryRunOperationException');
+    expect(signing).not.toHaveBeenCalled();
+    signing.mockRestore();
+    expect((await kmsCall(svc.app, 'Sign', { KeyId: ed.KeyId, Message: b64(digest), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_SHA_512', DryRun: true })).body.__type).toBe('ValidationException');
+  });
+
+  it('Ed25519 key material is generated in the token, never imported.', async () => {
+    const res = await kmsCall(svc.app, 'CreateKey', { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', Origin: 'EXTERNAL' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      __type: 'UnsupportedOperationException',
+      message: 'Origin EXTERNAL is not supported by this service for KeySpec ECC_NIST_EDWARDS25519: importing Ed25519 key material is not implemented; create the key with Origin AWS_KMS.',
+    });
+  });
+
+  it('an Ed25519 key or data key pair is made only in a token whose capability profile says it runs EdDSA.', async () => {
+    // The same SoftHSM token type, but a profile that does not claim EdDSA.
+    const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-profiles-'));
+    for (const file of ['softhsm2.json', 'generic.json']) {
+      const profile = JSON.parse(readFileSync(path.join(defaultProfileDir, file), 'utf8')) as Record<string, unknown>;
+      writeFileSync(path.join(dir, file), JSON.stringify({ ...profile, eddsa: false, eddsaPrehash: false }));
+    }
+    const noEdDsa = await startTestService({ profileDir: dir });
+    try {
+      expect(noEdDsa.defaultStore.profile).toMatchObject({ vendor: 'SoftHSM2', eddsa: false });
+      const generate = jest.spyOn(noEdDsa.defaultStore.keyPairs, 'generateKeyPair');
+      const generateData = jest.spyOn(noEdDsa.defaultStore.keyPairs, 'generateDataKeyPair');
+      const created = await kmsCall(noEdDsa.app, 'CreateKey', { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' });
+      expect(created.status).toBe(400);
+      expect(created.body).toEqual({
+        __type: 'UnsupportedOperationException',
+        message: 'KeySpec ECC_NIST_EDWARDS25519 is not supported by this service: the PKCS#11 token cannot generate Ed25519 keys or sign with EdDSA (its capability profile does not set eddsa), and no key is made or used outside the token.',
+      });
+      const symmetric = (await kmsCall(noEdDsa.app, 'CreateKey', {})).body.KeyMetadata as Meta;
+      for (const operation of ['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext']) {
+        const res = await kmsCall(noEdDsa.app, operation, { KeyId: symmetric.KeyId, KeyPairSpec: 'ECC_NIST_EDWARDS25519' });
+        expect(res.body.__type).toBe('UnsupportedOperationException');
+        expect(res.body.message).toMatch(/^KeyPairSpec ECC_NIST_EDWARDS25519 is not supported by this service: the PKCS#11 token cannot generate Ed25519 keys/);
+      }
+      expect(generate).not.toHaveBeenCalled();
+      expect(generateData).not.toHaveBeenCalled();
+      // Nothing was recorded; other asymmetric keys are unaffected.
+      expect((await noEdDsa.store.keys.list(scope, { limit: 100 })).items.map((k) => k.keySpec)).toEqual(['SYMMETRIC_DEFAULT']);
+      expect((await kmsCall(noEdDsa.app, 'CreateKey', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })).status).toBe(200);
+    } finally {
+      await noEdDsa.close();
+    }
+  });
+
+  it('a key made before a restart signs after it: the new process finds both halves in the token afresh', async () => {
+    const first = await startTestService();
+    const key = (await kmsCall(first.app, 'CreateKey', { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })).body.KeyMetadata as Meta;
+    const spki = Buffer.from((await kmsCall(first.app, 'GetPublicKey', { KeyId: key.KeyId })).body.PublicKey, 'base64');
+    await first.close({ keepData: true });
+    const second = await startTestService({ restartOf: { token: first.token, dir: first.dir } });
+    try {
+      const signed = await kmsCall(second.app, 'Sign', { KeyId: key.KeyId, Message: b64(message), SigningAlgorithm: 'ED25519_SHA_512' });
+      expect(signed.status).toBe(200);
+      expect(nodeVerify(null, message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), Buffer.from(signed.body.Signature, 'base64'))).toBe(true);
+      expect((await kmsCall(second.app, 'Verify', { KeyId: key.KeyId, Message: b64(message), Signature: signed.body.Signature, SigningAlgorithm: 'ED25519_SHA_512' })).body.SignatureValid).toBe(true);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 // GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext through the HTTP API on
-// SoftHSM: a key pair made in the token for every KeyPairSpec, the private key as PKCS#8 and
+// SoftHSM: a key pair made in the token for every KeyPairSpec (Ed25519 included), the private key as PKCS#8 and
 // sealed under the symmetric KMS key with the encryption context, the public key as SPKI;
 // the private key matches the public key, and the sealed copy decrypts with Decrypt.
 import { constants, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, privateDecrypt, publicEncrypt, sign, verify } from 'node:crypto';
@@ -62,6 +62,46 @@ describe.each(specs)('%s', (KeyPairSpec, type, details) => {
   });
 });
 
+describe('ECC_NIST_EDWARDS25519', () => {
+  it('GenerateDataKeyPair: an Ed25519 pair from the token; node:crypto signs with the PKCS#8 private key and verifies with the SPKI public key', async () => {
+    const EncryptionContext = { purpose: 'ed25519-data-key-pair' };
+    const generate = jest.spyOn(svc.defaultStore.keyPairs, 'generateDataKeyPair');
+    const res = await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId, KeyPairSpec: 'ECC_NIST_EDWARDS25519', EncryptionContext });
+    expect(generate.mock.calls).toEqual([['ECC_NIST_EDWARDS25519']]);
+    generate.mockRestore();
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['KeyId', 'KeyMaterialId', 'KeyPairSpec', 'PrivateKeyCiphertextBlob', 'PrivateKeyPlaintext', 'PublicKey']);
+    expect(res.body).toMatchObject({ KeyId: arn, KeyPairSpec: 'ECC_NIST_EDWARDS25519' });
+    const der = Buffer.from(res.body.PrivateKeyPlaintext, 'base64');
+    const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    const spki = Buffer.from(res.body.PublicKey, 'base64');
+    const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    expect([privateKey.asymmetricKeyType, publicKey.asymmetricKeyType]).toEqual(['ed25519', 'ed25519']);
+    // RFC 8410 encodings: SPKI with id-Ed25519 around the 32-byte key; PKCS#8 around the 32-byte seed.
+    expect(spki.subarray(0, 12).toString('hex')).toBe('302a300506032b6570032100');
+    expect(der.subarray(0, 16).toString('hex')).toBe('302e020100300506032b657004220420');
+    expect(der).toHaveLength(48);
+    expect(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).toEqual(spki);
+    const message = Buffer.from('signed with a data key pair');
+    const signature = sign(null, message, privateKey);
+    expect(verify(null, message, publicKey, signature)).toBe(true);
+    expect(verify(null, Buffer.from('another message'), publicKey, signature)).toBe(false);
+    // The sealed copy decrypts with Decrypt, under the same context only.
+    const opened = await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: res.body.PrivateKeyCiphertextBlob, EncryptionContext });
+    expect(opened.body).toMatchObject({ KeyId: arn, Plaintext: res.body.PrivateKeyPlaintext });
+    expect((await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: res.body.PrivateKeyCiphertextBlob })).body).toEqual({ __type: 'InvalidCiphertextException', message: '' });
+  });
+
+  it('GenerateDataKeyPairWithoutPlaintext: the public key and the sealed private key only', async () => {
+    const res = await kmsCall(svc.app, 'GenerateDataKeyPairWithoutPlaintext', { KeyId: arn, KeyPairSpec: 'ECC_NIST_EDWARDS25519' });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['KeyId', 'KeyMaterialId', 'KeyPairSpec', 'PrivateKeyCiphertextBlob', 'PublicKey']);
+    const opened = await kmsCall(svc.app, 'Decrypt', { CiphertextBlob: res.body.PrivateKeyCiphertextBlob });
+    const privateKey = createPrivateKey({ key: Buffer.from(opened.body.Plaintext, 'base64'), format: 'der', type: 'pkcs8' });
+    expect(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).toEqual(Buffer.from(res.body.PublicKey, 'base64'));
+  });
+});
+
 describe('data key pair errors', () => {
   it('every pair is new, and made by the token', async () => {
     const generate = jest.spyOn(svc.defaultStore.keyPairs, 'generateDataKeyPair');
@@ -89,7 +129,7 @@ describe('data key pair errors', () => {
   });
 
   it('refuses pair specs no token here holds, validates the spec, and honours DryRun', async () => {
-    for (const KeyPairSpec of ['SM2', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512']) {
+    for (const KeyPairSpec of ['SM2', 'ML_KEM_512']) {
       const res = await kmsCall(svc.app, 'GenerateDataKeyPair', { KeyId: keyId, KeyPairSpec });
       expect(res.body.__type).toBe('UnsupportedOperationException');
       expect(res.body.message).toMatch(new RegExp(`^KeyPairSpec ${KeyPairSpec} is not supported by this service: `));

@@ -51,7 +51,7 @@ async function signJwt(keyArn: string, alg: string, SigningAlgorithm: string, pa
 }
 
 describe('JWKS', () => {
-  let es256: Meta; let es384: Meta; let es512: Meta; let es256k: Meta; let rsa: Meta;
+  let es256: Meta; let es384: Meta; let es512: Meta; let es256k: Meta; let rsa: Meta; let ed25519: Meta;
   let untagged: Meta; let disabled: Meta; let encryption: Meta; let agreement: Meta;
   beforeAll(async () => {
     es256 = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
@@ -59,6 +59,7 @@ describe('JWKS', () => {
     es512 = await createKey('ECC_NIST_P521', 'SIGN_VERIFY');
     es256k = await createKey('ECC_SECG_P256K1', 'SIGN_VERIFY');
     rsa = await createKey('RSA_2048', 'SIGN_VERIFY');
+    ed25519 = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
     untagged = await createKey('ECC_NIST_P256', 'SIGN_VERIFY', [{ TagKey: 'jwks', TagValue: 'false' }]);
     disabled = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
     await kmsCall(svc.app, 'DisableKey', { KeyId: disabled.KeyId });
@@ -69,12 +70,14 @@ describe('JWKS', () => {
   it('lists the public keys of enabled SIGN_VERIFY keys tagged jwks=true, unauthenticated, with kid = key ARN', async () => {
     const { keys } = await fetchJwks();
     const byKid = new Map(keys.map((k) => [k.kid, k]));
-    expect([...byKid.keys()].sort()).toEqual([es256, es384, es512, es256k, rsa].map((k) => k.Arn).sort());
+    expect([...byKid.keys()].sort()).toEqual([es256, es384, es512, es256k, rsa, ed25519].map((k) => k.Arn).sort());
     for (const excluded of [untagged, disabled, encryption, agreement]) expect(byKid.has(excluded.Arn)).toBe(false);
     expect(byKid.get(es256.Arn)).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(byKid.get(es384.Arn)).toMatchObject({ kty: 'EC', crv: 'P-384', alg: 'ES384', use: 'sig' });
     expect(byKid.get(es512.Arn)).toMatchObject({ kty: 'EC', crv: 'P-521', alg: 'ES512', use: 'sig' });
     expect(byKid.get(es256k.Arn)).toMatchObject({ kty: 'EC', crv: 'secp256k1', alg: 'ES256K', use: 'sig' });
+    // Ed25519: an OKP key (RFC 8037) for JWS EdDSA.
+    expect(byKid.get(ed25519.Arn)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
     // RSA signing keys sign RS* and PS* alike: no alg, the JWS header names it.
     expect(byKid.get(rsa.Arn)).toMatchObject({ kty: 'RSA', e: 'AQAB', use: 'sig' });
     expect(byKid.get(rsa.Arn)).not.toHaveProperty('alg');
@@ -115,6 +118,15 @@ describe('JWKS', () => {
       const { payload, protectedHeader } = await jwtVerify(jwt, remote);
       expect({ sub: payload.sub, alg: protectedHeader.alg }).toEqual({ sub: alg, alg });
     }
+  });
+
+  it('an EdDSA JWT (ED25519_SHA_512 over the signing input, used as the JWS signature as it is) verifies with jose against the fetched JWKS', async () => {
+    const jwks = createLocalJWKSet(await fetchJwks());
+    const jwt = await signJwt(ed25519.Arn, 'EdDSA', 'ED25519_SHA_512', { sub: 'ed' });
+    const { payload, protectedHeader } = await jwtVerify(jwt, jwks, { algorithms: ['EdDSA'] });
+    expect({ sub: payload.sub, alg: protectedHeader.alg, kid: protectedHeader.kid }).toEqual({ sub: 'ed', alg: 'EdDSA', kid: ed25519.Arn });
+    const [h, , s] = jwt.split('.');
+    await expect(jwtVerify(`${h}.${b64url({ sub: 'mallory' })}.${s}`, jwks)).rejects.toThrow();
   });
 
   it('the secp256k1 key\'s JWK verifies an ES256K signature (checked with node:crypto from the JWK)', async () => {

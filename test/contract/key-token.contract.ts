@@ -405,11 +405,83 @@ export function describeKeyTokenContract(
       });
     });
 
-    it("a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys.", async () => {
+    it("a key pair's purpose must fit its algorithm: RSA signs or decrypts, EC signs or agrees keys, Ed25519 only signs.", async () => {
       const id = newObjectId();
       await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'ECC_NIST_P256', 'ENCRYPT_DECRYPT'));
       await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'RSA_2048', 'KEY_AGREEMENT'));
+      await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'ECC_NIST_EDWARDS25519', 'KEY_AGREEMENT'));
+      await rejection(token.keyPairs.generateKeyPair(id, 'kms:bad', 'ECC_NIST_EDWARDS25519', 'ENCRYPT_DECRYPT'));
       expect(await token.keyObjects.hasKey(id)).toBe(false);
+    });
+
+    describe('Ed25519 keys (where the token runs EdDSA)', () => {
+      const runsEd25519 = () => token.keyPairs.ed25519Schemes.includes('ED25519');
+      let id: string;
+      let publicKey: KeyObject;
+      beforeAll(async () => {
+        if (!runsEd25519()) return;
+        id = newObjectId();
+        const spki = await token.keyPairs.generateKeyPair(id, 'kms:ed25519', 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
+        // DER SubjectPublicKeyInfo: SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING of the 32-byte key }.
+        expect(spki).toHaveLength(44);
+        expect(spki.subarray(0, 12).toString('hex')).toBe('302a300506032b6570032100');
+        publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      });
+      afterAll(async () => {
+        if (id) await token.keyObjects.destroyKey(id);
+      });
+
+      it('pure Ed25519 over the message: node:crypto verifies the signature; verifyMessage accepts it and refuses tampering', async () => {
+        if (!runsEd25519()) return;
+        expect(publicKey.asymmetricKeyType).toBe('ed25519');
+        expect(await token.keyPairs.publicKey(id)).toEqual(publicKey.export({ type: 'spki', format: 'der' }));
+        for (const message of [Buffer.from('m'), Buffer.from('an Ed25519 message'), randomBytes(4096)]) {
+          const signature = await token.keyPairs.signMessage(id, 'ED25519', message);
+          expect(signature).toHaveLength(64);
+          expect(nodeVerify(null, message, publicKey, signature)).toBe(true);
+          // Ed25519 is deterministic.
+          expect((await token.keyPairs.signMessage(id, 'ED25519', message)).equals(signature)).toBe(true);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, signature)).toBe(true);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', flip(message, 0), signature)).toBe(false);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, flip(signature, 63, 0x10))).toBe(false);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, flip(signature, 0))).toBe(false);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, signature.subarray(1))).toBe(false);
+          expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, Buffer.concat([signature, Buffer.alloc(1)]))).toBe(false);
+        }
+        const stranger = generateKeyPairSync('ed25519');
+        const message = Buffer.from('signed elsewhere');
+        expect(await token.keyPairs.verifyMessage(id, 'ED25519', message, nodeSign(null, message, stranger.privateKey))).toBe(false);
+      });
+
+      it('an Ed25519 key signs nothing but messages with EdDSA, and EdDSA needs an Ed25519 key', async () => {
+        if (!runsEd25519()) return;
+        await rejection(token.keyPairs.signDigest(id, { kind: 'ECDSA', hash: 'SHA_512' }, Buffer.alloc(64, 1)));
+        const ec = newObjectId();
+        await token.keyPairs.generateKeyPair(ec, 'kms:ec', 'ECC_NIST_P256', 'SIGN_VERIFY');
+        await rejection(token.keyPairs.signMessage(ec, 'ED25519', Buffer.from('m')));
+        await token.keyObjects.destroyKey(ec);
+        expect((await rejection(token.keyPairs.signMessage(newObjectId(), 'ED25519', Buffer.from('m')))).code).toBe('KeyUnavailableException');
+      });
+
+      it('a message to sign or verify with EdDSA must not be empty.', async () => {
+        if (!runsEd25519()) return;
+        expect((await rejection(token.keyPairs.signMessage(id, 'ED25519', Buffer.alloc(0)))).code).toBe('ValidationException');
+        expect((await rejection(token.keyPairs.verifyMessage(id, 'ED25519', Buffer.alloc(0), Buffer.alloc(64)))).code).toBe('ValidationException');
+        // The key still serves afterwards.
+        expect(await token.keyPairs.signMessage(id, 'ED25519', Buffer.from('m'))).toHaveLength(64);
+      });
+
+      it('a data key pair: a PKCS#8 private key node:crypto signs with, and the SPKI of its public key', async () => {
+        if (!runsEd25519()) return;
+        const pair = await token.keyPairs.generateDataKeyPair('ECC_NIST_EDWARDS25519');
+        const privateKey = createPrivateKey({ key: pair.privateKeyPkcs8, format: 'der', type: 'pkcs8' });
+        const pairPublic = createPublicKey({ key: pair.publicKeySpki, format: 'der', type: 'spki' });
+        expect([privateKey.asymmetricKeyType, pairPublic.asymmetricKeyType]).toEqual(['ed25519', 'ed25519']);
+        expect(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).equals(pair.publicKeySpki)).toBe(true);
+        const message = Buffer.from('data key pair');
+        expect(nodeVerify(null, message, pairPublic, nodeSign(null, message, privateKey))).toBe(true);
+        expect((await token.keyPairs.generateDataKeyPair('ECC_NIST_EDWARDS25519')).publicKeySpki.equals(pair.publicKeySpki)).toBe(false);
+      });
     });
 
     it('destroyKey removes both halves of a key pair', async () => {

@@ -1,6 +1,6 @@
 // The token key store contract on SoftHSM, plus the adapter's own promises: a bounded session
 // pool, reconnection after the sessions vanish underneath it, and custody attributes.
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import * as pkcs11js from 'pkcs11js';
 import type { ImportedMaterialSpec } from '../../src/core/key-stores/port';
 import type { Pkcs11Token } from '../../src/pkcs11';
 import { importPlan } from '../../src/pkcs11/key-import';
+import { CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, eddsa } from '../../src/pkcs11/mechanisms';
 import { oaepWrap, wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { createTestToken, openTestToken } from '../support/softhsm';
 import { describeKeyTokenContract } from './key-token.contract';
@@ -269,15 +270,111 @@ async function sessionObjectCount(token: Pkcs11Token): Promise<number> {
 
 describe('asymmetric and HMAC keys on SoftHSM', () => {
   let token: Pkcs11Token;
+  let testToken: ReturnType<typeof createTestToken>;
   beforeAll(() => {
-    token = openTestToken(createTestToken('asymmetric'));
+    testToken = createTestToken('asymmetric');
+    token = openTestToken(testToken);
   });
   afterAll(() => token.close());
   const newId = () => randomBytes(32).toString('hex');
 
-  it('exposes the profile: native OAEP with SHA-1 only, EdDSA present', () => {
+  it('exposes the profile: native OAEP with SHA-1 only, EdDSA present, Ed25519ph absent', () => {
     expect(token.profile.rsaOaepHashes).toEqual(['SHA_1']);
     expect(token.profile.eddsa).toBe(true);
+    expect(token.profile.eddsaPrehash).toBe(false);
+    expect(token.keyPairs.ed25519Schemes).toEqual(['ED25519']);
+  });
+
+  it('SoftHSM ignores the Ed25519ph flag: its "prehash" signature is pure Ed25519 of the input, as the profile records (eddsaPrehash false)', async () => {
+    const lib = token.connection.lib;
+    await token.connection.withSession(async (session) => {
+      // A session pair whose private half is readable, so node:crypto can sign with the same key.
+      const pair = lib.C_GenerateKeyPair(session, { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN },
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06032b6570', 'hex') }, { type: pkcs11js.CKA_VERIFY, value: true }],
+        [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }, { type: pkcs11js.CKA_SIGN, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: false }, { type: pkcs11js.CKA_EXTRACTABLE, value: true }]);
+      try {
+        const point = lib.C_GetAttributeValue(session, pair.publicKey, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer;
+        // CKA_EC_POINT: a DER OCTET STRING around the 32-byte public key.
+        expect(point.subarray(0, 2).toString('hex')).toBe('0420');
+        const seed = lib.C_GetAttributeValue(session, pair.privateKey, [{ type: pkcs11js.CKA_VALUE }])[0]!.value as Buffer;
+        expect(seed).toHaveLength(32);
+        const x = point.subarray(2).toString('base64url');
+        const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+        const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x, d: seed.toString('base64url') }, format: 'jwk' });
+        const digest = createHash('sha512').update('a message').digest();
+        const sign = (mechanism: pkcs11js.Mechanism) => {
+          lib.C_SignInit(session, mechanism, pair.privateKey);
+          return Buffer.from(lib.C_Sign(session, digest, Buffer.alloc(64)));
+        };
+        const pure = sign(eddsa('ED25519'));
+        expect(pure.equals(nodeSign(null, digest, privateKey))).toBe(true);
+        // phFlag = TRUE is accepted and ignored: the result is the pure signature of the input,
+        // which an Ed25519ph signature (RFC 8032's dom2 prefix) never is. If this starts to
+        // fail, check the new behaviour against an independent Ed25519ph before setting eddsaPrehash.
+        const prehashed = sign(eddsa('ED25519_PH'));
+        expect(prehashed.equals(pure)).toBe(true);
+        expect(nodeVerify(null, digest, publicKey, prehashed)).toBe(true);
+        // EdDSA is single-part only.
+        lib.C_SignInit(session, { mechanism: CKM_EDDSA }, pair.privateKey);
+        expect(() => lib.C_SignUpdate(session, digest)).toThrow(/CKR_OPERATION_NOT_INITIALIZED|CKR_FUNCTION_NOT_SUPPORTED|CKR_MECHANISM_INVALID/);
+      } finally {
+        lib.C_DestroyObject(session, pair.privateKey);
+        lib.C_DestroyObject(session, pair.publicKey);
+      }
+    });
+  });
+
+  it('an Ed25519 pair made by one connection is found by CKA_ID and used by another, whose handle cache is empty', async () => {
+    const id = newId();
+    const spki = await token.keyPairs.generateKeyPair(id, 'kms:ed25519', 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
+    const raw = await rawObjects(token, id);
+    expect(raw.map((o) => o.cls).sort()).toEqual(['private', 'public']);
+    const second = openTestToken(testToken);
+    try {
+      // keyFor reads the key type and CKA_EC_PARAMS of each half afresh (SoftHSM names the curve on the private half).
+      expect(await second.keyPairs.publicKey(id)).toEqual(spki);
+      const message = Buffer.from('signed through a second connection');
+      const signature = await second.keyPairs.signMessage(id, 'ED25519', message);
+      expect(nodeVerify(null, message, createPublicKey({ key: spki, format: 'der', type: 'spki' }), signature)).toBe(true);
+      expect(await second.keyPairs.verifyMessage(id, 'ED25519', message, signature)).toBe(true);
+    } finally {
+      second.close();
+      await token.keyObjects.destroyKey(id);
+    }
+  });
+
+  it('the token runs an Ed25519 scheme only where its capability profile says it can.', async () => {
+    // The SoftHSM profile: pure Ed25519 only, so the Ed25519ph flag never reaches the token.
+    const id = newId();
+    await token.keyPairs.generateKeyPair(id, 'kms:ed25519', 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
+    const signInit = jest.spyOn(token.connection.lib, 'C_SignInit');
+    const verifyInit = jest.spyOn(token.connection.lib, 'C_VerifyInit');
+    try {
+      expect(await token.keyPairs.signMessage(id, 'ED25519', Buffer.from('m'))).toHaveLength(64);
+      expect(signInit).toHaveBeenCalledTimes(1);
+      signInit.mockClear();
+      await expect(token.keyPairs.signMessage(id, 'ED25519_PH', Buffer.alloc(64, 1))).rejects.toMatchObject({ code: 'KMSInternalException' });
+      await expect(token.keyPairs.verifyMessage(id, 'ED25519_PH', Buffer.alloc(64, 1), Buffer.alloc(64))).rejects.toMatchObject({ code: 'KMSInternalException' });
+      expect(signInit).not.toHaveBeenCalled();
+      expect(verifyInit).not.toHaveBeenCalled();
+    } finally {
+      signInit.mockRestore();
+      verifyInit.mockRestore();
+      await token.keyObjects.destroyKey(id);
+    }
+    // A token whose profile lacks EdDSA (the generic one) neither makes nor uses Ed25519 keys.
+    const generic = openTestToken(createTestToken('generic-profile'), { profileVendor: 'generic PKCS#11 v2.40' });
+    try {
+      expect(generic.profile.eddsa).toBe(false);
+      expect(generic.keyPairs.ed25519Schemes).toEqual([]);
+      const other = newId();
+      await expect(generic.keyPairs.generateKeyPair(other, 'kms:ed25519', 'ECC_NIST_EDWARDS25519', 'SIGN_VERIFY')).rejects.toMatchObject({ code: 'KMSInternalException' });
+      expect(await generic.keyObjects.hasKey(other)).toBe(false);
+      await expect(generic.keyPairs.generateDataKeyPair('ECC_NIST_EDWARDS25519')).rejects.toMatchObject({ code: 'KMSInternalException' });
+      await expect(generic.keyPairs.signMessage(other, 'ED25519', Buffer.from('m'))).rejects.toMatchObject({ code: 'KMSInternalException' });
+    } finally {
+      generic.close();
+    }
   });
 
   it('SoftHSM really lacks native OAEP-SHA256 and really has EdDSA, as the profile records', async () => {
@@ -310,7 +407,7 @@ describe('asymmetric and HMAC keys on SoftHSM', () => {
   });
 
   it('key pairs: both halves on the token under one CKA_ID and label; the private half private, sensitive, never extractable, its secret unreadable', async () => {
-    for (const [spec, purpose] of [['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['ECC_NIST_P256', 'SIGN_VERIFY'], ['ECC_SECG_P256K1', 'KEY_AGREEMENT']] as const) {
+    for (const [spec, purpose] of [['RSA_2048', 'SIGN_VERIFY'], ['RSA_2048', 'ENCRYPT_DECRYPT'], ['ECC_NIST_P256', 'SIGN_VERIFY'], ['ECC_SECG_P256K1', 'KEY_AGREEMENT'], ['ECC_NIST_EDWARDS25519', 'SIGN_VERIFY']] as const) {
       const id = newId();
       await token.keyPairs.generateKeyPair(id, `kms:${spec}:${purpose}`, spec, purpose);
       const objects = await rawObjects(token, id);

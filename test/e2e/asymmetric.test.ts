@@ -99,6 +99,46 @@ describe('Sign and Verify', () => {
   });
 });
 
+describe('Ed25519', () => {
+  it('ECC_NIST_EDWARDS25519: the SDK signs with ED25519_SHA_512; node:crypto verifies with the GetPublicKey key, and so does Verify', async () => {
+    const key = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
+    expect(key).toMatchObject({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ED25519_SHA_512'] });
+    const out = await kms.send(new GetPublicKeyCommand({ KeyId: key.Arn }));
+    expect(out).toMatchObject({ KeyId: key.Arn, KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ED25519_SHA_512'] });
+    const publicKey = createPublicKey({ key: Buffer.from(out.PublicKey!), format: 'der', type: 'spki' });
+    expect(publicKey.asymmetricKeyType).toBe('ed25519');
+    const signed = await kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' }));
+    expect(signed).toMatchObject({ KeyId: key.Arn, SigningAlgorithm: 'ED25519_SHA_512' });
+    const signature = Buffer.from(signed.Signature!);
+    expect(signature).toHaveLength(64);
+    expect(nodeVerify(null, message, publicKey, signature)).toBe(true);
+    expect(await kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature: signature, SigningAlgorithm: 'ED25519_SHA_512' }))).toMatchObject({ SignatureValid: true, KeyId: key.Arn });
+    const tampered = Buffer.from(signature);
+    tampered[0] = tampered[0]! ^ 1;
+    expect(await rejection(kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature: tampered, SigningAlgorithm: 'ED25519_SHA_512' })))).toBeInstanceOf(KMSInvalidSignatureException);
+    // AWS's rules for the message type, as the SDK surfaces them.
+    const digest = createHash('sha512').update(message).digest();
+    const wrongType = await rejection(kms.send(new SignCommand({ KeyId: key.KeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_SHA_512' })));
+    expect(wrongType.name).toBe('ValidationException');
+    expect(wrongType.message).toBe('Message type DIGEST is incompatible with algorithm ED25519_SHA_512.');
+    // SoftHSM cannot compute Ed25519ph: refused, not signed some other way.
+    const prehash = await rejection(kms.send(new SignCommand({ KeyId: key.KeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_PH_SHA_512' })));
+    expect(prehash).toBeInstanceOf(UnsupportedOperationException);
+    expect(prehash.message).toMatch(/cannot compute Ed25519ph/);
+  });
+
+  it('a JWT signed with EdDSA through Sign verifies with jose against the service\'s JWKS', async () => {
+    const key = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', { Tags: [{ TagKey: 'jwks', TagValue: 'true' }] });
+    const jwks = (await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+    expect(jwks.keys.find((k) => k.kid === key.Arn)).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+    const input = `${Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: key.Arn })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'ed25519' })).toString('base64url')}`;
+    // JWS EdDSA is pure Ed25519 over the signing input, and the signature is already in JOSE's form.
+    const signature = Buffer.from((await kms.send(new SignCommand({ KeyId: key.Arn, Message: Buffer.from(input), MessageType: 'RAW', SigningAlgorithm: 'ED25519_SHA_512' }))).Signature!);
+    const { payload, protectedHeader } = await jwtVerify(`${input}.${signature.toString('base64url')}`, createLocalJWKSet(jwks));
+    expect({ sub: payload.sub, alg: protectedHeader.alg }).toEqual({ sub: 'ed25519', alg: 'EdDSA' });
+  });
+});
+
 /** DER SEQUENCE { INTEGER r, INTEGER s } (short form: P-256) to fixed-size r‖s. */
 function derToRaw(der: Buffer, size: number): Buffer {
   const rLength = der[3]!;
@@ -166,7 +206,7 @@ describe('data key pairs', () => {
   it('GenerateDataKeyPair(WithoutPlaintext): the private key matches the public key and the sealed copy decrypts', async () => {
     const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
     const EncryptionContext = { app: 'e2e' };
-    for (const KeyPairSpec of ['RSA_2048', 'ECC_NIST_P384', 'ECC_SECG_P256K1'] as const) {
+    for (const KeyPairSpec of ['RSA_2048', 'ECC_NIST_P384', 'ECC_SECG_P256K1', 'ECC_NIST_EDWARDS25519'] as const) {
       const pair = await kms.send(new GenerateDataKeyPairCommand({ KeyId: key.KeyId, KeyPairSpec, EncryptionContext }));
       expect(pair).toMatchObject({ KeyId: key.Arn, KeyPairSpec });
       const privateKey = createPrivateKey({ key: Buffer.from(pair.PrivateKeyPlaintext!), format: 'der', type: 'pkcs8' });

@@ -4,7 +4,7 @@
 // SHA-1 only (or the raw primitive). The contract suite runs against it as well.
 import {
   constants, createCipheriv, createDecipheriv, createECDH, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman,
-  generateKeyPairSync, privateDecrypt, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual,
+  generateKeyPairSync, privateDecrypt, privateEncrypt, publicDecrypt, randomBytes, sign as nodeSign, timingSafeEqual, verify as nodeVerify,
   type JsonWebKey, type KeyObject,
 } from 'node:crypto';
 import { KmsError, messages } from '../../src/core/errors';
@@ -13,7 +13,7 @@ import {
 } from '../../src/pkcs11/import-material';
 import { hashLength, mgf1 } from '../../src/pkcs11/oaep';
 import type {
-  AesGcmSealed, AsymmetricKeySpec, ExternalKeyCapability, ExternalKeyPermissions, HashAlgorithm, KeyManagerDescription, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
+  AesGcmSealed, AsymmetricKeySpec, Ed25519Scheme, ExternalKeyCapability, ExternalKeyPermissions, HashAlgorithm, KeyManagerDescription, HmacCapability, ImportedKeyMaterial, KeyImportCapability, KeyImportRequest, KeyObjectCapability,
   KeyPairCapability, KeyPairPurpose, KeyStore, RsaWrappingKeySpec, SignatureScheme,
 } from '../../src/core/key-stores/port';
 import { KeyStoreRegistry } from '../../src/core/key-stores/registry';
@@ -43,7 +43,7 @@ type FakeKey =
   | { kind: 'hmac'; key: Buffer }
   /** A wrapping key pair for key import: it only unwraps. */
   | { kind: 'wrapping'; privateKey: KeyObject; modulusBytes: number; modulus: Buffer }
-  | { kind: 'pair'; purpose: KeyPairPurpose; privateKey: KeyObject; publicKey: KeyObject; curve?: FakeCurve; modulusBytes?: number; modulus?: Buffer };
+  | { kind: 'pair'; purpose: KeyPairPurpose; privateKey: KeyObject; publicKey: KeyObject; curve?: FakeCurve; modulusBytes?: number; modulus?: Buffer; edwards?: boolean };
 
 const unavailable = () => new KmsError('KeyUnavailableException', 'The request was rejected because the specified KMS key was not available.');
 /** What the PKCS#11 adapter answers when the token refuses a key for a mechanism (CKR_KEY_FUNCTION_NOT_PERMITTED etc.). */
@@ -146,7 +146,8 @@ function pointToJwk(curve: FakeCurve, point: Buffer): JsonWebKey {
   return { kty: 'EC', crv: curve.jwk, x: point.subarray(1, 1 + f).toString('base64url'), y: point.subarray(1 + f).toString('base64url') };
 }
 
-function generatePair(spec: AsymmetricKeySpec): { privateKey: KeyObject; publicKey: KeyObject; curve?: FakeCurve; modulusBytes?: number } {
+function generatePair(spec: AsymmetricKeySpec): { privateKey: KeyObject; publicKey: KeyObject; curve?: FakeCurve; modulusBytes?: number; edwards?: boolean } {
+  if (spec === 'ECC_NIST_EDWARDS25519') return { ...generateKeyPairSync('ed25519'), edwards: true };
   const curve = curves[spec];
   if (curve) return { ...generateKeyPairSync('ec', { namedCurve: curve.name }), curve };
   const bits = Number(spec.slice('RSA_'.length));
@@ -156,6 +157,8 @@ function generatePair(spec: AsymmetricKeySpec): { privateKey: KeyObject; publicK
 export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapability, HmacCapability, KeyImportCapability {
   /** As SoftHSM 2.6: OAEP natively with SHA-1 only. */
   readonly nativeOaepHashes: readonly HashAlgorithm[] = ['SHA_1'];
+  /** As SoftHSM 2.6's profile: pure Ed25519, no Ed25519ph. A test may take EdDSA away. */
+  ed25519Schemes: readonly Ed25519Scheme[] = ['ED25519'];
   // Every capability, on this one object.
   readonly keyObjects: KeyObjectCapability = this;
   readonly keyPairs: FakeToken = this;
@@ -174,7 +177,9 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
   }
   async generateKeyPair(objectId: string, _label: string, spec: AsymmetricKeySpec, purpose: KeyPairPurpose): Promise<Buffer> {
     const isEc = spec in curves;
-    if ((purpose === 'ENCRYPT_DECRYPT' && isEc) || (purpose === 'KEY_AGREEMENT' && !isEc)) throw refused(`${spec} cannot be used for ${purpose}`);
+    const isEdwards = spec === 'ECC_NIST_EDWARDS25519';
+    if ((purpose === 'ENCRYPT_DECRYPT' && (isEc || isEdwards)) || (purpose === 'KEY_AGREEMENT' && !isEc)) throw refused(`${spec} cannot be used for ${purpose}`);
+    if (isEdwards) this.assertRunsEd25519('ED25519');
     const pair = generatePair(spec);
     const modulus = pair.modulusBytes ? Buffer.from(pair.publicKey.export({ format: 'jwk' }).n!, 'base64url') : undefined;
     this.keys.set(objectId, { kind: 'pair', purpose, ...pair, modulus });
@@ -262,6 +267,29 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
     }
   }
 
+  private assertRunsEd25519(scheme: Ed25519Scheme): void {
+    if (!this.ed25519Schemes.includes(scheme)) throw refused(`${scheme} is not among this token's Ed25519 schemes`);
+  }
+
+  /** Pure Ed25519 on node:crypto, which has no Ed25519ph: the fake refuses that even when a test lists it. */
+  async signMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer): Promise<Buffer> {
+    this.assertRunsEd25519(scheme);
+    checkMessage(message);
+    const key = this.pair(objectId, 'SIGN_VERIFY');
+    if (!key.edwards) throw refused('EdDSA with a key that is not Ed25519');
+    if (scheme !== 'ED25519') throw refused('the fake has no Ed25519ph');
+    return nodeSign(null, message, key.privateKey);
+  }
+
+  async verifyMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer, signature: Buffer): Promise<boolean> {
+    this.assertRunsEd25519(scheme);
+    checkMessage(message);
+    const key = this.pair(objectId, 'SIGN_VERIFY');
+    if (!key.edwards) throw refused('EdDSA with a key that is not Ed25519');
+    if (scheme !== 'ED25519') throw refused('the fake has no Ed25519ph');
+    return signature.length === 64 && nodeVerify(null, message, key.publicKey, signature);
+  }
+
   /** node:crypto decodes OAEP with any hash; how a real token does it is the adapter's business (pkcs11-oaep-choice.test.ts). */
   async rsaOaepDecrypt(objectId: string, hash: HashAlgorithm, ciphertext: Buffer): Promise<Buffer> {
     const key = this.pair(objectId, 'ENCRYPT_DECRYPT');
@@ -314,6 +342,7 @@ export class FakeToken implements KeyStore, KeyObjectCapability, KeyPairCapabili
   }
 
   async generateDataKeyPair(spec: AsymmetricKeySpec): Promise<{ privateKeyPkcs8: Buffer; publicKeySpki: Buffer }> {
+    if (spec === 'ECC_NIST_EDWARDS25519') this.assertRunsEd25519('ED25519');
     const { privateKey, publicKey } = generatePair(spec);
     return { privateKeyPkcs8: privateKey.export({ type: 'pkcs8', format: 'der' }), publicKeySpki: publicKey.export({ type: 'spki', format: 'der' }) };
   }

@@ -80,6 +80,8 @@ export interface TestServiceOptions {
   connectors?: KeyStoreConnectors;
   /** Record every call in the audit trail (KMS_AUDIT); on unless false. */
   audit?: boolean;
+  /** Token capability profiles from this directory instead of hsm/profiles (a token with other capabilities). */
+  profileDir?: string;
 }
 
 /** The store a test service runs on: the embedded one, or MongoDB with KMS_TEST_STORE=mongo. */
@@ -122,7 +124,7 @@ async function openTestStore(dir: string): Promise<TestStore> {
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dir = options.restartOf?.dir ?? mkdtempSync(path.join(tmpdir(), 'hsm-kms-svc-'));
   const token = options.restartOf?.token ?? createTestToken();
-  const defaultStore = openTestToken(token);
+  const defaultStore = openTestToken(token, options.profileDir ? { profileDir: options.profileDir } : {});
   const { store: realStore, discard } = await openTestStore(dir);
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = options.clock ?? systemClock;

@@ -43,9 +43,11 @@ export function createTestToken(_purpose = 'test'): TestToken {
   }
 }
 
-/** The default token of a test service, on `token`. */
-export function openTestToken(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number } = {}): Pkcs11Token {
+/** The default token of a test service, on `token`; `profileDir` and `profileVendor` choose its capability profile as the service's options do. */
+export function openTestToken(token: TestToken, overrides: { poolSize?: number; acquireTimeoutMs?: number; profileDir?: string; profileVendor?: string } = {}): Pkcs11Token {
   return openDefaultToken({
+    ...(overrides.profileDir ? { profileDir: overrides.profileDir } : {}),
+    ...(overrides.profileVendor ? { profileVendor: overrides.profileVendor } : {}),
     modulePath: SOFTHSM_MODULE,
     tokenLabel: token.label,
     pin: token.pin,

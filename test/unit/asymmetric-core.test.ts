@@ -6,7 +6,7 @@ import type { CoreDeps } from '../../src/core/deps';
 import { digestOf } from '../../src/core/crypto/digest';
 import { KmsError } from '../../src/core/errors';
 import {
-  encryptionAlgorithmsOf, hmacSpecs, keyAgreementAlgorithmsOf, macAlgorithmsOf, maxOaepPlaintext, signatureSchemeFor, signingAlgorithmsOf, usagesBySpec,
+  encryptionAlgorithmsOf, hmacSpecs, keyAgreementAlgorithmsOf, macAlgorithmsOf, maxOaepPlaintext, signingAlgorithmsOf, signingMethodFor, usagesBySpec,
 } from '../../src/core/keys/key-specs';
 import { keySpecs, keyUsages, type KeyRecord } from '../../src/core/model';
 import { FakeToken, fakeKeyStores } from '../support/fake-token';
@@ -21,6 +21,7 @@ describe('key spec tables', () => {
       }
     }
     expect(signingAlgorithmsOf('ECC_SECG_P256K1', 'SIGN_VERIFY')).toEqual(['ECDSA_SHA_256']);
+    expect(signingAlgorithmsOf('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY')).toEqual(['ED25519_SHA_512', 'ED25519_PH_SHA_512']);
     expect(keyAgreementAlgorithmsOf('ECC_NIST_P521', 'KEY_AGREEMENT')).toEqual(['ECDH']);
     expect(signingAlgorithmsOf('ECC_NIST_P256', 'KEY_AGREEMENT')).toBeUndefined();
     expect(Object.values(hmacSpecs).map((h) => h.keyBytes)).toEqual([28, 32, 48, 64]);
@@ -34,12 +35,16 @@ describe('key spec tables', () => {
     ]).toEqual([214, 190, 342, 318, 470, 446]);
   });
 
-  it('map signing algorithms to PSS, PKCS#1 v1.5 and ECDSA schemes with their hashes', () => {
-    expect(signatureSchemeFor('RSA_4096', 'SIGN_VERIFY', 'RSASSA_PSS_SHA_384')).toEqual({ kind: 'RSA_PSS', hash: 'SHA_384' });
-    expect(signatureSchemeFor('RSA_2048', 'SIGN_VERIFY', 'RSASSA_PKCS1_V1_5_SHA_512')).toEqual({ kind: 'RSA_PKCS1_V1_5', hash: 'SHA_512' });
-    expect(signatureSchemeFor('ECC_NIST_P521', 'SIGN_VERIFY', 'ECDSA_SHA_512')).toEqual({ kind: 'ECDSA', hash: 'SHA_512' });
-    // An RSA key for encryption has no signing algorithms at all.
-    expect(() => signatureSchemeFor('RSA_2048', 'ENCRYPT_DECRYPT', 'RSASSA_PSS_SHA_256')).toThrow('Algorithm RSASSA_PSS_SHA_256 is incompatible with key spec RSA_2048.');
+  it('map signing algorithms to PSS, PKCS#1 v1.5 and ECDSA schemes over digests, and Ed25519 over messages', () => {
+    expect(signingMethodFor('RSA_4096', 'SIGN_VERIFY', 'RSASSA_PSS_SHA_384')).toEqual({ over: 'digest', scheme: { kind: 'RSA_PSS', hash: 'SHA_384' } });
+    expect(signingMethodFor('RSA_2048', 'SIGN_VERIFY', 'RSASSA_PKCS1_V1_5_SHA_512')).toEqual({ over: 'digest', scheme: { kind: 'RSA_PKCS1_V1_5', hash: 'SHA_512' } });
+    expect(signingMethodFor('ECC_NIST_P521', 'SIGN_VERIFY', 'ECDSA_SHA_512')).toEqual({ over: 'digest', scheme: { kind: 'ECDSA', hash: 'SHA_512' } });
+    expect(signingMethodFor('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', 'ED25519_SHA_512')).toEqual({ over: 'message', scheme: 'ED25519', messageType: 'RAW' });
+    expect(signingMethodFor('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', 'ED25519_PH_SHA_512')).toEqual({ over: 'message', scheme: 'ED25519_PH', messageType: 'DIGEST' });
+    // An RSA key for encryption has no signing algorithms at all; Ed25519 algorithms belong to Ed25519 keys only.
+    expect(() => signingMethodFor('RSA_2048', 'ENCRYPT_DECRYPT', 'RSASSA_PSS_SHA_256')).toThrow('Algorithm RSASSA_PSS_SHA_256 is incompatible with key spec RSA_2048.');
+    expect(() => signingMethodFor('ECC_NIST_P256', 'SIGN_VERIFY', 'ED25519_SHA_512')).toThrow('Algorithm ED25519_SHA_512 is incompatible with key spec ECC_NIST_P256.');
+    expect(() => signingMethodFor('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY', 'ECDSA_SHA_512')).toThrow('Algorithm ECDSA_SHA_512 is incompatible with key spec ECC_NIST_EDWARDS25519.');
   });
 });
 

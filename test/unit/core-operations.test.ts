@@ -1,5 +1,6 @@
 // Core operations with fakes (an in-memory store and a token on node:crypto): the security
 // preconditions of core, each in a test named after its `// Precondition:` sentence.
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { parseCiphertext } from '../../src/core/crypto/ciphertext';
 import type { RequestContext } from '../../src/core/api/context';
 import type { CoreDeps } from '../../src/core/deps';
@@ -173,4 +174,34 @@ it('never stores key material: the record holds only a reference to the token ob
   const stored = (await deps.store.keys.get({ accountId: ACCOUNT, region: REGION }, key.KeyId))!;
   expect(stored.versions[0]!.backing).toEqual({ kind: 'pkcs11', tokenId: 'default', objectId: stored.versions[0]!.id });
   expect(await token.hasKey(stored.versions[0]!.id)).toBe(true);
+});
+
+describe('Ed25519 keys follow their token\'s capabilities', () => {
+  it('a token that computes Ed25519ph lists ED25519_PH_SHA_512 and is handed the caller\'s SHA-512 digest as the message to prehash', async () => {
+    token.ed25519Schemes = ['ED25519', 'ED25519_PH'];
+    const meta = (await callOperation(deps, root, 'CreateKey', { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })).KeyMetadata as Record<string, unknown>;
+    expect(meta.SigningAlgorithms).toEqual(['ED25519_SHA_512', 'ED25519_PH_SHA_512']);
+    expect((await callOperation(deps, root, 'GetPublicKey', { KeyId: meta.KeyId })).SigningAlgorithms).toEqual(['ED25519_SHA_512', 'ED25519_PH_SHA_512']);
+    const digest = Buffer.alloc(64, 7);
+    const signing = jest.spyOn(token, 'signMessage').mockResolvedValueOnce(Buffer.alloc(64, 1));
+    const signed = await call('Sign', root, { KeyId: meta.KeyId, Message: digest.toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'ED25519_PH_SHA_512' });
+    expect(signed.Signature).toBe(Buffer.alloc(64, 1).toString('base64'));
+    expect(signing).toHaveBeenCalledWith(expect.any(String), 'ED25519_PH', digest);
+    signing.mockRestore();
+    // Pure Ed25519 signs the message itself, which node:crypto verifies with the public key.
+    const message = Buffer.from('pure');
+    const pure = await call('Sign', root, { KeyId: meta.KeyId, Message: message.toString('base64'), SigningAlgorithm: 'ED25519_SHA_512' });
+    const publicKey = createPublicKey({ key: Buffer.from((await call('GetPublicKey', root, { KeyId: meta.KeyId as string })).PublicKey!, 'base64'), format: 'der', type: 'spki' });
+    expect(nodeVerify(null, message, publicKey, Buffer.from(pure.Signature!, 'base64'))).toBe(true);
+  });
+
+  it('a token that stops running EdDSA lists no Ed25519 algorithm and refuses to sign, saying why', async () => {
+    const meta = (await callOperation(deps, root, 'CreateKey', { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })).KeyMetadata as Record<string, string>;
+    expect(meta.SigningAlgorithms).toEqual(['ED25519_SHA_512']);
+    token.ed25519Schemes = [];
+    expect(((await call('DescribeKey', root, { KeyId: meta.KeyId })).KeyMetadata as unknown as Record<string, unknown>).SigningAlgorithms).toEqual([]);
+    const error = await callOperation(deps, root, 'Sign', { KeyId: meta.KeyId, Message: Buffer.from('m').toString('base64'), SigningAlgorithm: 'ED25519_SHA_512' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UnsupportedOperationException', message: expect.stringContaining('cannot compute Ed25519 signatures (its capability profile does not set eddsa)') });
+    expect(await rejectCode(call('CreateKey', root, { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }))).toBe('UnsupportedOperationException');
+  });
 });

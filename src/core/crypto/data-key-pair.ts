@@ -1,11 +1,11 @@
-// Data key pairs: an RSA or EC key pair generated inside the token, handed to the caller
+// Data key pairs: an RSA, EC or Ed25519 key pair generated inside the token, handed to the caller
 // (the API's purpose), with the private key also sealed under a symmetric KMS key and the
 // encryption context. Shared by GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
 import type { RequestContext } from '../api/context';
 import type { CoreDeps } from '../deps';
 import type { EncryptionContext } from './encryption-context';
 import { dataKeyPairSpecField, dryRunField, encryptionContextField, grantTokensField, keyIdField } from '../api/fields';
-import { assertTokenCanHold } from '../keys/key-specs';
+import { assertStoreMakesEd25519, assertTokenCanHold, isEdwardsSpec } from '../keys/key-specs';
 import { keyForOperation, throwIfDryRun } from '../keys/resolve';
 import type { DataKeyPairSpec } from '../model';
 import type { AsymmetricKeySpec } from '../key-stores/port';
@@ -38,8 +38,10 @@ export async function generateDataKeyPair(
   });
   assertSymmetricEncryptionKey(resolved, operation, undefined);
   assertTokenCanHold(input.KeyPairSpec, 'KeyPairSpec');
+  const store = deps.keyStores.storeFor();
+  if (isEdwardsSpec(input.KeyPairSpec)) assertStoreMakesEd25519(store, 'KeyPairSpec');
   throwIfDryRun(input.DryRun);
-  const pair = await requireCapability(deps.keyStores.storeFor(), 'keyPairs').generateDataKeyPair(input.KeyPairSpec as AsymmetricKeySpec);
+  const pair = await requireCapability(store, 'keyPairs').generateDataKeyPair(input.KeyPairSpec as AsymmetricKeySpec);
   try {
     const sealed = await sealSymmetric(deps, resolved.key, pair.privateKeyPkcs8, input.EncryptionContext, keyStoreCall(ctx, operation, resolved.arn));
     return {

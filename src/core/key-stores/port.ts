@@ -6,7 +6,8 @@
 
 export type HashAlgorithm = 'SHA_1' | 'SHA_224' | 'SHA_256' | 'SHA_384' | 'SHA_512';
 
-export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1';
+export type AsymmetricKeySpec =
+  | 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1' | 'ECC_NIST_EDWARDS25519';
 
 /** What a key pair in the token may do; decides CKA_SIGN/CKA_DECRYPT/CKA_DERIVE. */
 export type KeyPairPurpose = 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' | 'KEY_AGREEMENT';
@@ -16,6 +17,14 @@ export type SignatureScheme =
   | { kind: 'RSA_PKCS1_V1_5'; hash: HashAlgorithm }
   | { kind: 'RSA_PSS'; hash: HashAlgorithm }
   | { kind: 'ECDSA'; hash: HashAlgorithm };
+
+/**
+ * Ed25519 signatures (RFC 8032), over the message itself: the scheme's hashing runs inside the
+ * store. 'ED25519' is pure Ed25519. 'ED25519_PH' is Ed25519ph: the store hashes its input with
+ * SHA-512 and signs that prehash (AWS's ED25519_PH_SHA_512, whose input is the caller's
+ * SHA-512 digest, so the message is hashed twice).
+ */
+export type Ed25519Scheme = 'ED25519' | 'ED25519_PH';
 
 /** The wrapping algorithms ImportKeyMaterial unwraps (AWS no longer accepts RSAES_PKCS1_V1_5; SM2PKE is China-only). */
 export type ImportWrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
@@ -85,6 +94,12 @@ export interface KeyObjectCapability {
 
 export interface KeyPairCapability {
   /**
+   * The Ed25519 schemes the store runs inside itself, as the token's capability profile says;
+   * empty where it runs none. The store makes Ed25519 key pairs (KMS keys and data key pairs)
+   * only where 'ED25519' is listed.
+   */
+  readonly ed25519Schemes: readonly Ed25519Scheme[];
+  /**
    * A key pair whose private and public objects share `objectId`; the private half is
    * sensitive and non-extractable. Returns the public key as DER SubjectPublicKeyInfo.
    */
@@ -98,6 +113,14 @@ export interface KeyPairCapability {
   signDigest(objectId: string, scheme: SignatureScheme, digest: Buffer): Promise<Buffer>;
   /** Verifies in the token; false (not an error) for a signature that does not verify, including a malformed one. */
   verifyDigest(objectId: string, scheme: SignatureScheme, digest: Buffer, signature: Buffer): Promise<boolean>;
+  /**
+   * Signs the message itself with an Ed25519 private key (one single-part operation: EdDSA
+   * hashes the whole message twice, so tokens offer no multi-part form). The 64-byte R‖S.
+   * Refused with KMSInternalException for a scheme not in ed25519Schemes.
+   */
+  signMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer): Promise<Buffer>;
+  /** Verifies an Ed25519 signature of the message in the token; false (not an error) for one that does not verify, including a malformed one. */
+  verifyMessage(objectId: string, scheme: Ed25519Scheme, message: Buffer, signature: Buffer): Promise<boolean>;
   /**
    * RSA-OAEP decryption (MGF1 with the same hash, empty label) with the private key, which
    * never leaves the token; how (native OAEP, or the raw primitive and decoding on the host)

@@ -1,13 +1,14 @@
 // KeyMetadata as AWS returns it from CreateKey and DescribeKey.
 import { encryptionAlgorithmsOf, keyAgreementAlgorithmsOf, macAlgorithmsOf, signingAlgorithmsOf } from './key-specs';
 import { arnOf } from './resolve';
-import type { CustomKeyStoreRecord, KeyRecord, KeyState } from '../model';
+import type { CustomKeyStoreRecord, KeyRecord, KeyState, SigningAlgorithm } from '../model';
 
 /**
  * `state` is the state the key answers with (Unavailable while its custom key store is
- * disconnected), and `customKeyStore` the record of that store, for CloudHsmClusterId.
+ * disconnected), `customKeyStore` the record of that store, for CloudHsmClusterId, and
+ * `signingAlgorithms` those the key's token can compute (signingAlgorithmsListed), when fewer than AWS's.
  */
-export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customKeyStore?: CustomKeyStoreRecord } = {}) {
+export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customKeyStore?: CustomKeyStoreRecord; signingAlgorithms?: SigningAlgorithm[] } = {}) {
   const key = view.state ? { ...record, state: view.state } : record;
   const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion';
   return {
@@ -33,7 +34,7 @@ export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customK
     KeySpec: key.keySpec,
     // Exactly one of the algorithm lists, by key usage, as AWS lists them.
     EncryptionAlgorithms: encryptionAlgorithmsOf(key.keySpec, key.keyUsage),
-    SigningAlgorithms: signingAlgorithmsOf(key.keySpec, key.keyUsage),
+    SigningAlgorithms: view.signingAlgorithms ?? signingAlgorithmsOf(key.keySpec, key.keyUsage),
     KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
     MacAlgorithms: macAlgorithmsOf(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,

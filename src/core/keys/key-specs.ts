@@ -4,7 +4,7 @@ import { KmsError, messages } from '../errors';
 import type {
   DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm,
 } from '../model';
-import type { AsymmetricKeySpec, HashAlgorithm, SignatureScheme } from '../key-stores/port';
+import type { AsymmetricKeySpec, Ed25519Scheme, HashAlgorithm, KeyStore, SignatureScheme } from '../key-stores/port';
 
 /** The key usages CreateKey accepts for each key spec (one usage per key). */
 export const usagesBySpec: Record<KeySpec, readonly KeyUsage[]> = {
@@ -43,7 +43,6 @@ const specsNoTokenHolds: Partial<Record<KeySpec | DataKeyPairSpec, string>> = {
   ML_KEM_512: 'ML-KEM has no mechanism in PKCS#11 v2.40/3.0 tokens such as SoftHSM',
   ML_KEM_768: 'ML-KEM has no mechanism in PKCS#11 v2.40/3.0 tokens such as SoftHSM',
   ML_KEM_1024: 'ML-KEM has no mechanism in PKCS#11 v2.40/3.0 tokens such as SoftHSM',
-  ECC_NIST_EDWARDS25519: 'Ed25519 signing (CKM_EDDSA over the message, not a digest) is not part of the token port yet',
 };
 
 /** The EncapsulationAlgorithmSpec values of the API. */
@@ -68,8 +67,22 @@ export function assertTokenCanHold(spec: KeySpec | DataKeyPairSpec, parameter: '
   }
 }
 
+/**
+ * Ed25519 is a PKCS#11 3.0 mechanism some tokens lack: the key's token must run EdDSA, as its
+ * capability profile says, or the spec is refused (never generated or used on the host).
+ */
+// Precondition: an Ed25519 key or data key pair is made only in a token whose capability profile says it runs EdDSA.
+export function assertStoreMakesEd25519(store: KeyStore, parameter: 'KeySpec' | 'KeyPairSpec'): void {
+  if (!(store.keyPairs?.ed25519Schemes ?? []).includes('ED25519')) {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `${parameter} ECC_NIST_EDWARDS25519 is not supported by this service: the PKCS#11 token cannot generate Ed25519 keys or sign with EdDSA (its capability profile does not set eddsa), and no key is made or used outside the token.`,
+    );
+  }
+}
+
 export function isAsymmetricSpec(spec: KeySpec): spec is AsymmetricKeySpec {
-  return spec in curves || spec in rsaModulusBits;
+  return spec in curves || spec in rsaModulusBits || spec in edwardsCurves;
 }
 
 export function isHmacSpec(spec: KeySpec): spec is HmacKeySpec {
@@ -121,6 +134,20 @@ export function isEccSpec(spec: string): spec is EccKeySpec {
 }
 
 // ---------------------------------------------------------------------------------------
+// Edwards curves (EdDSA)
+
+export type EdwardsKeySpec = 'ECC_NIST_EDWARDS25519';
+
+/** Each Edwards spec's JWS alg: Ed25519 is an OKP key (RFC 8037, crv Ed25519) for EdDSA, pure Ed25519 over the signing input, which is ED25519_SHA_512 with RAW. */
+export const edwardsCurves: Record<EdwardsKeySpec, { jwsAlg: string }> = {
+  ECC_NIST_EDWARDS25519: { jwsAlg: 'EdDSA' },
+};
+
+export function isEdwardsSpec(spec: string): spec is EdwardsKeySpec {
+  return spec in edwardsCurves;
+}
+
+// ---------------------------------------------------------------------------------------
 // HMAC
 
 export type HmacKeySpec = 'HMAC_224' | 'HMAC_256' | 'HMAC_384' | 'HMAC_512';
@@ -158,6 +185,28 @@ const schemes: Partial<Record<SigningAlgorithm, SignatureScheme>> = {
   ECDSA_SHA_512: { kind: 'ECDSA', hash: 'SHA_512' },
 };
 
+/**
+ * The Ed25519 algorithms: each signs the message itself with one scheme in the token, and AWS
+ * pairs each with exactly one MessageType. ED25519_PH_SHA_512 takes a SHA-512 digest as its
+ * message and prehashes it again (Ed25519ph), so the input is hashed twice, as AWS documents.
+ */
+const ed25519Algorithms: Partial<Record<SigningAlgorithm, { scheme: Ed25519Scheme; messageType: 'RAW' | 'DIGEST' }>> = {
+  ED25519_SHA_512: { scheme: 'ED25519', messageType: 'RAW' },
+  ED25519_PH_SHA_512: { scheme: 'ED25519_PH', messageType: 'DIGEST' },
+};
+
+/** How a signing algorithm is computed in the token. */
+export type SigningMethod =
+  /** RSA and ECDSA: over a digest, hashed here for MessageType RAW or given for DIGEST. */
+  | { over: 'digest'; scheme: SignatureScheme }
+  /** Ed25519: over the message itself, which must be of `messageType` (a SHA-512 digest for DIGEST). */
+  | { over: 'message'; scheme: Ed25519Scheme; messageType: 'RAW' | 'DIGEST' };
+
+/** The Ed25519 scheme behind an algorithm; undefined for any other algorithm. */
+export function ed25519SchemeOf(algorithm: SigningAlgorithm): Ed25519Scheme | undefined {
+  return ed25519Algorithms[algorithm]?.scheme;
+}
+
 // ---------------------------------------------------------------------------------------
 // The algorithm lists KeyMetadata and GetPublicKey carry, exactly as AWS lists them
 
@@ -172,6 +221,7 @@ export function signingAlgorithmsOf(spec: KeySpec, usage: KeyUsage): SigningAlgo
   if (usage !== 'SIGN_VERIFY') return undefined;
   if (isRsaSpec(spec)) return [...rsaSigningAlgorithms];
   if (isEccSpec(spec)) return [curves[spec].signingAlgorithm];
+  if (isEdwardsSpec(spec)) return ['ED25519_SHA_512', 'ED25519_PH_SHA_512'];
   return undefined;
 }
 
@@ -187,12 +237,13 @@ export function macAlgorithmsOf(spec: KeySpec, usage: KeyUsage): MacAlgorithm[] 
 // Checks operations share
 
 // Precondition: a signing algorithm must be one the key's spec allows.
-export function signatureSchemeFor(spec: KeySpec, usage: KeyUsage, algorithm: SigningAlgorithm): SignatureScheme {
-  const scheme = schemes[algorithm];
-  if (!scheme || !(signingAlgorithmsOf(spec, usage) ?? []).includes(algorithm)) {
+export function signingMethodFor(spec: KeySpec, usage: KeyUsage, algorithm: SigningAlgorithm): SigningMethod {
+  const digestScheme = schemes[algorithm];
+  const messageScheme = ed25519Algorithms[algorithm];
+  if ((!digestScheme && !messageScheme) || !(signingAlgorithmsOf(spec, usage) ?? []).includes(algorithm)) {
     throw new KmsError('InvalidKeyUsageException', messages.incompatibleAlgorithm(algorithm, spec));
   }
-  return scheme;
+  return digestScheme ? { over: 'digest', scheme: digestScheme } : { over: 'message', ...messageScheme! };
 }
 
 // Precondition: a MAC algorithm must be the one the HMAC key's spec names.

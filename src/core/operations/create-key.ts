@@ -1,5 +1,5 @@
-// CreateKey: a new key whose material is generated inside the token: an AES key, an RSA or
-// EC key pair, or an HMAC key, every one sensitive and non-extractable.
+// CreateKey: a new key whose material is generated inside the token: an AES key, an RSA, EC or
+// Ed25519 key pair, or an HMAC key, every one sensitive and non-extractable.
 import { authorize } from '../access/authorize';
 import { callerScope } from '../api/context';
 import { KmsError } from '../errors';
@@ -7,7 +7,8 @@ import { assertNoLockout, validateKeyPolicy } from '../access/key-policy';
 import { tagsField } from '../api/fields';
 import { emptyImportState } from '../import/import-state';
 import { keyMetadata } from '../keys/key-metadata';
-import { assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isHmacSpec, usagesBySpec } from '../keys/key-specs';
+import { assertStoreMakesEd25519, assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isEdwardsSpec, isHmacSpec, usagesBySpec } from '../keys/key-specs';
+import { signingAlgorithmsListed } from '../crypto/signing';
 import { newKeyId, newKeyMaterialId, PARTITION } from '../keys/key-id';
 import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
 import { defaultKeyPolicy } from '../access/policy';
@@ -66,6 +67,13 @@ export const createKey = defineOperation({
     const inCustomKeyStore = origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE' || input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined;
     if (inCustomKeyStore) checkCustomKeyStoreRequest({ origin, keySpec, keyUsage, CustomKeyStoreId: input.CustomKeyStoreId, XksKeyId: input.XksKeyId, MultiRegion: input.MultiRegion });
     if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
+    if (isEdwardsSpec(keySpec)) {
+      // Precondition: Ed25519 key material is generated in the token, never imported.
+      if (origin === 'EXTERNAL') {
+        throw new KmsError('UnsupportedOperationException', `Origin EXTERNAL is not supported by this service for KeySpec ${keySpec}: importing Ed25519 key material is not implemented; create the key with Origin AWS_KMS.`);
+      }
+      assertStoreMakesEd25519(deps.keyStores.storeFor(), 'KeySpec');
+    }
     const tags = validateTags(input.Tags ?? []);
 
     const now = deps.clock.now();
@@ -146,7 +154,7 @@ export const createKey = defineOperation({
         currentVersionId: versionId,
         versions: draft.versions.map((v) => ({ ...v, status: 'ACTIVE' as const, ...(publicKeySpki ? { publicKeySpki: publicKeySpki.toString('base64') } : {}) })),
       });
-      return { KeyMetadata: keyMetadata(complete, { customKeyStore: placement.customKeyStore }) };
+      return { KeyMetadata: keyMetadata(complete, { customKeyStore: placement.customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, complete) }) };
     } catch (e) {
       await discardDraft();
       throw e;

@@ -1,5 +1,6 @@
 // DescribeKey: a key's metadata, by key id, key ARN, alias name or alias ARN.
 import { grantTokensField, keyIdField } from '../api/fields';
+import { signingAlgorithmsListed } from '../crypto/signing';
 import { keyMetadata } from '../keys/key-metadata';
 import { keyForOperation } from '../keys/resolve';
 import { defineOperation } from '../api/operation';
@@ -10,6 +11,6 @@ export const describeKey = defineOperation({
   input: schema({ KeyId: s.required(keyIdField()), GrantTokens: grantTokensField() }),
   async run(deps, ctx, input) {
     const { key, state, customKeyStore } = await keyForOperation(deps, ctx, 'DescribeKey', input.KeyId, { aliases: true, authorization: { grantTokens: input.GrantTokens } });
-    return { KeyMetadata: keyMetadata(key, { state, customKeyStore }) };
+    return { KeyMetadata: keyMetadata(key, { state, customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, key) }) };
   },
 });

@@ -1,9 +1,10 @@
 // GetPublicKey: the public half of an asymmetric key (DER SubjectPublicKeyInfo), with what
 // it is for, so it can be used safely outside the service.
 import { publicKeyDer } from '../crypto/asymmetric';
+import { signingAlgorithmsListed } from '../crypto/signing';
 import { KmsError } from '../errors';
 import { grantTokensField, keyIdField } from '../api/fields';
-import { encryptionAlgorithmsOf, isAsymmetricSpec, keyAgreementAlgorithmsOf, signingAlgorithmsOf } from '../keys/key-specs';
+import { encryptionAlgorithmsOf, isAsymmetricSpec, keyAgreementAlgorithmsOf } from '../keys/key-specs';
 import { keyForOperation } from '../keys/resolve';
 import { defineOperation } from '../api/operation';
 import { s, schema } from '../api/schema';
@@ -24,7 +25,7 @@ export const getPublicKey = defineOperation({
       KeySpec: key.keySpec,
       KeyUsage: key.keyUsage,
       EncryptionAlgorithms: encryptionAlgorithmsOf(key.keySpec, key.keyUsage),
-      SigningAlgorithms: signingAlgorithmsOf(key.keySpec, key.keyUsage),
+      SigningAlgorithms: signingAlgorithmsListed(deps, key),
       KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
     };
   },

@@ -4,7 +4,7 @@ import { KmsError } from '../errors';
 import { dryRunField, grantTokensField, keyIdField, messageField, messageTypeField, signatureField, signingAlgorithmField } from '../api/fields';
 import { defineOperation } from '../api/operation';
 import { s, schema } from '../api/schema';
-import { prepareSigning } from '../crypto/signing';
+import { prepareSigning, verifyInToken } from '../crypto/signing';
 
 export const verify = defineOperation({
   name: 'Verify',
@@ -18,11 +18,11 @@ export const verify = defineOperation({
     DryRun: dryRunField(),
   }),
   async run(deps, ctx, input) {
-    const { resolved, scheme, digest, object } = await prepareSigning(deps, ctx, 'Verify', input);
+    const request = await prepareSigning(deps, ctx, 'Verify', input);
     // Precondition: a signature that does not verify is refused with KMSInvalidSignatureException.
-    if (!(await object.capability.verifyDigest(object.backingKeyId, scheme, digest, input.Signature))) {
+    if (!(await verifyInToken(request, input.Signature))) {
       throw new KmsError('KMSInvalidSignatureException', '', `signature did not verify (${input.SigningAlgorithm})`);
     }
-    return { KeyId: resolved.arn, SignatureValid: true, SigningAlgorithm: input.SigningAlgorithm };
+    return { KeyId: request.resolved.arn, SignatureValid: true, SigningAlgorithm: input.SigningAlgorithm };
   },
 });
