@@ -55,6 +55,9 @@ export class WalCheckpointer {
 
   /** Stops the thread once it has closed its connection. */
   async stop(): Promise<void> {
+    // Held until it has gone: a process waiting on nothing else would otherwise end (exit code 0)
+    // in the middle of its shutdown.
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
   }
