@@ -154,7 +154,7 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect(fine.status).toBe(200);
   }, 60_000);
 
-  it('in any-credentials mode a known access key id is still verified with its secret.', async () => {
+  it('known access key ids (the root, the credentials file) are still verified with their secrets and act as themselves', async () => {
     for (const known of [ROOT, ALICE]) {
       const wrongSecret = await kmsCall(svc.app, 'ListKeys', {}, { credentials: { accessKeyId: known.accessKeyId, secretAccessKey: MOTO_CREDENTIALS.secretAccessKey }, region: MOTO_REGION });
       expect(wrongSecret.status).toBe(400);
