@@ -396,8 +396,10 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
   const bearer = config.jwtIssuers ? new BearerAuthenticator(config.jwtIssuers, { defaultRegion: config.region }) : undefined;
   const app = createApp({
     service, readiness, logger, principals: () => principals.current(), bearer, signatureClock: systemClock, maxBodyBytes: config.maxBodyBytes,
-    jwks: { accountId: config.accountId, region: config.region },
+    jwks: { accountId: config.accountId, region: config.region }, anyCredentials: config.dev.anyCredentials, devReset: config.dev.reset,
   });
+  if (config.dev.anyCredentials) logger.warn('KMS_DEV_ANY_CREDENTIALS is on: any access key id is accepted as the account root without checking its signature');
+  if (config.dev.reset) logger.warn('KMS_DEV_RESET is on: POST /moto-api/reset and /hsm-kms/reset delete every key, alias, grant, custom key store and audit record');
   let server: Server | undefined;
   let stopTlsWatch: (() => void) | undefined;
   let stopXks: (() => Promise<void>) | undefined;

@@ -170,6 +170,19 @@ export interface AuditIntegrityConfig {
   };
 }
 
+/**
+ * The test-suite conveniences (KMS_DEV_*): each off unless set to `on`, and refused at start-up
+ * unless KMS_HOST is a loopback address, since each one gives up a protection AWS KMS has.
+ */
+export interface DevConfig {
+  dev: {
+    /** KMS_DEV_ANY_CREDENTIALS: an unknown access key id signs as the account root, its signature unverified. */
+    anyCredentials: boolean;
+    /** KMS_DEV_RESET: POST /moto-api/reset and /hsm-kms/reset delete every key, alias, grant, custom key store and audit record. */
+    reset: boolean;
+  };
+}
+
 interface Sections {
   store: StoreConfig;
   token: TokenConfig;
@@ -182,6 +195,7 @@ interface Sections {
   xksClient: XksClientConfig;
   auditIntegrity: AuditIntegrityConfig;
   account: AccountConfig;
+  dev: DevConfig;
 }
 export type ConfigSection = keyof Sections;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -391,6 +405,27 @@ function accountSection(env: Env): AccountConfig {
   return { accountId, region };
 }
 
+/** An on/off variable, off unless set. */
+function onOff(env: Env, name: string): boolean {
+  const value = (env[name] || 'off').toLowerCase();
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off`);
+  return value === 'on';
+}
+
+function devSection(env: Env): DevConfig {
+  const anyCredentials = onOff(env, 'KMS_DEV_ANY_CREDENTIALS');
+  const reset = onOff(env, 'KMS_DEV_RESET');
+  const on = [...(anyCredentials ? ['KMS_DEV_ANY_CREDENTIALS'] : []), ...(reset ? ['KMS_DEV_RESET'] : [])];
+  const host = env.KMS_HOST || '127.0.0.1';
+  // Precondition: the test-suite conveniences are refused unless the KMS endpoint listens on a loopback address.
+  if (on.length > 0 && !isLoopbackHost(host)) {
+    throw new ConfigError(`${on.join(' and ')} ${on.length > 1 ? 'are' : 'is'} for test suites on one machine: KMS_HOST ${host} is not a loopback address (127.0.0.0/8, ::1, localhost); unset ${on.join(' and ')} or listen on 127.0.0.1`);
+  }
+  // A reset restarts the audit chain at record 1; exported files would then describe a chain that is gone.
+  if (reset && env.KMS_AUDIT_EXPORT_DIR) throw new ConfigError('KMS_DEV_RESET clears the audit trail, which KMS_AUDIT_EXPORT_DIR exports: unset one of them');
+  return { dev: { anyCredentials, reset } };
+}
+
 const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
   store: (env) => ({ dataDir: dataDirOf(env), metadataUri: env.KMS_METADATA_URI || undefined }),
   token: (env) => {
@@ -431,6 +466,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     return { audit: { enabled: value === 'on' } };
   },
   xks: xksSection,
+  dev: devSection,
   clusters: clustersSection,
   xksClient: (env) => ({
     xksClientCaFile: filePath(env, 'KMS_XKS_CLIENT_CA_FILE'),
@@ -461,7 +497,7 @@ export function loadConfigSections<S extends ConfigSection>(sections: readonly S
 
 /** Every section: what the server needs. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
-  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient', 'auditIntegrity'], env);
+  return loadConfigSections(['store', 'token', 'identity', 'server', 'logging', 'audit', 'xks', 'clusters', 'xksClient', 'auditIntegrity', 'dev'], env);
 }
 
 /** Set by the primary in each worker's environment, never by an operator: which worker this is. */

@@ -55,6 +55,11 @@ export interface KeyRepository {
    */
   listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]>;
   /**
+   * Keys of every scope, complete or not, ordered by account id, region and key id, those after
+   * `after` only (exclusive), at most `limit` (the test-suite reset, which deletes them all).
+   */
+  listEvery(after: (KeyScope & { keyId: string }) | undefined, limit: number): Promise<KeyRecord[]>;
+  /**
    * Complete keys in every scope, counted by state and key spec, in one query the store answers
    * itself (metrics). Optional: a store without it simply has no such gauge.
    */
@@ -181,6 +186,11 @@ export interface AuditRepository {
   listDigests(): Promise<AuditDigest[]>;
   /** Deletes records with sequence < `beforeSequence` and eventTime < `olderThan`; returns how many. */
   prune(beforeSequence: number, olderThan: Date): Promise<number>;
+  /**
+   * Deletes every record and every digest, and moves the head back to genesis, in one atomic
+   * step where the store can: the next append is record 1 of a new chain (the test-suite reset).
+   */
+  clear(): Promise<void>;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Clock } from '../core/ports';
 import type { Logger } from '../log/logger';
 import type { BearerAuthenticator } from './auth/bearer';
 import { cloudTrailHandler, isCloudTrailTarget } from './cloudtrail/router';
+import { devResetRouter } from './dev-reset';
 import type { PrincipalDirectory } from './auth/principals';
 import { jwksRouter, type JwksOptions } from './jwks';
 import { REQUEST_ID_HEADER, writeKmsError } from './kms/errors';
@@ -29,6 +30,10 @@ export interface AppOptions {
   bearer?: BearerAuthenticator;
   /** Serve GET /.well-known/jwks.json for this account and region (keys tagged jwks=true). */
   jwks?: JwksOptions;
+  /** KMS_DEV_ANY_CREDENTIALS: an unknown access key id signs as the account root, its signature unverified. */
+  anyCredentials?: boolean;
+  /** KMS_DEV_RESET: serve POST /moto-api/reset and /hsm-kms/reset. */
+  devReset?: boolean;
 }
 
 /** The KMS handler of each app, for the listener that runs it before Express. */
@@ -71,6 +76,7 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   if (options.jwks) app.use(jwksRouter(deps, options.jwks, options.logger));
+  if (options.devReset) app.use(devResetRouter(deps, options.logger));
   app.use(notFoundHandler('kms', options.service, writeKmsError, () => new KmsError('UnknownOperationException', ''), 404));
   app.use(lastResortHandler('kms', options.service, writeKmsError));
   return app;

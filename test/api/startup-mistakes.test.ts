@@ -86,3 +86,22 @@ it('creates metadata.sqlite readable by its owner only', async () => {
     await child.exited;
   }
 }, 60_000);
+
+it('the test-suite conveniences are refused unless the KMS endpoint listens on a loopback address.', async () => {
+  for (const [variables, named] of [
+    [{ KMS_DEV_ANY_CREDENTIALS: 'on' }, 'KMS_DEV_ANY_CREDENTIALS is'],
+    [{ KMS_DEV_RESET: 'on' }, 'KMS_DEV_RESET is'],
+    [{ KMS_DEV_ANY_CREDENTIALS: 'on', KMS_DEV_RESET: 'on' }, 'KMS_DEV_ANY_CREDENTIALS and KMS_DEV_RESET are'],
+  ] as const) {
+    const { code, stderr, stdout } = await startChildService(envFor({ KMS_HOST: '0.0.0.0', ...variables })).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain(`configuration error: ${named} for test suites on one machine: KMS_HOST 0.0.0.0 is not a loopback address (127.0.0.0/8, ::1, localhost)`);
+    expect(stdout).not.toContain('"message":"listening"');
+  }
+  // On loopback both start, and the reset answers.
+  const child = startChildService(envFor({ KMS_HOST: '127.0.0.1', KMS_DEV_ANY_CREDENTIALS: 'on', KMS_DEV_RESET: 'on' }));
+  const port = await child.listening;
+  expect((await fetch(`http://127.0.0.1:${port}/moto-api/reset`, { method: 'POST' })).status).toBe(200);
+  child.process.kill('SIGTERM');
+  expect((await child.exited).code).toBe(0);
+}, 90_000);

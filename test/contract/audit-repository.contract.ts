@@ -200,6 +200,27 @@ export function describeAuditRepositoryContract(name: string, factory: StoreFact
       expect(next!.previousChainValue).toBe(records[4]!.chainValue);
     });
 
+    test('clear deletes every record and digest, and the next record starts a new chain at 1 from genesis', async () => {
+      const old = await store.audit.append([draft(), draft(), draft()]);
+      await store.audit.insertDigest({ sequence: 3, chainValue: old[2]!.chainValue, signedAt: at(50), signingKeyId: 'fp', signatureAlgorithm: 'ECDSA_SHA_256', signature: 'c2ln' });
+      await store.audit.prune(2, at(1000));
+      await store.audit.clear();
+      expect(await store.audit.head()).toBeUndefined();
+      expect(await all(store.audit)).toEqual([]);
+      expect(await store.audit.listDigests()).toEqual([]);
+      expect(await store.audit.lookup({}, { limit: 10 })).toEqual({ items: [] });
+      expect(await store.audit.lastOf(keyArn(1), ['Encrypt'])).toBeUndefined();
+      // Even after a prune kept the old chain going, the next record follows genesis, not the old head.
+      const fresh = await store.audit.append([draft(), draft()]);
+      expectChained(fresh);
+      expect(fresh[0]!.chainValue).not.toBe(old[0]!.chainValue);
+      // An event id of the cleared trail may be recorded again.
+      expect(await store.audit.append([draft({ eventId: old[2]!.eventId })])).toHaveLength(1);
+      await store.audit.clear();
+      await store.audit.clear();
+      expect(await store.audit.head()).toBeUndefined();
+    });
+
     if (restart) {
       test('the trail survives a restart and carries on', async () => {
         const before = await store.audit.append([draft(), draft()]);

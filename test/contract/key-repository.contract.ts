@@ -309,6 +309,35 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('listEvery', () => {
+      test('returns the keys of every scope, complete or not, by account, region and key id, a page at a time after a key', async () => {
+        await store.keys.insert(makeKey(keyIdFor(3)));
+        await store.keys.insert(makeKey(keyIdFor(1), { incomplete: true }));
+        await store.keys.insert(makeKey(keyIdFor(2), otherRegion));
+        await store.keys.insert(makeKey(keyIdFor(1), otherAccount));
+        await store.keys.insert(makeKey(keyIdFor(4), { state: 'PendingDeletion', deletionDate: new Date('2030-01-01T00:00:00Z') }));
+        const name = (k: KeyRecord) => `${k.accountId}/${k.region}/${k.keyId}`;
+        const expected = [
+          `${scope.accountId}/${otherRegion.region}/${keyIdFor(2)}`,
+          `${scope.accountId}/${scope.region}/${keyIdFor(1)}`,
+          `${scope.accountId}/${scope.region}/${keyIdFor(3)}`,
+          `${scope.accountId}/${scope.region}/${keyIdFor(4)}`,
+          `${otherAccount.accountId}/${otherAccount.region}/${keyIdFor(1)}`,
+        ];
+        expect((await store.keys.listEvery(undefined, 100)).map(name)).toEqual(expected);
+        const first = await store.keys.listEvery(undefined, 2);
+        expect(first.map(name)).toEqual(expected.slice(0, 2));
+        // A page after a key that is gone meanwhile still carries on after it.
+        await store.keys.delete(first[1]!, first[1]!.keyId);
+        expect((await store.keys.listEvery(first[1], 2)).map(name)).toEqual(expected.slice(2, 4));
+        expect((await store.keys.listEvery(first[1], 100)).at(-1)).toMatchObject({ ...otherAccount, keyId: keyIdFor(1) });
+        expect(await store.keys.listEvery(undefined, 0)).toEqual([]);
+        expect((await store.keys.listEvery(undefined, 100)).find((k) => k.keyId === keyIdFor(4))).toStrictEqual(
+          makeKey(keyIdFor(4), { state: 'PendingDeletion', deletionDate: new Date('2030-01-01T00:00:00Z') }),
+        );
+      });
+    });
+
     describe('countByStateAndSpec', () => {
       test('counts complete keys of every scope by state and key spec, in state then spec order', async () => {
         await store.keys.insert(makeKey(keyIdFor(1)));

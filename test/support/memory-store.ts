@@ -104,6 +104,16 @@ class MemoryKeyRepository implements KeyRepository {
       .map((key) => deepClone(key));
   }
 
+  async listEvery(after: (KeyScope & { keyId: string }) | undefined, limit: number): Promise<KeyRecord[]> {
+    const compare = (a: KeyScope & { keyId: string }, b: KeyScope & { keyId: string }) =>
+      compareCodeUnits(a.accountId, b.accountId) || compareCodeUnits(a.region, b.region) || compareCodeUnits(a.keyId, b.keyId);
+    return [...this.tables.keys.values()]
+      .filter((key) => after === undefined || compare(key, after) > 0)
+      .sort(compare)
+      .slice(0, Math.max(limit, 0))
+      .map((key) => deepClone(key));
+  }
+
   async countByStateAndSpec(): Promise<KeyCount[]> {
     const counts = new Map<string, KeyCount>();
     for (const key of this.tables.keys.values()) {
@@ -423,6 +433,12 @@ class MemoryAuditRepository implements AuditRepository {
 
   async listDigests(): Promise<AuditDigest[]> {
     return [...this.digests].sort((a, b) => a.sequence - b.sequence || a.signedAt.getTime() - b.signedAt.getTime()).map((d) => deepClone(d));
+  }
+
+  async clear(): Promise<void> {
+    this.records.length = 0;
+    this.digests.length = 0;
+    this.last = { sequence: 0, chainValue: GENESIS_CHAIN_VALUE };
   }
 
   async prune(beforeSequence: number, olderThan: Date): Promise<number> {

@@ -82,6 +82,10 @@ export interface TestServiceOptions {
   audit?: boolean;
   /** Token capability profiles from this directory instead of hsm/profiles (a token with other capabilities). */
   profileDir?: string;
+  /** KMS_DEV_ANY_CREDENTIALS: an unknown access key id signs as the account root. */
+  anyCredentials?: boolean;
+  /** KMS_DEV_RESET: serve POST /moto-api/reset and /hsm-kms/reset. */
+  devReset?: boolean;
 }
 
 /** The store a test service runs on: the embedded one, or MongoDB with KMS_TEST_STORE=mongo. */
@@ -143,7 +147,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const bearer = options.jwtIssuers ? new BearerAuthenticator(options.jwtIssuers, { defaultRegion: REGION }) : undefined;
   const app = createApp({
     service, readiness, principals: () => watched?.current() ?? principals, bearer, logger, signatureClock: systemClock, maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
-    jwks: { accountId: ACCOUNT, region: REGION },
+    jwks: { accountId: ACCOUNT, region: REGION }, anyCredentials: options.anyCredentials, devReset: options.devReset,
   });
   let server: Server | undefined;
   let url: string | undefined;

@@ -66,3 +66,19 @@ it('a worker learns its index, and whether it starts alone, from the environment
   expect(workerRoleFrom({ [WORKER_INDEX_VARIABLE]: '3', [WORKER_ALONE_VARIABLE]: '0' })).toEqual({ index: 3, startsAlone: false });
   expect(() => workerRoleFrom({})).toThrow(ConfigError);
 });
+
+it('the test-suite conveniences: off unless on, on only with a loopback KMS_HOST, and a reset never with an audit export', () => {
+  const dev = (env: Record<string, string>) => loadConfigSections(['dev'], env).dev;
+  expect(dev({})).toEqual({ anyCredentials: false, reset: false });
+  expect(dev({ KMS_DEV_ANY_CREDENTIALS: 'on' })).toEqual({ anyCredentials: true, reset: false });
+  expect(dev({ KMS_DEV_RESET: 'ON', KMS_DEV_ANY_CREDENTIALS: 'off' })).toEqual({ anyCredentials: false, reset: true });
+  expect(() => dev({ KMS_DEV_RESET: 'yes' })).toThrow(new ConfigError('KMS_DEV_RESET must be on or off'));
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(dev({ KMS_HOST: host, KMS_DEV_ANY_CREDENTIALS: 'on', KMS_DEV_RESET: 'on' })).toEqual({ anyCredentials: true, reset: true });
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', 'kms.example']) {
+    expect(() => dev({ KMS_HOST: host, KMS_DEV_RESET: 'on' })).toThrow(`KMS_DEV_RESET is for test suites on one machine: KMS_HOST ${host} is not a loopback address`);
+  }
+  // Off, any host is fine.
+  expect(dev({ KMS_HOST: '0.0.0.0' })).toEqual({ anyCredentials: false, reset: false });
+  expect(() => dev({ KMS_DEV_RESET: 'on', KMS_AUDIT_EXPORT_DIR: '/var/audit' })).toThrow('KMS_DEV_RESET clears the audit trail, which KMS_AUDIT_EXPORT_DIR exports: unset one of them');
+  expect(loadConfig({ KMS_DATA_DIR: dataDir, KMS_PIN: '1', KMS_ROOT_ACCESS_KEY_ID: 'a', KMS_ROOT_SECRET_ACCESS_KEY: 'b' }).dev).toEqual({ anyCredentials: false, reset: false });
+});

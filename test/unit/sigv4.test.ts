@@ -683,6 +683,25 @@ describe('verifySigV4 preconditions', () => {
     await expectRejected(empty, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
   });
 
+  it('in any-credentials mode a known access key id is still verified with its secret.', async () => {
+    const root: Principal = { arn: 'arn:aws:iam::111122223333:root', accountId: '111122223333', policies: [] };
+    const anyCredentials = { unknownAccessKeyPrincipal: () => root };
+    // Unknown: the account root, whatever the secret, in the scope's region.
+    const moto = await signDirect({ creds: { accessKeyId: 'FOOBARKEY', secretAccessKey: 'FOOBARSECRET' }, region: 'us-west-2' });
+    expect(await verifySigV4(moto, findCredential, NOW, anyCredentials)).toEqual({ principal: root, region: 'us-west-2', accessKeyId: 'FOOBARKEY' });
+    // Known: its own principal with its own secret, refused with any other.
+    expect((await verifySigV4(await signDirect(), findCredential, NOW, anyCredentials)).principal).toBe(alice);
+    const wrongSecret = await signDirect({ creds: { accessKeyId: ALICE.accessKeyId, secretAccessKey: 'FOOBARSECRET' } });
+    const e = await rejection(verifySigV4(wrongSecret, findCredential, NOW, anyCredentials));
+    expect(e.code).toBe('InvalidSignatureException');
+    // Everything but the signature value is still checked for an unknown key id.
+    await expect(verifySigV4(moto, findCredential, at(minutes(6)), anyCredentials)).rejects.toMatchObject({ code: 'InvalidSignatureException', message: expect.stringMatching(/^Signature expired/) });
+    await expect(verifySigV4(withHeaders(moto, { 'content-type': undefined }), findCredential, NOW, anyCredentials)).rejects.toMatchObject({ code: 'InvalidSignatureException' });
+    await expect(verifySigV4(moto, findCredential, NOW, { ...anyCredentials, service: 'cloudtrail' })).rejects.toMatchObject({ code: 'InvalidSignatureException' });
+    const empty = editAuthorization(moto, (a) => a.replace('Credential=FOOBARKEY/', 'Credential=/'));
+    await expect(verifySigV4(empty, findCredential, NOW, anyCredentials)).rejects.toMatchObject({ code: 'UnrecognizedClientException' });
+  });
+
   it('every signed header must be present in the request.', async () => {
     const r = await signDirect();
     const e = await expectRejected(withHeaders(r, { 'content-type': undefined }), 'InvalidSignatureException', mismatch);

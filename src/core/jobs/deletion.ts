@@ -3,9 +3,8 @@
 import type { CoreDeps } from '../deps';
 import { RevisionConflictError } from '../errors';
 import { reachCustomKeyStore } from '../custom-key-stores/connections';
-import { tokenObjectsOf } from '../model';
+import { tokenObjectsOf, type KeyRecord } from '../model';
 import { arnOf } from '../keys/resolve';
-
 
 /** `keyArns`, when given, learns the ARN of every key deleted (for its internal event). */
 export async function deleteDueKeys(deps: CoreDeps, keyArns?: Map<string, string>): Promise<string[]> {
@@ -23,29 +22,38 @@ export async function deleteDueKeys(deps: CoreDeps, keyArns?: Map<string, string
       if (e instanceof RevisionConflictError) continue;
       throw e;
     }
-    let allDestroyed = true;
-    // A key in a CloudHSM key store loses its backing key on a best-effort basis, as in AWS: if
-    // the store cannot be reached now, the KMS key is deleted anyway and the object stays in
-    // that token, labelled with the key ARN, for its operator to remove.
-    const customKeyStoreReachable = await reachCustomKeyStore(deps, key);
-    // Every version's object, and an imported key's wrapping keys and retired objects.
-    for (const object of tokenObjectsOf(key)) {
-      const objects = deps.keyStores.keyObjectsIn(object.tokenId);
-      if (object.tokenId === key.customKeyStoreId) {
-        if (customKeyStoreReachable) await objects?.destroyKey(object.objectId).catch(() => undefined);
-        continue;
-      }
-      if (!objects) {
-        allDestroyed = false;
-        continue;
-      }
-      await objects.destroyKey(object.objectId);
-    }
-    // An object on a token that is not configured now stays recorded until it can be destroyed.
-    if (!allDestroyed) continue;
-    await deps.store.keys.delete(key, key.keyId);
+    if (!(await destroyClaimedKey(deps, key))) continue;
     deleted.push(key.keyId);
     keyArns?.set(key.keyId, arnOf(key));
   }
   return deleted;
+}
+
+/**
+ * Destroys the token objects of a key already claimed (marked incomplete, so no API sees it), then
+ * deletes its record with its aliases and grants. False, and the record kept, when an object is on
+ * a token this instance has not configured: it stays recorded until it can be destroyed.
+ */
+export async function destroyClaimedKey(deps: CoreDeps, key: KeyRecord): Promise<boolean> {
+  let allDestroyed = true;
+  // A key in a CloudHSM key store loses its backing key on a best-effort basis, as in AWS: if
+  // the store cannot be reached now, the KMS key is deleted anyway and the object stays in
+  // that token, labelled with the key ARN, for its operator to remove.
+  const customKeyStoreReachable = await reachCustomKeyStore(deps, key);
+  // Every version's object, and an imported key's wrapping keys and retired objects.
+  for (const object of tokenObjectsOf(key)) {
+    const objects = deps.keyStores.keyObjectsIn(object.tokenId);
+    if (object.tokenId === key.customKeyStoreId) {
+      if (customKeyStoreReachable) await objects?.destroyKey(object.objectId).catch(() => undefined);
+      continue;
+    }
+    if (!objects) {
+      allDestroyed = false;
+      continue;
+    }
+    await objects.destroyKey(object.objectId);
+  }
+  if (!allDestroyed) return false;
+  await deps.store.keys.delete(key, key.keyId);
+  return true;
 }

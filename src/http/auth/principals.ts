@@ -4,7 +4,7 @@
 // the previous principals stay in force. No message here ever quotes a secret access key.
 import { readFileSync } from 'node:fs';
 import { normalisePolicies, parseSecretJson } from '../../auth-config';
-import { accountOfPrincipalArn } from '../../core/api/context';
+import { accountOfPrincipalArn, type Principal } from '../../core/api/context';
 import type { Credential } from './sigv4';
 import { WatchedFile } from './watched-file';
 
@@ -23,6 +23,8 @@ export interface RootCredentials {
 
 export class PrincipalDirectory {
   private byAccessKey = new Map<string, Credential>();
+  /** The account's root: who an unknown access key id signs as in any-credentials mode (KMS_DEV_ANY_CREDENTIALS). */
+  readonly root: Principal;
 
   constructor(root: RootCredentials, entries: CredentialsFileEntry[] = []) {
     entries.forEach((entry, i) => {
@@ -33,6 +35,7 @@ export class PrincipalDirectory {
       this.add(entry, `entry ${i}`);
     });
     this.add({ accessKeyId: root.accessKeyId, secretAccessKey: root.secretAccessKey, principalArn: `arn:aws:iam::${root.accountId}:root` }, 'root');
+    this.root = this.byAccessKey.get(root.accessKeyId)!.principal;
   }
 
   private add(entry: CredentialsFileEntry, where: string): void {
@@ -62,6 +65,11 @@ export class PrincipalDirectory {
   static watch(file: string, root: RootCredentials, options: WatchOptions = {}): WatchedPrincipals {
     return new WatchedPrincipals(file, root, options);
   }
+}
+
+/** The SigV4 option of any-credentials mode (KMS_DEV_ANY_CREDENTIALS): an unknown access key id is the account root. */
+export function unknownAccessKeys(options: { principals: () => PrincipalDirectory; anyCredentials?: boolean }): { unknownAccessKeyPrincipal?: () => Principal } {
+  return options.anyCredentials === true ? { unknownAccessKeyPrincipal: () => options.principals().root } : {};
 }
 
 export interface WatchOptions {

@@ -45,6 +45,13 @@ export interface SigV4Options {
    * more, as AWS services other than S3 do.
    */
   rawPath?: boolean;
+  /**
+   * The development mode KMS_DEV_ANY_CREDENTIALS: the principal an access key id stands for when
+   * findCredential does not know it. Its signature cannot be checked, as no secret is known;
+   * everything else (format, date, skew, scope, signed headers, payload hash) still is.
+   * Absent: an unknown access key id is refused.
+   */
+  unknownAccessKeyPrincipal?: () => Principal;
 }
 
 const algorithm = 'AWS4-HMAC-SHA256';
@@ -408,9 +415,11 @@ export async function verifySigV4(
     throw new KmsError('UnrecognizedClientException', sigv4Messages.invalidToken, 'x-amz-security-token present');
   }
 
-  // Precondition: the access key id must belong to a configured credential.
   const credential = accessKeyId === '' ? undefined : findCredential(accessKeyId);
-  if (credential === undefined) {
+  // Precondition: in any-credentials mode a known access key id is still verified with its secret.
+  const unverifiedPrincipal = credential === undefined && accessKeyId !== '' ? options.unknownAccessKeyPrincipal?.() : undefined;
+  // Precondition: the access key id must belong to a configured credential.
+  if (credential === undefined && unverifiedPrincipal === undefined) {
     throw new KmsError('UnrecognizedClientException', sigv4Messages.invalidToken, `unknown access key id ${echo(accessKeyId)}`);
   }
 
@@ -432,6 +441,8 @@ export async function verifySigV4(
   // Precondition: an x-amz-content-sha256 header must equal the SHA-256 of the received body.
   const contentSha256 = headerValue(request.headers, 'x-amz-content-sha256');
   if (contentSha256 !== undefined && contentSha256 !== bodyHash) throw invalid(sigv4Messages.contentSha256Mismatch);
+  // Any-credentials mode, unknown access key id: no secret, so the signature value is all that goes unchecked.
+  if (credential === undefined) return { principal: unverifiedPrincipal!, region, accessKeyId };
 
   // Precondition: the signature must match the one recomputed over the received request.
   const signing = signatureOf(

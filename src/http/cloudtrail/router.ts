@@ -12,7 +12,7 @@ import type { CoreService } from '../../core/calls/service';
 import { KmsError } from '../../core/errors';
 import type { Clock } from '../../core/ports';
 import { isBearerAuthorization, type BearerAuthenticator } from '../auth/bearer';
-import type { PrincipalDirectory } from '../auth/principals';
+import { unknownAccessKeys, type PrincipalDirectory } from '../auth/principals';
 import { verifySigV4 } from '../auth/sigv4';
 // The same AWS JSON 1.1 encoding as the KMS API: one codec for both protocols.
 import { parseRequestJson, toWire } from '../kms/json';
@@ -31,6 +31,8 @@ export interface CloudTrailRouterOptions {
   /** Wall clock that request signatures are checked against. */
   signatureClock: Clock;
   maxBodyBytes: number;
+  /** KMS_DEV_ANY_CREDENTIALS: an unknown access key id signs as the account root, unverified. */
+  anyCredentials?: boolean;
   bearer?: BearerAuthenticator;
 }
 
@@ -82,7 +84,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: CloudT
         { method: 'POST', path, query, headers: req.headers, body },
         (accessKeyId) => options.principals().find(accessKeyId),
         options.signatureClock.now(),
-        { service: CLOUDTRAIL_SIGNING_NAME },
+        { service: CLOUDTRAIL_SIGNING_NAME, ...unknownAccessKeys(options) },
       );
     principal = caller.principal.arn;
     json = parseRequestJson(decodedBody(req, res, body, options.maxBodyBytes));

@@ -11,7 +11,7 @@ import type { RequestContext } from '../../core/api/context';
 import { KmsError } from '../../core/errors';
 import type { Clock } from '../../core/ports';
 import { isBearerAuthorization, type BearerAuthenticator } from '../auth/bearer';
-import type { PrincipalDirectory } from '../auth/principals';
+import { unknownAccessKeys, type PrincipalDirectory } from '../auth/principals';
 import { verifySigV4 } from '../auth/sigv4';
 import { decodedBody, readBodyWithin } from '../plumbing';
 import { REQUEST_ID_HEADER, writeKmsError } from './errors';
@@ -32,6 +32,8 @@ export interface KmsRouterOptions {
   /** Wall clock that request signatures are checked against (core keeps its own in deps). */
   signatureClock: Clock;
   maxBodyBytes: number;
+  /** KMS_DEV_ANY_CREDENTIALS: an unknown access key id signs as the account root, unverified. */
+  anyCredentials?: boolean;
   /** Accepts `Authorization: Bearer <JWT>` when set; otherwise every request is SigV4. */
   bearer?: BearerAuthenticator;
   /**
@@ -81,6 +83,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: KmsRou
         { method: 'POST', path, query, headers: req.headers, body },
         (accessKeyId) => options.principals().find(accessKeyId),
         options.signatureClock.now(),
+        unknownAccessKeys(options),
       );
     principal = caller.principal.arn;
     json = parseRequestJson(decodedBody(req, res, body, options.maxBodyBytes));

@@ -147,6 +147,13 @@ export class SqliteAuditRepository implements AuditRepository {
     });
   }
 
+  async clear(): Promise<void> {
+    // Under the write lock, so an append either lands before (and goes) or starts the new chain.
+    this.db.immediateTransaction(() => {
+      for (const table of ['audit_resources', 'audit_records', 'audit_digests', 'audit_head']) this.db.statement(`DELETE FROM ${table}`).run();
+    });
+  }
+
   async prune(beforeSequence: number, olderThan: Date): Promise<number> {
     return this.db.immediateTransaction(() => {
       // Only a prefix goes: up to the first record that is too young, even if older ones follow it.

@@ -169,6 +169,14 @@ export class SqliteKeyRepository implements KeyRepository {
     );
   }
 
+  async listEvery(after: (KeyScope & { keyId: string }) | undefined, limit: number): Promise<KeyRecord[]> {
+    return this.all(
+      `SELECT doc FROM keys WHERE (account_id, region, key_id) > (@accountId, @region, @keyId)
+       ORDER BY account_id, region, key_id LIMIT @limit`,
+      { accountId: after?.accountId ?? '', region: after?.region ?? '', keyId: after?.keyId ?? '', limit: Math.max(limit, 0) },
+    );
+  }
+
   /**
    * A scan of every key, in chunks of COUNT_CHUNK rows in primary-key order, yielding to the event
    * loop between chunks: better-sqlite3 runs on the event loop, and one pass over 50,000 keys

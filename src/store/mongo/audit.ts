@@ -158,6 +158,24 @@ export class MongoAuditRepository implements AuditRepository {
     return docs.map(({ _id, ...digest }) => digest as AuditDigest);
   }
 
+  async clear(): Promise<void> {
+    const { client, supportsTransactions } = this.connection.open();
+    const { auditHead, auditRecords, auditDigests } = this.collections();
+    if (supportsTransactions) {
+      // An append racing this transaction conflicts on the head and is retried against the new chain.
+      await inTransaction(client, { auditHead, auditRecords, auditDigests }, async (tx) => {
+        await tx.auditRecords.deleteMany({});
+        await tx.auditDigests.deleteMany({});
+        await tx.auditHead.deleteOne({ _id: AUDIT_HEAD_ID });
+      });
+      return;
+    }
+    // A standalone server: one collection at a time, so an append meanwhile may survive the clear.
+    await auditRecords.deleteMany({});
+    await auditDigests.deleteMany({});
+    await auditHead.deleteOne({ _id: AUDIT_HEAD_ID });
+  }
+
   async prune(beforeSequence: number, olderThan: Date): Promise<number> {
     const { auditRecords } = this.collections();
     // Only a prefix goes: up to the first record that is too young, even if older ones follow it.

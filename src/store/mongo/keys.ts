@@ -94,6 +94,19 @@ export class MongoKeyRepository implements KeyRepository {
     return docs.map(withoutId);
   }
 
+  async listEvery(after: (KeyScope & { keyId: string }) | undefined, limit: number): Promise<KeyRecord[]> {
+    if (limit <= 0) return [];
+    const filter: Filter<KeyRecord> = after === undefined ? {} : {
+      $or: [
+        { accountId: { $gt: after.accountId } },
+        { accountId: after.accountId, region: { $gt: after.region } },
+        { accountId: after.accountId, region: after.region, keyId: { $gt: after.keyId } },
+      ],
+    };
+    const docs = await this.collection().find(filter).sort({ accountId: 1, region: 1, keyId: 1 }).limit(limit).toArray();
+    return docs.map(withoutId);
+  }
+
   async countByStateAndSpec(): Promise<KeyCount[]> {
     const groups = await this.collection().aggregate<{ _id: { state: KeyState; keySpec: KeySpec }; count: number }>([
       { $match: { incomplete: { $ne: true } } },
