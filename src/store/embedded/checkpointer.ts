@@ -55,6 +55,9 @@ export class WalCheckpointer {
 
   /** Stops the thread once it has closed its connection. */
   async stop(): Promise<void> {
+    // Held while stopping: with nothing else pending (a start-up that failed), an unref'd thread
+    // would let the process end with exit code 0 before the failure is reported.
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
   }
