@@ -43,6 +43,7 @@ import { EmbeddedStore, MongoStore, MongoStoreSetupError, openMetadataStore } fr
 import { XksHealthMonitor } from './core/xks-proxy/health';
 import { parseXksProxyConfig } from './xks-config';
 import { startAuditUpkeep, type AuditUpkeep } from './audit-upkeep';
+import { applySeedFile, readSeedFile, SeedFileError } from './seed';
 
 /** How often the deletion worker, rotation scheduler, import upkeep and crash recovery run. */
 export const MAINTENANCE_INTERVAL_MS = 60_000;
@@ -173,6 +174,17 @@ function openTokenOnce(config: Readonly<Config>, metrics?: ServiceMetrics): Pkcs
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(marker, `${new Date().toISOString()} token '${config.tokenLabel}' refused the PIN (${e.code})\n`, { mode: 0o600 });
     throw new StartupError(`token '${config.tokenLabel}' refused the PIN (${e.code}); fix KMS_PIN or KMS_PIN_FILE, then delete ${marker} (it stops further attempts)`, EXIT_PIN_REFUSED);
+  }
+}
+
+/** Runs a step of seeding, turning a SeedFileError (its message names the file, line and reason) into a StartupError. */
+function seedFileOrStartupError<T>(step: () => T): T {
+  const asStartupError = (e: unknown) => (e instanceof SeedFileError ? new StartupError(e.message) : e);
+  try {
+    const result = step();
+    return (result instanceof Promise ? result.catch((e: unknown) => { throw asStartupError(e); }) : result) as T;
+  } catch (e) {
+    throw asStartupError(e);
   }
 }
 
@@ -360,6 +372,8 @@ export interface RunningServer {
 export async function startServer(config: Readonly<Config>, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   // Metrics only when something serves them: otherwise no observer costs a request anything.
   checkTlsPair(config.tls);
+  // A seed file that cannot be used fails start-up before the token is opened.
+  const seedEntries = config.seedFile !== undefined ? seedFileOrStartupError(() => readSeedFile(config.seedFile!)) : undefined;
   const metrics = config.adminPort !== undefined ? new ServiceMetrics() : undefined;
   const defaultKeyStore = openTokenOnce(config, metrics);
   logger.info('token ready', { token: config.tokenLabel, profile: defaultKeyStore.profile.vendor });
@@ -420,6 +434,8 @@ export async function startServer(config: Readonly<Config>, logger: Logger, opti
     await deps.keyStores.close();
   };
   try {
+    // Seeded before listening: no client ever sees the service without its seed keys.
+    if (seedEntries) await seedFileOrStartupError(() => applySeedFile(config.seedFile!, seedEntries, service, { accountId: config.accountId, region: config.region }, instanceId, logger));
     ({ server, stopWatching: stopTlsWatch } = await listen(app, config, logger));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -93,6 +93,8 @@ export interface ServerConfig {
   tlsPollMs: number;
   /** KMS_TLS_DEV_CERT: tls names a development CA and certificate under the data directory, made at start-up when missing. */
   tlsDevCert: boolean;
+  /** KMS_SEED_FILE: keys to create (or check) at start-up, a test-suite convenience; off unless set. */
+  seedFile?: string;
 }
 
 /** Where KMS_TLS_DEV_CERT keeps its files, under the data directory. */
@@ -116,6 +118,17 @@ function operatorSettings(env: Env): Pick<ServerConfig, 'adminPort' | 'adminHost
     tlsPollMs: integer(env, 'KMS_TLS_POLL_MS', 1000, 10, 3_600_000),
     tlsDevCert,
   };
+}
+
+/** KMS_SEED_FILE, a test-suite convenience: allowed only while the service listens on a loopback address. */
+function seedingSettings(env: Env, host: string): Pick<ServerConfig, 'seedFile'> {
+  const seedFile = filePath(env, 'KMS_SEED_FILE');
+  if (seedFile === undefined) return {};
+  // Precondition: seeding is refused when the service listens on anything but a loopback address.
+  if (!isLoopbackHost(host)) {
+    throw new ConfigError(`KMS_SEED_FILE is a test-suite convenience and KMS_HOST ${host} is not a loopback address: unset KMS_SEED_FILE, or listen on 127.0.0.1, ::1 or localhost`);
+  }
+  return { seedFile };
 }
 
 /** The most worker processes KMS_WORKERS may ask for (and the default's ceiling). */
@@ -458,6 +471,7 @@ const loaders: { [S in ConfigSection]: (env: Env) => Sections[S] } = {
     instanceId: env.KMS_INSTANCE_ID || `${hostname()}:${integer(env, 'KMS_PORT', 8080, 0, 65535)}`,
     workers: integer(env, 'KMS_WORKERS', Math.min(availableParallelism(), MAX_WORKERS), 1, MAX_WORKERS),
     ...operatorSettings(env),
+    ...seedingSettings(env, env.KMS_HOST || '127.0.0.1'),
   }),
   logging: (env) => ({ logLevel: env.KMS_LOG_LEVEL || 'info', logFile: env.KMS_LOG_FILE || undefined }),
   audit: (env) => {

@@ -115,6 +115,11 @@ export interface KeyRecord {
   rotation?: KeyRotation;
   /** Origin EXTERNAL: imported key material, import parameters and token objects awaiting destruction. */
   imported?: ImportState;
+  /**
+   * A seeded key with fixed material (origin EXTERNAL) that DescribeKey reports as AWS_KMS, for
+   * test suites that assert it. Every rule still follows `origin`.
+   */
+  reportedOrigin?: 'AWS_KMS';
   /** True until CreateKey has both the token object and the record; hidden from every API. */
   incomplete?: boolean;
   /** Optimistic-concurrency counter, bumped by the store on every replace. */

@@ -22,7 +22,8 @@ export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customK
     KeyState: key.state,
     ...(pendingDeletion && key.deletionDate ? { DeletionDate: key.deletionDate } : {}),
     ...(pendingDeletion && key.pendingWindowInDays ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
-    Origin: key.origin,
+    // A seeded key may ask to be reported as AWS_KMS although its material was imported.
+    Origin: key.reportedOrigin ?? key.origin,
     // Imported material: how and when it expires, while the key has it (absent before the first import and after deletion).
     ...(key.imported?.expirationModel ? { ExpirationModel: key.imported.expirationModel } : {}),
     ...(key.imported?.validTo ? { ValidTo: key.imported.validTo } : {}),
