@@ -3,6 +3,7 @@
 // way the deletion worker destroys them. The service's own objects stay: the audit signing key and
 // the health keys live in the token without a key record, and leases are no one's data. The XKS
 // proxy's external keys are the proxy operator's, not KMS keys, and stay too.
+import { destroyUnnamedObjects } from './recovery';
 import type { CoreDeps } from '../deps';
 import { RevisionConflictError } from '../errors';
 import { withDigestLease } from '../audit/digests';
@@ -61,6 +62,9 @@ async function resetOnce(deps: CoreDeps, owner: string): Promise<ResetReport> {
       report.customKeyStoresDeleted += 1;
     }
   }
+  // A key destroyed while a request was using it can leave SoftHSM a half-written object with no
+  // id or label (seen once in five concurrent-reset runs): the reset leaves none behind.
+  await destroyUnnamedObjects(deps);
   await clearAuditTrail(deps, owner);
   return report;
 }
