@@ -1,10 +1,11 @@
 // Aliases through the unmodified AWS SDK for JavaScript v3 against a listening service.
 import {
   AlreadyExistsException, CreateAliasCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, DescribeKeyCommand,
-  EncryptCommand, IncorrectKeyException, InvalidAliasNameException, KMSClient, KMSInvalidStateException, KMSServiceException,
+  EncryptCommand, IncorrectKeyException, InvalidAliasNameException, KMSClient, KMSInvalidStateException,
   LimitExceededException, ListAliasesCommand, NotFoundException, UpdateAliasCommand, paginateListAliases,
 } from '@aws-sdk/client-kms';
 import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 let svc: TestService;
 let kms: KMSClient;
@@ -25,16 +26,6 @@ async function createKey() {
   return (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
 }
 
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('the alias lifecycle', () => {
   it('creates, lists, uses, moves and deletes an alias', async () => {

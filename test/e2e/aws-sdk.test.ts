@@ -2,12 +2,13 @@
 import {
   CreateKeyCommand, DecapsulateCommand, DecryptCommand, DescribeKeyCommand, EncapsulateCommand, EncryptCommand, GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand, GenerateRandomCommand, IncorrectKeyException, InvalidCiphertextException,
-  InvalidMarkerException, KMSClient, KMSServiceException, ListKeysCommand, NotFoundException, ReEncryptCommand,
+  InvalidMarkerException, KMSClient, ListKeysCommand, NotFoundException, ReEncryptCommand,
   paginateListKeys, UnsupportedOperationException,
 } from '@aws-sdk/client-kms';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ACCOUNT, ALICE, REGION, ROOT, startTestService, type TestService } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 let svc: TestService;
 const clients: KMSClient[] = [];
@@ -37,16 +38,6 @@ async function createKey(description?: string) {
   return out.KeyMetadata!;
 }
 
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('CreateKey and DescribeKey', () => {
   it('creates a key with a description and tags; the SDK parses the metadata, CreationDate as a Date', async () => {

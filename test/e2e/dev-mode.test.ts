@@ -12,6 +12,7 @@ import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
 import { HEALTH_KEY_ID } from '../../src/pkcs11/token-objects';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, ROOT, startTestService, type TestService } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 const MOTO_CREDENTIALS = { accessKeyId: 'FOOBARKEY', secretAccessKey: 'FOOBARSECRET' };
 const MOTO_REGION = 'us-west-2';
@@ -33,16 +34,6 @@ async function reset(svc: TestService, resetPath = '/moto-api/reset'): Promise<R
   return fetch(`${svc.url}${resetPath}`, { method: 'POST' });
 }
 
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** The aliases a suite made: AWS's predefined alias/aws/* names are not anyone's data. */
 const customerAliases = async (kms: KMSClient) => ((await kms.send(new ListAliasesCommand({}))).Aliases ?? []).filter((a) => !a.AliasName!.startsWith('alias/aws/'));

@@ -1,10 +1,11 @@
 // Grants with the unmodified AWS SDK for JavaScript v3 against a listening service.
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DryRunOperationException, InvalidArnException,
-  InvalidGrantIdException, InvalidGrantTokenException, KMSClient, KMSServiceException, ListGrantsCommand, ListRetirableGrantsCommand,
+  InvalidGrantIdException, InvalidGrantTokenException, KMSClient, ListGrantsCommand, ListRetirableGrantsCommand,
   NotFoundException, RetireGrantCommand, RevokeGrantCommand, paginateListGrants, paginateListRetirableGrants,
 } from '@aws-sdk/client-kms';
 import { ACCOUNT, ALICE, OTHER_ROOT, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 let svc: TestService;
 let kms: KMSClient;
@@ -30,16 +31,6 @@ async function createKey(client = kms) {
   return (await client.send(new CreateKeyCommand({}))).KeyMetadata!;
 }
 
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('the grant lifecycle', () => {
   it('creates, lists, retires and revokes grants', async () => {

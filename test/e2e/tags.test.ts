@@ -1,9 +1,10 @@
 // Tagging with the unmodified AWS SDK for JavaScript v3 against a listening service.
 import {
-  CreateKeyCommand, KMSClient, KMSInvalidStateException, KMSServiceException, ListResourceTagsCommand, NotFoundException,
+  CreateKeyCommand, KMSClient, KMSInvalidStateException, ListResourceTagsCommand, NotFoundException,
   TagException, TagResourceCommand, UntagResourceCommand, paginateListResourceTags, type Tag,
 } from '@aws-sdk/client-kms';
 import { ACCOUNT, REGION, ROOT, startTestService, type TestService, sdkClient } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 let svc: TestService;
 let kms: KMSClient;
@@ -29,16 +30,6 @@ async function tagsOf(keyId: string) {
   return out.Tags;
 }
 
-/** The rejection of `promise`, which must reject. */
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 it('tags, retags and untags a key; ListResourceTags shows each step', async () => {
   const key = await createKey([{ TagKey: 'tag1', TagValue: 'value1' }, { TagKey: 'tag2', TagValue: 'value2' }]);

@@ -2,19 +2,10 @@
 // prefix, read through a PKCS#11 session of its own (a fresh C_Initialize sees what other
 // processes wrote). Prints [{ label, class, sensitive, extractable, valueReadError }] as JSON.
 import * as pkcs11js from 'pkcs11js';
-import { SOFTHSM_MODULE } from '../../src/config';
+import { inspectToken } from './token-session';
 
 const [label, pin, prefix] = process.argv.slice(2) as [string, string, string];
-const lib = new pkcs11js.PKCS11();
-lib.load(SOFTHSM_MODULE);
-lib.C_Initialize();
-const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === label);
-if (slot === undefined) throw new Error(`no token ${label}`);
-const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-lib.C_Login(session, pkcs11js.CKU_USER, pin);
-lib.C_FindObjectsInit(session, []);
-const handles = lib.C_FindObjects(session, 100_000);
-lib.C_FindObjectsFinal(session);
+const { lib, session, handles } = inspectToken(label, pin);
 const attribute = (h: pkcs11js.Handle, type: number) => (lib.C_GetAttributeValue(session, h, [{ type }])[0]!.value as Buffer);
 const classes: Record<number, string> = { [pkcs11js.CKO_SECRET_KEY]: 'secret', [pkcs11js.CKO_PRIVATE_KEY]: 'private', [pkcs11js.CKO_PUBLIC_KEY]: 'public' };
 const objects = handles
