@@ -4,8 +4,6 @@
 import {
   CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient, KMSServiceException, ListAliasesCommand, ListKeysCommand,
 } from '@aws-sdk/client-kms';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { openAuditSigningKey, AUDIT_SIGNING_KEY_OBJECT_ID } from '../../src/core/audit/signing-key';
 import { verifyAuditTrail } from '../../src/core/audit/verify';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
@@ -13,16 +11,13 @@ import { HEALTH_KEY_ID } from '../../src/pkcs11/token-objects';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, ROOT, startTestService, type TestService } from '../support/service';
 import { rejection } from '../support/sdk-rejection';
+import { listTokenObjects } from '../support/token-objects';
 
 const MOTO_CREDENTIALS = { accessKeyId: 'FOOBARKEY', secretAccessKey: 'FOOBARSECRET' };
 const MOTO_REGION = 'us-west-2';
 
-/** Every token object of `svc`'s token, listed by a process of its own, as an auditor would. */
-function tokenObjectIds(svc: TestService): string[] {
-  const out = execFileSync(process.execPath, [
-    '-r', path.join(__dirname, '../support/ts-register.cjs'), path.join(__dirname, '../support/token-objects.child.ts'), svc.token.label, svc.token.pin,
-  ], { encoding: 'utf8' });
-  return (JSON.parse(out) as { id: string }[]).map((o) => o.id);
+async function tokenObjectIds(svc: TestService): Promise<string[]> {
+  return (await listTokenObjects(svc.token)).map((o) => o.id);
 }
 
 /** Every key record of every scope, complete or not. */
@@ -78,7 +73,7 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
 
     const keyObjects = (await storedKeys(svc)).flatMap((key) => tokenObjectsOf(key).map((o) => o.objectId));
     expect(keyObjects).toHaveLength(2);
-    expect(tokenObjectIds(svc)).toEqual(expect.arrayContaining(keyObjects));
+    expect(await tokenObjectIds(svc)).toEqual(expect.arrayContaining(keyObjects));
 
     const answer = await reset(svc);
     expect(answer.status).toBe(200);
@@ -87,7 +82,7 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await customerAliases(kms)).toEqual([]);
     expect(await storedKeys(svc)).toEqual([]);
-    const left = tokenObjectIds(svc);
+    const left = await tokenObjectIds(svc);
     for (const id of keyObjects) expect(left).not.toContain(id);
     // The service's own objects survive: the health key and the audit signing pair.
     expect(left.filter((id) => id !== HEALTH_KEY_ID && id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
@@ -186,7 +181,7 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect((await reset(svc)).status).toBe(200);
     expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await storedKeys(svc)).toEqual([]);
-    expect(tokenObjectIds(svc).filter((id) => id !== HEALTH_KEY_ID && id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
+    expect((await listTokenObjects(svc.token)).filter((o) => o.id !== HEALTH_KEY_ID && o.id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
     const verification = await verifyAuditTrail(svc.store.audit, (await openAuditSigningKey(svc.deps, 'test')).publicKeySpki);
     expect(verification.ok).toBe(true);
   }, 120_000);
