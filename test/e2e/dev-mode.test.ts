@@ -2,7 +2,7 @@
 // server mode: any credentials (FOOBARKEY/FOOBARSECRET) in the region the client picks, and
 // POST /moto-api/reset between tests. Then what must still be refused, and both conveniences off.
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient, KMSServiceException, ListAliasesCommand, ListKeysCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, KMSServiceException, ListAliasesCommand, ListKeysCommand,
 } from '@aws-sdk/client-kms';
 import { openAuditSigningKey, AUDIT_SIGNING_KEY_OBJECT_ID } from '../../src/core/audit/signing-key';
 import { verifyAuditTrail } from '../../src/core/audit/verify';
@@ -64,7 +64,10 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob }));
     expect(Buffer.from(decrypted.Plaintext!).toString()).toBe('moto-style');
     expect(decrypted.KeyId).toBe(symmetric.Arn);
-    expect((await kms.send(new ListKeysCommand({}))).Keys!.map((k) => k.KeyId).sort()).toEqual([symmetric.KeyId, pair.KeyId].sort());
+    // An AWS managed key, made by its first use, goes with the reset too.
+    const managed = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/s3' }))).KeyMetadata!;
+    expect(managed.KeyManager).toBe('AWS');
+    expect((await kms.send(new ListKeysCommand({}))).Keys!.map((k) => k.KeyId).sort()).toEqual([symmetric.KeyId, pair.KeyId, managed.KeyId].sort());
 
     // The trail names the caller by the access key id it used, as the account root.
     const recorded = (await svc.store.audit.lookup({ attribute: { key: 'AccessKeyId', value: 'FOOBARKEY' } }, { limit: 50 })).items;
@@ -72,15 +75,16 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect(JSON.parse(recorded[0]!.event)).toMatchObject({ userIdentity: { arn: `arn:aws:iam::${ACCOUNT}:root`, accessKeyId: 'FOOBARKEY' }, awsRegion: MOTO_REGION });
 
     const keyObjects = (await storedKeys(svc)).flatMap((key) => tokenObjectsOf(key).map((o) => o.objectId));
-    expect(keyObjects).toHaveLength(2);
+    expect(keyObjects).toHaveLength(3);
     expect(await tokenObjectIds(svc)).toEqual(expect.arrayContaining(keyObjects));
 
     const answer = await reset(svc);
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({ status: 'ok', keysDeleted: 2, keysKept: 0, customKeyStoresDeleted: 0 });
+    expect(await answer.json()).toEqual({ status: 'ok', keysDeleted: 3, keysKept: 0, customKeyStoresDeleted: 0 });
 
     expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await customerAliases(kms)).toEqual([]);
+    expect(((await kms.send(new ListAliasesCommand({}))).Aliases ?? []).filter((a) => a.TargetKeyId !== undefined)).toEqual([]);
     expect(await storedKeys(svc)).toEqual([]);
     const left = await tokenObjectIds(svc);
     for (const id of keyObjects) expect(left).not.toContain(id);
