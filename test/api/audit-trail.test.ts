@@ -314,7 +314,7 @@ describe('every KMS operation writes one record per call', () => {
     const text = JSON.stringify(stored);
     // Every audit table as SQLite holds it, digests included.
     const db = new Database(path.join(svc.dir, 'metadata.sqlite'), { readonly: true });
-    const tables = ['audit_records', 'audit_resources', 'audit_head', 'audit_digests'].map((t) => JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all()));
+    const tables = ['audit_records', 'audit_lookup', 'audit_head', 'audit_digests'].map((t) => JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all()));
     db.close();
     // The files on disk: grant tokens are the one secret the grants table must keep, so only they are exempt there.
     const files = readdirSync(svc.dir).filter((f) => f.startsWith('metadata.sqlite')).map((f) => readFileSync(path.join(svc.dir, f)).toString('latin1'));

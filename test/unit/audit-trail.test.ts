@@ -4,7 +4,7 @@ import { ConfigError, loadConfigSections } from '../../src/config';
 import type { RequestContext } from '../../src/core/api/context';
 import { canonicalJson } from '../../src/core/audit/canonical-json';
 import { auditDraftOf, cloudTrailEvent, REQUEST_MEMBERS } from '../../src/core/audit/cloudtrail-event';
-import { AuditTrail } from '../../src/core/audit/trail';
+import { AuditTrail, timeOrderedEventId } from '../../src/core/audit/trail';
 import type { CallEvent } from '../../src/core/calls/event';
 import { CoreService } from '../../src/core/calls/service';
 import { kmsOperations } from '../../src/http/kms/operations';
@@ -134,5 +134,17 @@ describe('custom key store connections', () => {
     });
     expect(PIN.length).toBeGreaterThan(6);
     expect(records[0]!.event.includes(PIN)).toBe(false);
+  });
+});
+
+describe('event ids', () => {
+  it('are RFC 9562 version-7 UUIDs: time first, so later ids sort after earlier ones, and random after', () => {
+    const at = Date.UTC(2026, 11, 3, 10, 0, 0);
+    const ids = [at, at + 1, at + 1000, at + 86_400_000].map((t) => timeOrderedEventId(t));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(parseInt(ids[0]!.replace('-', '').slice(0, 12), 16)).toBe(at);
+    // The same millisecond still gives distinct ids.
+    expect(new Set(Array.from({ length: 1000 }, () => timeOrderedEventId(at))).size).toBe(1000);
   });
 });

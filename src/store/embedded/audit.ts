@@ -1,11 +1,13 @@
 // The audit trail in SQLite. An append reads the head and inserts its records in one BEGIN
 // IMMEDIATE transaction: the write lock is taken before the head is read, so two processes on one
-// file never number two records alike, and a batch is committed whole or not at all.
+// file never number two records alike, and a batch is committed whole or not at all. The lookup
+// index is not part of the append: see audit-lookup-index.ts.
 import { DuplicateRecordError } from '../../core/errors';
 import { decodeAuditMarker, encodeAuditMarker } from '../../core/api/page-marker';
 import { chainValue, GENESIS_CHAIN_VALUE, type AuditDigest, type AuditDraft, type AuditLookup, type AuditRecord } from '../../core/audit/record';
 import type { AuditRepository, Page, PageRequest } from '../../core/ports';
 import { pageOf } from '../page';
+import { eventTimeKey, LOOKUP_CATCH_UP_SQL } from './audit-lookup-index';
 import type { SqliteConnection } from './connection';
 
 interface RecordRow {
@@ -17,27 +19,26 @@ interface RecordRow {
   succeeded: number;
   username: string | null;
   access_key_id: string | null;
+  /** JSON array of the record's resource names, in order. */
+  resource_names: string;
   event: string;
   previous_chain_value: string;
   chain_value: string;
-  /** JSON array of the record's resource names, in order (aggregated from audit_resources). */
-  resource_names: string;
 }
 
 const RECORD_COLUMNS = `r.sequence, r.event_id, r.event_time, r.event_name, r.read_only, r.succeeded, r.username,
-  r.access_key_id, r.event, r.previous_chain_value, r.chain_value,
-  (SELECT coalesce(json_group_array(resource_name), '[]')
-     FROM (SELECT resource_name FROM audit_resources x WHERE x.sequence = r.sequence ORDER BY x.position)) AS resource_names`;
+  r.access_key_id, r.resource_names, r.event, r.previous_chain_value, r.chain_value`;
 
-/** The lookup attributes as SQL over audit_records r; each names its value @value. */
-const ATTRIBUTE_CONDITIONS: Record<NonNullable<AuditLookup['attribute']>['key'], string> = {
+/**
+ * The lookup attributes found through audit_lookup l (its rows name the attribute); the others
+ * are conditions on audit_records r itself: the event id has its own unique index, and ReadOnly
+ * splits the trail in two large halves that a scan from the newest record answers as fast.
+ */
+const INDEXED_ATTRIBUTES = new Set(['EventName', 'Username', 'AccessKeyId', 'ResourceName']);
+const RECORD_CONDITIONS: Record<string, string> = {
   EventId: 'r.event_id = @value',
-  EventName: 'r.event_name = @value',
   // LookupEvents compares the text: "true" and "false" match, anything else matches nothing.
   ReadOnly: `r.read_only = (CASE @value WHEN 'true' THEN 1 WHEN 'false' THEN 0 ELSE -1 END)`,
-  Username: 'r.username = @value',
-  AccessKeyId: 'r.access_key_id = @value',
-  ResourceName: 'r.sequence IN (SELECT sequence FROM audit_resources WHERE resource_name = @value)',
 };
 
 export class SqliteAuditRepository implements AuditRepository {
@@ -46,12 +47,9 @@ export class SqliteAuditRepository implements AuditRepository {
   async append(drafts: readonly AuditDraft[]): Promise<AuditRecord[]> {
     if (drafts.length === 0) return [];
     const readHead = this.db.statement<[], { sequence: number; chain_value: string }>('SELECT sequence, chain_value FROM audit_head WHERE id = 1');
-    const insertRecord = this.db.statement<[Omit<RecordRow, 'resource_names'>]>(
-      `INSERT INTO audit_records (sequence, event_id, event_time, event_name, read_only, succeeded, username, access_key_id, event, previous_chain_value, chain_value)
-       VALUES (@sequence, @event_id, @event_time, @event_name, @read_only, @succeeded, @username, @access_key_id, @event, @previous_chain_value, @chain_value)`,
-    );
-    const insertResource = this.db.statement<[{ sequence: number; position: number; name: string }]>(
-      'INSERT INTO audit_resources (sequence, position, resource_name) VALUES (@sequence, @position, @name)',
+    const insertRecord = this.db.statement<[RecordRow]>(
+      `INSERT INTO audit_records (sequence, event_id, event_time, event_name, read_only, succeeded, username, access_key_id, resource_names, event, previous_chain_value, chain_value)
+       VALUES (@sequence, @event_id, @event_time, @event_name, @read_only, @succeeded, @username, @access_key_id, @resource_names, @event, @previous_chain_value, @chain_value)`,
     );
     const writeHead = this.db.statement<[{ sequence: number; chainValue: string }]>(
       `INSERT INTO audit_head (id, sequence, chain_value) VALUES (1, @sequence, @chainValue)
@@ -74,7 +72,6 @@ export class SqliteAuditRepository implements AuditRepository {
           // The sequence is ours under the lock, so a unique violation can only be the event id.
           throw (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? new DuplicateRecordError(`audit event ${draft.eventId}`) : e;
         }
-        record.resourceNames.forEach((name, position) => insertResource.run({ sequence, position, name }));
         stored.push(record);
         previous = record.chainValue;
       }
@@ -96,12 +93,30 @@ export class SqliteAuditRepository implements AuditRepository {
   }
 
   async lookup(filter: AuditLookup, page: PageRequest): Promise<Page<AuditRecord>> {
+    this.catchUpLookupIndex();
     const before = page.marker === undefined ? undefined : decodeAuditMarker(page.marker);
+    const indexed = filter.attribute !== undefined && INDEXED_ATTRIBUTES.has(filter.attribute.key);
+    // Through the index: the attribute's rows, newest first. Otherwise the records, newest first,
+    // and a time range alone is taken from the index's EventTime rows.
+    const from = indexed ? 'audit_lookup l JOIN audit_records r ON r.sequence = l.sequence' : 'audit_records r';
+    const sequence = indexed ? 'l.sequence' : 'r.sequence';
     const conditions: string[] = [];
     const params: Record<string, string | number> = { limit: page.limit + 1 };
+    if (indexed) {
+      conditions.push('l.attribute = @attribute AND l.value = @value');
+      params.attribute = filter.attribute!.key;
+    } else if (filter.attribute) {
+      conditions.push(RECORD_CONDITIONS[filter.attribute.key]!);
+    }
+    if (filter.attribute) params.value = filter.attribute.value;
     if (before !== undefined) {
-      conditions.push('r.sequence < @before');
+      conditions.push(`${sequence} < @before`);
       params.before = before;
+    }
+    if (!indexed && (filter.startTime || filter.endTime)) {
+      conditions.push(`r.sequence IN (SELECT sequence FROM audit_lookup WHERE attribute = 'EventTime' AND value BETWEEN @startKey AND @endKey)`);
+      params.startKey = eventTimeKey(filter.startTime ?? new Date(0));
+      params.endKey = eventTimeKey(filter.endTime ?? new Date(8.64e15));
     }
     if (filter.startTime) {
       conditions.push('r.event_time >= @startTime');
@@ -111,26 +126,35 @@ export class SqliteAuditRepository implements AuditRepository {
       conditions.push('r.event_time <= @endTime');
       params.endTime = filter.endTime.getTime();
     }
-    if (filter.attribute) {
-      conditions.push(ATTRIBUTE_CONDITIONS[filter.attribute.key]);
-      params.value = filter.attribute.value;
-    }
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
     // A handful of shapes, each prepared once and cached by its text.
     const rows = this.db.statement<[Record<string, string | number>], RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM audit_records r ${where} ORDER BY r.sequence DESC LIMIT @limit`,
+      `SELECT ${RECORD_COLUMNS} FROM ${from} ${where} ORDER BY ${sequence} DESC LIMIT @limit`,
     ).all(params);
     return pageOf(rows, page.limit, recordOf, encodeAuditMarker);
   }
 
   async lastOf(resourceName: string, eventNames: readonly string[]): Promise<AuditRecord | undefined> {
     if (eventNames.length === 0) return undefined;
+    this.catchUpLookupIndex();
     const row = this.db.statement<[{ resourceName: string; eventNames: string }], RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM audit_resources x JOIN audit_records r ON r.sequence = x.sequence
-       WHERE x.resource_name = @resourceName AND r.succeeded = 1 AND r.event_name IN (SELECT value FROM json_each(@eventNames))
-       ORDER BY x.sequence DESC LIMIT 1`,
+      `SELECT ${RECORD_COLUMNS} FROM audit_lookup l JOIN audit_records r ON r.sequence = l.sequence
+       WHERE l.attribute = 'ResourceName' AND l.value = @resourceName AND r.succeeded = 1 AND r.event_name IN (SELECT value FROM json_each(@eventNames))
+       ORDER BY l.sequence DESC LIMIT 1`,
     ).get({ resourceName, eventNames: JSON.stringify(eventNames) });
     return row && recordOf(row);
+  }
+
+  /** Indexes every record the lookup index has not reached yet (the background thread usually has). */
+  private catchUpLookupIndex(): void {
+    while (this.db.immediateTransactionWithoutSync(() => this.indexNextChunk()));
+  }
+
+  /** Indexes the next chunk of records, inside the caller's transaction; false once none was left. */
+  private indexNextChunk(): boolean {
+    const [insertLookups, advance] = LOOKUP_CATCH_UP_SQL.map((sql) => this.db.statement(sql));
+    insertLookups!.run();
+    return advance!.run().changes > 0;
   }
 
   async insertDigest(digest: AuditDigest): Promise<void> {
@@ -150,19 +174,21 @@ export class SqliteAuditRepository implements AuditRepository {
   async clear(): Promise<void> {
     // Under the write lock, so an append either lands before (and goes) or starts the new chain.
     this.db.immediateTransaction(() => {
-      for (const table of ['audit_resources', 'audit_records', 'audit_digests', 'audit_head']) this.db.statement(`DELETE FROM ${table}`).run();
+      for (const table of ['audit_lookup', 'audit_records', 'audit_digests', 'audit_head']) this.db.statement(`DELETE FROM ${table}`).run();
     });
   }
 
   async prune(beforeSequence: number, olderThan: Date): Promise<number> {
     return this.db.immediateTransaction(() => {
+      // The bound comes from the index's EventTime rows: every record must be in it.
+      while (this.indexNextChunk());
       // Only a prefix goes: up to the first record that is too young, even if older ones follow it.
-      const firstYoung = this.db.statement<[{ olderThan: number }], { sequence: number | null }>(
-        'SELECT min(sequence) AS sequence FROM audit_records WHERE event_time >= @olderThan',
-      ).get({ olderThan: olderThan.getTime() })?.sequence;
+      const firstYoung = this.db.statement<[{ olderThan: string }], { sequence: number | null }>(
+        `SELECT min(sequence) AS sequence FROM audit_lookup WHERE attribute = 'EventTime' AND value >= @olderThan`,
+      ).get({ olderThan: eventTimeKey(olderThan) })?.sequence;
       const bound = Math.min(beforeSequence, firstYoung ?? Infinity);
       if (!Number.isFinite(bound)) return 0;
-      this.db.statement<[{ bound: number }]>('DELETE FROM audit_resources WHERE sequence < @bound').run({ bound });
+      this.db.statement<[{ bound: number }]>('DELETE FROM audit_lookup WHERE sequence < @bound').run({ bound });
       return this.db.statement<[{ bound: number }]>('DELETE FROM audit_records WHERE sequence < @bound').run({ bound }).changes;
     });
   }
@@ -183,7 +209,7 @@ function copyDraft(draft: AuditDraft): AuditDraft {
   };
 }
 
-function rowOf(record: AuditRecord): Omit<RecordRow, 'resource_names'> {
+function rowOf(record: AuditRecord): RecordRow {
   return {
     sequence: record.sequence,
     event_id: record.eventId,
@@ -193,6 +219,7 @@ function rowOf(record: AuditRecord): Omit<RecordRow, 'resource_names'> {
     succeeded: record.succeeded ? 1 : 0,
     username: record.username ?? null,
     access_key_id: record.accessKeyId ?? null,
+    resource_names: JSON.stringify(record.resourceNames),
     event: record.event,
     previous_chain_value: record.previousChainValue,
     chain_value: record.chainValue,

@@ -3,21 +3,36 @@
 // with the audit trail committing on nearly every call, that copy and its fsyncs stalled every
 // request (about half of an audit append's cost, measured). A thread of its own, on a connection
 // of its own, checkpoints instead; the server's connection keeps SQLite's automatic checkpoint
-// only as a safety net, at a far higher threshold.
+// only as a safety net, at a far higher threshold. The same thread keeps derived data up to date
+// off the event loop: each time, before the checkpoint, it runs catch-up statements (the audit
+// trail's lookup index, audit-lookup-index.ts) chunk by chunk until they report no more work.
 import { Worker } from 'node:worker_threads';
 
 /** How often the thread checkpoints. */
 export const CHECKPOINT_INTERVAL_MS = 500;
+/** How long a catch-up waits for the write lock (in the thread: no request waits for it). */
+const CATCH_UP_LOCK_WAIT_MS = 100;
+/** Catch-up chunks per turn at most, so the thread also checkpoints under a heavy load. */
+const MAX_CATCH_UP_CHUNKS = 20;
 /** Pages the log may reach before the server's own connection checkpoints (about 40 MiB): only if the thread cannot keep up or has stopped. */
 export const SAFETY_NET_CHECKPOINT_PAGES = 10_000;
 
 // Plain JavaScript run by the thread: it needs nothing of the project but the SQLite module.
 // PASSIVE never waits for readers or writers; a busy database is simply tried again next time.
+// A catch-up chunk is one IMMEDIATE transaction of the statements in order; its last statement
+// changes no row once there is nothing left to do.
 const CHECKPOINT_THREAD = `
   const { parentPort, workerData } = require('node:worker_threads');
   const Database = require(workerData.sqliteModule);
-  const db = new Database(workerData.file, { timeout: 0 });
+  const db = new Database(workerData.file, { timeout: workerData.lockWaitMs });
+  const statements = workerData.catchUpSql.map((sql) => db.prepare(sql));
+  const chunk = db.transaction(() => statements.map((s) => s.run()).at(-1).changes > 0);
   const timer = setInterval(() => {
+    try {
+      for (let i = 0; statements.length > 0 && i < workerData.maxChunks && chunk.immediate(); i++);
+    } catch {
+      // Locked past the wait, or busy: next time.
+    }
     try {
       const [result] = db.pragma('wal_checkpoint(PASSIVE)');
       parentPort.postMessage(result);
@@ -43,8 +58,16 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
 
-  constructor(file: string, onCheckpoint: (result: CheckpointResult) => void = () => undefined, intervalMs = CHECKPOINT_INTERVAL_MS) {
-    this.worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData: { file, intervalMs, sqliteModule: require.resolve('better-sqlite3') } });
+  constructor(
+    file: string,
+    onCheckpoint: (result: CheckpointResult) => void = () => undefined,
+    options: { intervalMs?: number; catchUpSql?: readonly string[] } = {},
+  ) {
+    const workerData = {
+      file, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS, catchUpSql: options.catchUpSql ?? [],
+      lockWaitMs: CATCH_UP_LOCK_WAIT_MS, maxChunks: MAX_CATCH_UP_CHUNKS, sqliteModule: require.resolve('better-sqlite3'),
+    };
+    this.worker = new Worker(CHECKPOINT_THREAD, { eval: true, workerData });
     // Never what keeps a process alive.
     this.worker.unref();
     this.worker.on('message', onCheckpoint);

@@ -8,6 +8,7 @@ import type {
 } from '../../core/ports';
 import { SqliteAliasRepository } from './aliases';
 import { SqliteAuditRepository } from './audit';
+import { LOOKUP_CATCH_UP_SQL } from './audit-lookup-index';
 import { SAFETY_NET_CHECKPOINT_PAGES, WalCheckpointer, type CheckpointResult } from './checkpointer';
 import { SqliteConnection } from './connection';
 import { SqliteCustomKeyStoreRepository } from './custom-key-stores';
@@ -67,13 +68,14 @@ export class EmbeddedStore implements MetadataStore {
   }
 
   /**
-   * Moves WAL checkpoints to a thread of their own (checkpointer.ts). For servers: a store that
+   * Moves WAL checkpoints, and the audit trail's lookup index, to a thread of their own
+   * (checkpointer.ts, audit-lookup-index.ts). For servers: a store that
    * serves no load has no use for the thread.
    */
   checkpointInBackground(onCheckpoint?: (result: CheckpointResult) => void): void {
     const db = this.connection.isOpen ? this.connection : undefined;
     if (!db || this.checkpointer || this.filePath === ':memory:') return;
-    this.checkpointer = new WalCheckpointer(this.filePath, onCheckpoint);
+    this.checkpointer = new WalCheckpointer(this.filePath, onCheckpoint, { catchUpSql: LOOKUP_CATCH_UP_SQL });
     db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
   }
 

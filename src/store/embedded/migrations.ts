@@ -132,6 +132,28 @@ export const migrations: readonly string[] = [
      doc        TEXT    NOT NULL
    );
    CREATE INDEX audit_digests_in_order ON audit_digests (sequence, signed_at);`,
+  // The audit trail's lookup index moves out of the append (audit-lookup-index.ts): the record
+  // keeps its resource names in a column, and the lookup attributes go to one table built after
+  // the append, up to audit_head.indexed_sequence (0 here: existing records are indexed by the
+  // first catch-up).
+  `ALTER TABLE audit_records ADD COLUMN resource_names TEXT NOT NULL DEFAULT '[]';
+   UPDATE audit_records SET resource_names = (
+     SELECT coalesce(json_group_array(resource_name), '[]')
+       FROM (SELECT resource_name FROM audit_resources x WHERE x.sequence = audit_records.sequence ORDER BY x.position));
+   DROP INDEX audit_records_by_time;
+   DROP INDEX audit_records_by_event_name;
+   DROP INDEX audit_records_by_read_only;
+   DROP INDEX audit_records_by_username;
+   DROP INDEX audit_records_by_access_key_id;
+   DROP TABLE audit_resources;
+   CREATE TABLE audit_lookup (
+     attribute  TEXT    NOT NULL,
+     value      TEXT    NOT NULL,
+     sequence   INTEGER NOT NULL,
+     PRIMARY KEY (attribute, value, sequence)
+   ) WITHOUT ROWID;
+   CREATE INDEX audit_lookup_by_sequence ON audit_lookup (sequence);
+   ALTER TABLE audit_head ADD COLUMN indexed_sequence INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function migrate(db: Database.Database): void {
