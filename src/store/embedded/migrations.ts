@@ -132,6 +132,11 @@ export const migrations: readonly string[] = [
      doc        TEXT    NOT NULL
    );
    CREATE INDEX audit_digests_in_order ON audit_digests (sequence, signed_at);`,
+  // Multi-Region keys: the members of a set share the account and the key id, one per region;
+  // and the few keys with multi-Region work under way, for crash recovery.
+  `CREATE INDEX keys_by_account_and_key_id ON keys (account_id, key_id) WHERE key_id LIKE 'mrk-%';
+   CREATE INDEX keys_with_multi_region_work ON keys (json_extract(doc, '$.multiRegionWork.startedAt'))
+     WHERE incomplete = 0 AND json_extract(doc, '$.multiRegionWork.startedAt') IS NOT NULL;`,
 ];
 
 export function migrate(db: Database.Database): void {
