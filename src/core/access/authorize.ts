@@ -58,6 +58,9 @@ export async function authorize(deps: CoreDeps, ctx: RequestContext, request: Au
     extra: {
       'kms:CallerAccount': principal.accountId,
       ...(request.key?.viaAlias ? { 'kms:RequestAlias': request.key.viaAlias } : {}),
+      // Multi-Region keys: kms:MultiRegion for every key, kms:MultiRegionKeyType for multi-Region ones.
+      ...(key ? { 'kms:MultiRegion': key.multiRegion } : {}),
+      ...(key?.multiRegion && key.multiRegionKeyType ? { 'kms:MultiRegionKeyType': key.multiRegionKeyType } : {}),
       ...request.conditions,
     },
   });

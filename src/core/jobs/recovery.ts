@@ -3,7 +3,7 @@
 // (if any were made) are destroyed, then the record, so neither half outlives the other.
 import type { CoreDeps } from '../deps';
 import { reachCustomKeyStore } from '../custom-key-stores/connections';
-import { tokenObjectsOf } from '../model';
+import { objectsNamedByNoOtherMember, startPrimaryWindowIfLastReplica } from '../multi-region/deletion';
 
 /** Long enough that a creation still in flight on another instance is never touched. */
 export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
@@ -14,7 +14,10 @@ export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'n
   const leftovers = await deps.store.keys.listIncomplete(before);
   for (const key of leftovers) {
     await reachCustomKeyStore(deps, key);
-    const objects = tokenObjectsOf(key);
+    // An interrupted ReplicateKey (or a replica's deletion) leaves a replica whose objects its
+    // set's other members still name: only objects no other member names are destroyed.
+    await startPrimaryWindowIfLastReplica(deps, key);
+    const objects = await objectsNamedByNoOtherMember(deps, key);
     for (const object of objects) {
       // A key store that is not connected now keeps the record, to be retried when it is.
       await deps.keyStores.keyObjectsIn(object.tokenId)?.destroyKey(object.objectId);
