@@ -306,3 +306,88 @@ describe('imported key material', () => {
     expect(await decrypts(await encryptIn(key.KeyId, EU), REGION)).toBe(true);
   });
 });
+
+describe('preconditions', () => {
+  it('only a multi-Region primary key is replicated.', async () => {
+    const single = (await call('CreateKey', {})).body.KeyMetadata;
+    expect((await call('ReplicateKey', { KeyId: single.KeyId, ReplicaRegion: EU })).body).toEqual({
+      __type: 'UnsupportedOperationException', message: `${single.Arn} is not a multi-Region key. Only multi-Region primary keys can be replicated.`,
+    });
+    const key = await multiRegionKey();
+    await replicate(key.KeyId, EU);
+    expect((await call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: AP }, EU)).body).toEqual({
+      __type: 'UnsupportedOperationException', message: `${arnIn(EU, key.KeyId)} is a multi-Region replica key. Only multi-Region primary keys can be replicated.`,
+    });
+  });
+
+  it('a replica is made in another region than its primary\'s.', async () => {
+    const key = await multiRegionKey();
+    const res = await call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: REGION });
+    expect(res.status).toBe(400);
+    expect(res.body.__type).toBe('ValidationException');
+    expect((await call('DescribeKey', { KeyId: key.KeyId })).body.KeyMetadata.MultiRegionConfiguration.ReplicaKeys).toEqual([]);
+  });
+
+  it('a set has at most one member per region.', async () => {
+    const key = await multiRegionKey();
+    await replicate(key.KeyId, EU);
+    const before = await stored(EU, key.KeyId);
+    expect((await call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU, Description: 'again' })).body).toEqual({
+      __type: 'AlreadyExistsException', message: `Key ${arnIn(EU, key.KeyId)} already exists.`,
+    });
+    expect(await stored(EU, key.KeyId)).toEqual(before);
+  });
+
+  it('material moves between members only within one token.', async () => {
+    const key = await multiRegionKey();
+    // As if the primary's material were on another token than the one every region uses here.
+    const record = (await stored(REGION, key.KeyId))!;
+    await svc.store.keys.replace({ ...record, versions: record.versions.map((v) => ({ ...v, backing: { kind: 'pkcs11' as const, tokenId: 'cks-0123456789abcdef0', objectId: 'ab' } })) });
+    const res = await call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU });
+    expect(res.status).toBe(400);
+    expect(res.body.__type).toBe('UnsupportedOperationException');
+    expect(res.body.message).toContain('does not move key material between tokens');
+    expect(await stored(EU, key.KeyId)).toBeUndefined();
+    const changed = (await stored(REGION, key.KeyId))!;
+    await svc.store.keys.replace({ ...changed, versions: record.versions });
+  });
+
+  it('a shared property of a multi-Region key is changed on its primary only.', async () => {
+    const key = await multiRegionKey();
+    await replicate(key.KeyId, EU);
+    for (const op of ['EnableKeyRotation', 'DisableKeyRotation', 'RotateKeyOnDemand']) {
+      expect((await call(op, { KeyId: key.KeyId }, EU)).body).toEqual({
+        __type: 'UnsupportedOperationException', message: `${arnIn(EU, key.KeyId)} is a multi-Region replica key. ${op} can be called on its primary key only.`,
+      });
+    }
+    expect((await stored(EU, key.KeyId))!.versions).toHaveLength(1);
+    expect((await call('GetKeyRotationStatus', { KeyId: key.KeyId }, EU)).body.KeyRotationEnabled).toBe(false);
+  });
+
+  it('UpdatePrimaryRegion starts from a multi-Region primary key.', async () => {
+    const single = (await call('CreateKey', {})).body.KeyMetadata;
+    expect((await call('UpdatePrimaryRegion', { KeyId: single.KeyId, PrimaryRegion: EU })).body).toEqual({
+      __type: 'UnsupportedOperationException', message: `${single.Arn} is not a multi-Region key.`,
+    });
+    const key = await multiRegionKey();
+    await replicate(key.KeyId, EU);
+    const res = await call('UpdatePrimaryRegion', { KeyId: key.KeyId, PrimaryRegion: REGION }, EU);
+    expect(res.body.__type).toBe('UnsupportedOperationException');
+    expect((await stored(REGION, key.KeyId))!.multiRegionKeyType).toBe('PRIMARY');
+  });
+
+  it('the new primary region holds a replica of the key.', async () => {
+    const key = await multiRegionKey();
+    expect((await call('UpdatePrimaryRegion', { KeyId: key.KeyId, PrimaryRegion: EU })).body).toEqual({
+      __type: 'NotFoundException', message: `Key '${arnIn(EU, key.KeyId)}' does not exist`,
+    });
+    expect((await stored(REGION, key.KeyId))!).toMatchObject({ state: 'Enabled', multiRegionKeyType: 'PRIMARY' });
+  });
+
+  it('the new primary region is another region than the current primary\'s.', async () => {
+    const key = await multiRegionKey();
+    const res = await call('UpdatePrimaryRegion', { KeyId: key.KeyId, PrimaryRegion: REGION });
+    expect(res.status).toBe(400);
+    expect(res.body.__type).toBe('ValidationException');
+  });
+});
