@@ -2,10 +2,8 @@
 // server mode: any credentials (FOOBARKEY/FOOBARSECRET) in the region the client picks, and
 // POST /moto-api/reset between tests. Then what must still be refused, and both conveniences off.
 import {
-  CreateAliasCommand, CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient, KMSServiceException, ListAliasesCommand, ListKeysCommand,
+  CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, KMSServiceException, ListAliasesCommand, ListKeysCommand,
 } from '@aws-sdk/client-kms';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { openAuditSigningKey, AUDIT_SIGNING_KEY_OBJECT_ID } from '../../src/core/audit/signing-key';
 import { verifyAuditTrail } from '../../src/core/audit/verify';
 import { tokenObjectsOf, type KeyRecord } from '../../src/core/model';
@@ -13,16 +11,13 @@ import { HEALTH_KEY_ID } from '../../src/pkcs11/token-objects';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, ROOT, startTestService, type TestService } from '../support/service';
 import { rejection } from '../support/sdk-rejection';
+import { listTokenObjects } from '../support/token-objects';
 
 const MOTO_CREDENTIALS = { accessKeyId: 'FOOBARKEY', secretAccessKey: 'FOOBARSECRET' };
 const MOTO_REGION = 'us-west-2';
 
-/** Every token object of `svc`'s token, listed by a process of its own, as an auditor would. */
-function tokenObjectIds(svc: TestService): string[] {
-  const out = execFileSync(process.execPath, [
-    '-r', path.join(__dirname, '../support/ts-register.cjs'), path.join(__dirname, '../support/token-objects.child.ts'), svc.token.label, svc.token.pin,
-  ], { encoding: 'utf8' });
-  return (JSON.parse(out) as { id: string }[]).map((o) => o.id);
+async function tokenObjectIds(svc: TestService): Promise<string[]> {
+  return (await listTokenObjects(svc.token)).map((o) => o.id);
 }
 
 /** Every key record of every scope, complete or not. */
@@ -69,7 +64,10 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob }));
     expect(Buffer.from(decrypted.Plaintext!).toString()).toBe('moto-style');
     expect(decrypted.KeyId).toBe(symmetric.Arn);
-    expect((await kms.send(new ListKeysCommand({}))).Keys!.map((k) => k.KeyId).sort()).toEqual([symmetric.KeyId, pair.KeyId].sort());
+    // An AWS managed key, made by its first use, goes with the reset too.
+    const managed = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/s3' }))).KeyMetadata!;
+    expect(managed.KeyManager).toBe('AWS');
+    expect((await kms.send(new ListKeysCommand({}))).Keys!.map((k) => k.KeyId).sort()).toEqual([symmetric.KeyId, pair.KeyId, managed.KeyId].sort());
 
     // The trail names the caller by the access key id it used, as the account root.
     const recorded = (await svc.store.audit.lookup({ attribute: { key: 'AccessKeyId', value: 'FOOBARKEY' } }, { limit: 50 })).items;
@@ -77,17 +75,18 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect(JSON.parse(recorded[0]!.event)).toMatchObject({ userIdentity: { arn: `arn:aws:iam::${ACCOUNT}:root`, accessKeyId: 'FOOBARKEY' }, awsRegion: MOTO_REGION });
 
     const keyObjects = (await storedKeys(svc)).flatMap((key) => tokenObjectsOf(key).map((o) => o.objectId));
-    expect(keyObjects).toHaveLength(2);
-    expect(tokenObjectIds(svc)).toEqual(expect.arrayContaining(keyObjects));
+    expect(keyObjects).toHaveLength(3);
+    expect(await tokenObjectIds(svc)).toEqual(expect.arrayContaining(keyObjects));
 
     const answer = await reset(svc);
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({ status: 'ok', keysDeleted: 2, keysKept: 0, customKeyStoresDeleted: 0 });
+    expect(await answer.json()).toEqual({ status: 'ok', keysDeleted: 3, keysKept: 0, customKeyStoresDeleted: 0 });
 
     expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await customerAliases(kms)).toEqual([]);
+    expect(((await kms.send(new ListAliasesCommand({}))).Aliases ?? []).filter((a) => a.TargetKeyId !== undefined)).toEqual([]);
     expect(await storedKeys(svc)).toEqual([]);
-    const left = tokenObjectIds(svc);
+    const left = await tokenObjectIds(svc);
     for (const id of keyObjects) expect(left).not.toContain(id);
     // The service's own objects survive: the health key and the audit signing pair.
     expect(left.filter((id) => id !== HEALTH_KEY_ID && id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
@@ -186,7 +185,7 @@ describe('any credentials and reset on, used as moto\'s server mode is', () => {
     expect((await reset(svc)).status).toBe(200);
     expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     expect(await storedKeys(svc)).toEqual([]);
-    expect(tokenObjectIds(svc).filter((id) => id !== HEALTH_KEY_ID && id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
+    expect((await listTokenObjects(svc.token)).filter((o) => o.id !== HEALTH_KEY_ID && o.id !== AUDIT_SIGNING_KEY_OBJECT_ID)).toEqual([]);
     const verification = await verifyAuditTrail(svc.store.audit, (await openAuditSigningKey(svc.deps, 'test')).publicKeySpki);
     expect(verification.ok).toBe(true);
   }, 120_000);

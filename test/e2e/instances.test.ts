@@ -2,7 +2,6 @@
 // while one restarts again and again, and a process killed in the middle of creating keys
 // leaves nothing behind that recovery does not clean up.
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { tokenObjectsOf } from '../../src/core/model';
 import { startChildService, type ChildService } from '../support/child-service';
 import { ACCOUNT, REGION, ROOT } from '../support/service';
 import { createTestToken, type TestToken } from '../support/softhsm';
+import { listTokenObjects } from '../support/token-objects';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let token: TestToken;
@@ -53,12 +53,6 @@ async function stop(instance: { child: ChildService; kms: KMSClient }, signal: N
   await instance.child.exited;
 }
 
-/** Every token object, listed by a process of its own. */
-function tokenObjects(): { id: string; label: string }[] {
-  const out = execFileSync(process.execPath, ['-r', path.join(__dirname, '../support/ts-register.cjs'), path.join(__dirname, '../support/token-objects.child.ts'), token.label, token.pin], { encoding: 'utf8' });
-  return JSON.parse(out) as { id: string; label: string }[];
-}
-
 /** Every key record in the store, complete or not. */
 async function storedKeys(): Promise<KeyRecord[]> {
   const store = new EmbeddedStore(path.join(dataDir, 'metadata.sqlite'));
@@ -83,7 +77,7 @@ const serviceObjectIds = new Set([HEALTH_KEY_ID, AUDIT_SIGNING_KEY_OBJECT_ID]);
 /** Nothing orphaned: every token object is named by a stored key (or is one of the service's own), and no object lacks an id. */
 async function expectNoOrphans(): Promise<void> {
   const named = new Set((await storedKeys()).flatMap((key) => tokenObjectsOf(key).map((o) => o.objectId)));
-  const objects = tokenObjects();
+  const objects = await listTokenObjects(token);
   expect(objects.filter((o) => o.id === '')).toEqual([]);
   expect(objects.filter((o) => !serviceObjectIds.has(o.id) && !named.has(o.id))).toEqual([]);
   // Two instances starting at once made the audit signing pair once, not once each.

@@ -57,6 +57,7 @@ export async function authorize(deps: CoreDeps, ctx: RequestContext, request: Au
     requestTags: tagMap(request.requestTags),
     extra: {
       'kms:CallerAccount': principal.accountId,
+      ...(principal.viaService ? { 'kms:ViaService': principal.viaService } : {}),
       ...(request.key?.viaAlias ? { 'kms:RequestAlias': request.key.viaAlias } : {}),
       // Multi-Region keys: kms:MultiRegion for every key, kms:MultiRegionKeyType for multi-Region ones.
       ...(key ? { 'kms:MultiRegion': key.multiRegion } : {}),

@@ -9,6 +9,12 @@ export interface Principal {
   accountId: string;
   /** Identity (IAM) policy documents attached to the principal, as JSON strings. */
   policies: string[];
+  /**
+   * Set for a principal that stands for an AWS service integration calling on a user's behalf
+   * (for example an S3-compatible store): the kms:ViaService value of its requests, such as
+   * s3.us-east-1.amazonaws.com, which AWS managed keys' policies require.
+   */
+  viaService?: string;
 }
 
 export interface RequestContext {

@@ -29,6 +29,7 @@ export async function generateDataKey(
 ) {
   const resolved = await keyForOperation(deps, ctx, operation, input.KeyId, {
     aliases: true,
+    createsAwsManagedKey: true,
     authorization: { encryptionContext: input.EncryptionContext, grantTokens: input.GrantTokens, conditions: { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } },
   });
   assertSymmetricEncryptionKey(resolved, operation, undefined);

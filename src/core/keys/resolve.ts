@@ -6,6 +6,7 @@ import { KmsError, messages, RevisionConflictError } from '../errors';
 import { customKeyStoreOf, effectiveKeyState } from '../custom-key-stores/connections';
 import { aliasArn, keyArn, type CustomKeyStoreRecord, type KeyRecord, type KeyScope, type KeyState, type KeyUsage } from '../model';
 import { assertStateAllows, type StateCheckedOperation } from './key-state';
+import { ensureAwsManagedKey, isPredefinedAlias } from './aws-managed-keys';
 import { PARTITION, parseKeyReference } from './key-id';
 
 export interface ResolvedKey {
@@ -40,11 +41,19 @@ function recorded(ctx: RequestContext, resolved: ResolvedKey): ResolvedKey {
   return resolved;
 }
 
-/**
- * Resolves a KeyId parameter. `aliases` says whether the operation accepts alias names and
- * alias ARNs (cryptographic operations, DescribeKey, GetPublicKey) or only key ids and ARNs.
- */
-export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference: string, options: { aliases: boolean }): Promise<ResolvedKey> {
+export interface ResolveOptions {
+  /** Whether the operation accepts alias names and alias ARNs (cryptographic operations, DescribeKey, GetPublicKey) or only key ids and ARNs. */
+  aliases: boolean;
+  /**
+   * A predefined AWS alias (alias/aws/s3, ...) of the caller's account without a key gets its AWS
+   * managed key: the operations by which AWS services first use one (Encrypt, GenerateDataKey*,
+   * ReEncrypt's destination, DescribeKey).
+   */
+  createsAwsManagedKey?: boolean;
+}
+
+/** Resolves a KeyId parameter. */
+export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference: string, options: ResolveOptions): Promise<ResolvedKey> {
   const ref = parseKeyReference(reference);
   const scope = callerScope(ctx);
   switch (ref.kind) {
@@ -59,7 +68,8 @@ export async function resolveKey(deps: CoreDeps, ctx: RequestContext, reference:
       if (!options.aliases) throw new KmsError('NotFoundException', messages.invalidKeyId(reference));
       if (ref.kind === 'aliasArn' && ref.region !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${ref.region}`);
       const aliasScope = ref.kind === 'aliasArn' ? { accountId: ref.accountId, region: ref.region } : scope;
-      const alias = await deps.store.aliases.get(aliasScope, ref.aliasName);
+      let alias = await deps.store.aliases.get(aliasScope, ref.aliasName);
+      if (!alias && options.createsAwsManagedKey && aliasScope.accountId === scope.accountId && isPredefinedAlias(ref.aliasName)) alias = await ensureAwsManagedKey(deps, aliasScope, ref.aliasName);
       if (!alias) throw new KmsError('NotFoundException', messages.aliasDoesNotExist(aliasArn(PARTITION, aliasScope, ref.aliasName)));
       return recorded(ctx, { ...(await loadComplete(deps, aliasScope, alias.targetKeyId)), viaAlias: ref.aliasName });
     }
@@ -74,7 +84,7 @@ export async function keyForOperation(
   ctx: RequestContext,
   operation: StateCheckedOperation,
   reference: string,
-  options: { aliases: boolean; action?: string; authorization?: Omit<AuthorizationRequest, 'action' | 'key'> },
+  options: ResolveOptions & { action?: string; authorization?: Omit<AuthorizationRequest, 'action' | 'key'> },
 ): Promise<ResolvedKey> {
   const resolved = await resolveKey(deps, ctx, reference, options);
   await authorizeKeyAction(deps, ctx, resolved, options.action ?? operation, options.authorization);

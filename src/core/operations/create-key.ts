@@ -7,14 +7,13 @@ import { assertNoLockout, validateKeyPolicy } from '../access/key-policy';
 import { tagsField } from '../api/fields';
 import { emptyImportState } from '../import/import-state';
 import { keyMetadata } from '../keys/key-metadata';
-import { assertStoreMakesEd25519, assertTokenCanHold, hmacSpecs, isAsymmetricSpec, isEdwardsSpec, isHmacSpec, usagesBySpec } from '../keys/key-specs';
+import { assertStoreMakesEd25519, assertTokenCanHold, isEdwardsSpec, usagesBySpec } from '../keys/key-specs';
+import { discardDraft, generateDraftMaterial } from '../keys/new-material';
 import { signingAlgorithmsListed } from '../crypto/signing';
 import { newKeyId, newKeyMaterialId, newMultiRegionKeyId, PARTITION } from '../keys/key-id';
 import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
 import { defaultKeyPolicy } from '../access/policy';
 import { defineOperation } from '../api/operation';
-import type { KeyPairPurpose } from '../key-stores/port';
-import { requireCapability } from '../key-stores/registry';
 import { s, schema } from '../api/schema';
 import { multiRegionConfiguration } from '../multi-region/set';
 import { validateTags } from '../keys/tags';
@@ -123,49 +122,23 @@ export const createKey = defineOperation({
     }
 
     // Crash safety: the record is written first, marked incomplete, so a token object can
-    // never exist without a record naming it; recovery removes incomplete leftovers (both
-    // halves of a key pair share the CKA_ID, so they go together).
+    // never exist without a record naming it.
     await deps.store.keys.insert(draft);
-    const discardDraft = async () => {
-      await store.keyObjects?.destroyKey(versionId).catch(() => undefined);
-      await deps.store.keys.delete(scope, draft.keyId).catch(() => undefined);
-    };
     if (draft.xksKeyId !== undefined) {
       // Inserted first, checked after: of two creations racing for one external key, neither can miss the other.
       try {
         await assertXksKeyUnused(deps, draft);
       } catch (e) {
-        await discardDraft();
+        await discardDraft(deps, store, draft);
         throw e;
       }
     }
-    let publicKeySpki: Buffer | undefined;
-    try {
-      const label = placement.label;
-      if (isAsymmetricSpec(keySpec)) publicKeySpki = await requireCapability(store, 'keyPairs').generateKeyPair(versionId, label, keySpec, keyUsage as KeyPairPurpose);
-      else if (isHmacSpec(keySpec)) await requireCapability(store, 'hmacKeys').generateHmacKey(versionId, label, hmacSpecs[keySpec].keyBytes);
-      else await requireCapability(store, 'keyObjects').generateAesKey(versionId, label);
-    } catch (e) {
-      // The token may have made the object(s) before failing: destroy them with the record.
-      await discardDraft();
-      throw e;
-    }
-    try {
-      const complete = await deps.store.keys.replace({
-        ...draft,
-        incomplete: false,
-        currentVersionId: versionId,
-        versions: draft.versions.map((v) => ({ ...v, status: 'ACTIVE' as const, ...(publicKeySpki ? { publicKeySpki: publicKeySpki.toString('base64') } : {}) })),
-      });
-      return {
-        KeyMetadata: keyMetadata(complete, {
-          customKeyStore: placement.customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, complete),
-          ...(multiRegion ? { multiRegionConfiguration: multiRegionConfiguration(complete, []) } : {}),
-        }),
-      };
-    } catch (e) {
-      await discardDraft();
-      throw e;
-    }
+    const complete = await generateDraftMaterial(deps, store, draft, placement.label);
+    return {
+      KeyMetadata: keyMetadata(complete, {
+        customKeyStore: placement.customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, complete),
+        ...(multiRegion ? { multiRegionConfiguration: multiRegionConfiguration(complete, []) } : {}),
+      }),
+    };
   },
 });

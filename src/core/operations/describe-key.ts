@@ -11,7 +11,7 @@ export const describeKey = defineOperation({
   name: 'DescribeKey',
   input: schema({ KeyId: s.required(keyIdField()), GrantTokens: grantTokensField() }),
   async run(deps, ctx, input) {
-    const { key, state, customKeyStore } = await keyForOperation(deps, ctx, 'DescribeKey', input.KeyId, { aliases: true, authorization: { grantTokens: input.GrantTokens } });
+    const { key, state, customKeyStore } = await keyForOperation(deps, ctx, 'DescribeKey', input.KeyId, { aliases: true, createsAwsManagedKey: true, authorization: { grantTokens: input.GrantTokens } });
     const multiRegionConfiguration = await configurationOf(deps, key);
     return { KeyMetadata: keyMetadata(key, { state, customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, key), ...(multiRegionConfiguration ? { multiRegionConfiguration } : {}) }) };
   },

@@ -21,6 +21,7 @@ export const encrypt = defineOperation({
   async run(deps, ctx, input) {
     const resolved = await keyForOperation(deps, ctx, 'Encrypt', input.KeyId, {
       aliases: true,
+      createsAwsManagedKey: true,
       authorization: {
         encryptionContext: input.EncryptionContext,
         grantTokens: input.GrantTokens,

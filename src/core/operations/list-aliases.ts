@@ -1,5 +1,8 @@
-// ListAliases: the caller's aliases in the request's region, optionally of one key, paginated.
-import { aliasListEntry } from '../keys/aliases';
+// ListAliases: the caller's aliases in the request's region, optionally of one key, paginated,
+// with AWS's predefined alias/aws/* names among them.
+import { aliasArnOf, aliasListEntry } from '../keys/aliases';
+import { predefinedAliasNames } from '../keys/aws-managed-keys';
+import { decodeMarker, encodeMarker } from '../api/page-marker';
 import { authorize } from '../access/authorize';
 import { callerScope } from '../api/context';
 import { KmsError, messages } from '../errors';
@@ -30,11 +33,24 @@ export const listAliases = defineOperation({
       if (key.accountId !== scope.accountId) throw new KmsError('NotFoundException', messages.keyDoesNotExist(arn));
       keyId = key.keyId;
     }
-    const page = await deps.store.aliases.list(scope, { keyId }, { limit: input.Limit ?? DEFAULT_LIMIT, marker: input.Marker });
+    const limit = input.Limit ?? DEFAULT_LIMIT;
+    const page = await deps.store.aliases.list(scope, { keyId }, { limit, marker: input.Marker });
+    const stored = page.items.map((alias) => ({ name: alias.aliasName, entry: aliasListEntry(alias) }));
+    // AWS's predefined aliases whose key does not exist yet have no record: they are listed
+    // without a target, in name order among the stored ones, within the window this page covers.
+    const after = input.Marker === undefined ? '' : decodeMarker('alias', input.Marker);
+    const windowEnd = page.nextMarker === undefined ? undefined : page.items.at(-1)!.aliasName;
+    const storedNames = new Set(stored.map((a) => a.name));
+    const unclaimed = keyId !== undefined ? [] : predefinedAliasNames
+      .filter((name) => name > after && (windowEnd === undefined || name < windowEnd) && !storedNames.has(name))
+      .map((name) => ({ name, entry: { AliasName: name, AliasArn: aliasArnOf(scope, name) } }));
+    const merged = [...stored, ...unclaimed].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const items = merged.slice(0, limit);
+    const truncated = page.nextMarker !== undefined || merged.length > limit;
     return {
-      Aliases: page.items.map(aliasListEntry),
-      ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}),
-      Truncated: page.nextMarker !== undefined,
+      Aliases: items.map((a) => a.entry),
+      ...(truncated ? { NextMarker: encodeMarker('alias', items.at(-1)!.name) } : {}),
+      Truncated: truncated,
     };
   },
 });

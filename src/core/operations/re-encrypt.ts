@@ -29,6 +29,7 @@ export const reEncrypt = defineOperation({
     const sameKey = { 'kms:ReEncryptOnSameKey': await namesSameKey(deps, ctx, input.CiphertextBlob, input.SourceKeyId, input.DestinationKeyId) };
     const destination = await keyForOperation(deps, ctx, 'ReEncrypt', input.DestinationKeyId, {
       aliases: true,
+      createsAwsManagedKey: true,
       action: 'ReEncryptTo',
       authorization: {
         encryptionContext: input.DestinationEncryptionContext,

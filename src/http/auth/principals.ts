@@ -13,6 +13,8 @@ export interface CredentialsFileEntry {
   secretAccessKey: string;
   principalArn: string;
   policies?: unknown[];
+  /** The kms:ViaService value of this principal's requests: it stands for an AWS service integration. */
+  viaService?: string;
 }
 
 export interface RootCredentials {
@@ -45,7 +47,10 @@ export class PrincipalDirectory {
     this.byAccessKey.set(entry.accessKeyId, {
       accessKeyId: entry.accessKeyId,
       secretAccessKey: entry.secretAccessKey,
-      principal: { arn: entry.principalArn, accountId, policies: normalisePolicies(entry.policies, `credentials file: ${where}`) },
+      principal: {
+        arn: entry.principalArn, accountId, policies: normalisePolicies(entry.policies, `credentials file: ${where}`),
+        ...(entry.viaService !== undefined ? { viaService: entry.viaService } : {}),
+      },
     });
   }
 
@@ -105,6 +110,9 @@ function readText(file: string): string {
   }
 }
 
+/** kms:ViaService values: <service>.<region>.amazonaws.com. */
+const viaServicePattern = /^[a-z0-9-]+\.[a-z0-9-]+\.amazonaws\.com$/;
+
 /** Checks a credentials file's text. Errors never quote the file's content. */
 function parseCredentials(text: string, file: string): CredentialsFileEntry[] {
   // Precondition: a credentials file that is not valid JSON is refused without quoting its content.
@@ -122,7 +130,13 @@ function parseCredentials(text: string, file: string): CredentialsFileEntry[] {
       throw new Error(`${file}: entry ${i} needs string accessKeyId, secretAccessKey and principalArn`);
     }
     if (e.policies !== undefined && !Array.isArray(e.policies)) throw new Error(`${file}: entry ${i} policies must be an array`);
-    return { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, principalArn: e.principalArn, policies: e.policies };
+    if (e.viaService !== undefined && (typeof e.viaService !== 'string' || !viaServicePattern.test(e.viaService))) {
+      throw new Error(`${file}: entry ${i} viaService must be a service endpoint name such as s3.us-east-1.amazonaws.com`);
+    }
+    return {
+      accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, principalArn: e.principalArn, policies: e.policies,
+      ...(e.viaService !== undefined ? { viaService: e.viaService } : {}),
+    };
   });
 }
 
