@@ -104,7 +104,7 @@ export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
     // After the rotations: a multi-Region rotation that died has been abandoned before its replicas are synchronised.
-    + await recoverMultiRegionWork(deps, immediate ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - INCOMPLETE_GRACE_MS))
+    + await recoverMultiRegionWork(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + (immediate && (options.leftoverInstances?.length ?? 1) > 0 ? await destroyUnnamedLeftovers(deps, owner, options.leftoverInstances) : 0)) ?? 0;
   // Every instance closes its own connections to custom key stores that another disconnected.
   const connections: ConnectionChange[] = [];

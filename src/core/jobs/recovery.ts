@@ -8,9 +8,16 @@ import { objectsNamedByNoOtherMember, startPrimaryWindowIfLastReplica } from '..
 /** Long enough that a creation still in flight on another instance is never touched. */
 export const INCOMPLETE_GRACE_MS = 5 * 60 * 1000;
 
+/**
+ * The cutoff of a recovery without grace period: later than any record's time, and ISO-8601 with
+ * a four-digit year, so that it still orders as text (the embedded store compares the dates in
+ * its documents as strings; the latest Date, 8.64e15 ms, writes as +275760-… and sorts first).
+ */
+export const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
+
 /** `graceMs: 'none'` takes every incomplete record: right at start-up, when nothing of ours is in flight. */
 export async function recoverIncompleteKeys(deps: CoreDeps, graceMs: number | 'none' = INCOMPLETE_GRACE_MS): Promise<number> {
-  const before = graceMs === 'none' ? new Date(8.64e15) : new Date(deps.clock.now().getTime() - graceMs);
+  const before = graceMs === 'none' ? END_OF_TIME : new Date(deps.clock.now().getTime() - graceMs);
   const leftovers = await deps.store.keys.listIncomplete(before);
   for (const key of leftovers) {
     await reachCustomKeyStore(deps, key);

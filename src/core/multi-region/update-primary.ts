@@ -6,11 +6,13 @@
 //   3. A: becomes a REPLICA (first, so that there are never two primaries);
 //   4. B: becomes the PRIMARY, Enabled again;
 //   5. A: Enabled again, multiRegionWork cleared.
-// Once step 1 is written the handover only goes forward: recovery repeats steps 3–5 (each is
-// idempotent) unless B is gone, in which case A is made the primary again. Meanwhile there may
-// be no primary for a moment (AWS's DescribeKey may show both as replicas), never two.
+// Once step 1 is written, recovery only takes the handover forward: it repeats steps 3–5 (each
+// is idempotent) unless B is gone, in which case A is made the primary again. (A caller still
+// alive when step 2 fails undoes steps 2 and 1 itself: nothing has changed hands yet.) Meanwhile
+// there may be no primary for a moment (AWS's DescribeKey may show both as replicas), never two.
 import type { CoreDeps } from '../deps';
 import { isKmsError, KmsError } from '../errors';
+import { END_OF_TIME, INCOMPLETE_GRACE_MS } from '../jobs/recovery';
 import { PARTITION } from '../keys/key-id';
 import { assertStateAllows } from '../keys/key-state';
 import { arnOf, changeKey, type ResolvedKey } from '../keys/resolve';
@@ -53,13 +55,29 @@ export async function updatePrimaryRegion(deps: CoreDeps, resolved: ResolvedKey,
       return { ...key, state: 'Updating' };
     });
   } catch (e) {
-    // Nothing has changed hands yet: undo step 1.
-    await changeKey(deps, { key: started, arn: resolved.arn }, (key) => (key.multiRegionWork?.operation === 'UpdatePrimaryRegion'
-      ? { ...key, state: afterUpdate(key.state), multiRegionWork: undefined }
-      : key)).catch(() => undefined);
+    // Nothing has changed hands yet: undo step 2 if it landed all the same (its reply was lost),
+    // then step 1. Step 1 goes last: should an undo fail, its work record stays and recovery
+    // finishes the handover instead, so that no key is left Updating with nothing to end it.
+    await undoReplicaUpdating(deps, replica)
+      .then(() => changeKey(deps, { key: started, arn: resolved.arn }, (key) => (key.multiRegionWork?.operation === 'UpdatePrimaryRegion'
+        ? { ...key, state: afterUpdate(key.state), multiRegionWork: undefined }
+        : key)))
+      .catch(() => undefined);
     throw e;
   }
   await finishPrimaryUpdate(deps, started);
+}
+
+/**
+ * The replica back out of Updating, if step 2 put it there. Only a handover of its set makes a
+ * replica Updating, and the caller still holds the set's one handover (step 1's work record).
+ */
+async function undoReplicaUpdating(deps: CoreDeps, replica: KeyRecord): Promise<void> {
+  const current = await deps.store.keys.get(replica, replica.keyId);
+  if (!current || current.incomplete || current.state !== 'Updating' || current.multiRegionKeyType !== 'REPLICA') return;
+  await changeKey(deps, { key: current, arn: arnOf(current) }, (key) => (key.state === 'Updating' && key.multiRegionKeyType === 'REPLICA'
+    ? { ...key, state: afterUpdate(key.state) }
+    : key));
 }
 
 /** Steps 3–5 for an old primary whose record carries the UpdatePrimaryRegion work; idempotent. */
@@ -92,11 +110,13 @@ export async function finishSynchronization(deps: CoreDeps, primary: KeyRecord):
 }
 
 /**
- * Crash recovery: multi-Region work started before `before` is finished (handovers go forward,
- * synchronisations are repeated). Run after the rotation recovery, which first abandons the
+ * Crash recovery: multi-Region work started longer than `graceMs` ago is finished (handovers go
+ * forward, synchronisations are repeated); `'none'` takes all of it, right at start-up, when
+ * nothing of ours is in flight. Run after the rotation recovery, which first abandons the
  * PENDING versions of rotations that died. Returns how many records it settled.
  */
-export async function recoverMultiRegionWork(deps: CoreDeps, before: Date): Promise<number> {
+export async function recoverMultiRegionWork(deps: CoreDeps, graceMs: number | 'none' = INCOMPLETE_GRACE_MS): Promise<number> {
+  const before = graceMs === 'none' ? END_OF_TIME : new Date(deps.clock.now().getTime() - graceMs);
   let settled = 0;
   for (const key of await deps.store.keys.listWithMultiRegionWork(before)) {
     try {

@@ -133,9 +133,17 @@ export const replicateKey = defineOperation({
         updatedAt: deps.clock.now(),
       });
     } catch (e) {
-      // Nothing of the token to destroy: the objects are the primary's.
-      await deps.store.keys.delete(replicaScope, primary.keyId).catch(() => undefined);
-      throw e;
+      // The completing write may have landed all the same (its reply was lost): then the replica
+      // is whole, maybe already in use, and stays. An incomplete one is removed; nothing of the
+      // token to destroy: the objects are the primary's. If the store cannot even be read,
+      // recovery removes an incomplete record later (a complete one is whole).
+      const now = await deps.store.keys.get(replicaScope, primary.keyId).catch(() => null);
+      if (now && !now.incomplete) {
+        complete = now;
+      } else {
+        if (now) await deps.store.keys.delete(replicaScope, primary.keyId).catch(() => undefined);
+        throw e;
+      }
     }
     // AWS answers with the replica as it was created: Creating, not yet enabled.
     const created: KeyRecord = { ...complete, state: 'Creating', currentVersionId: undefined };

@@ -18,7 +18,7 @@ import { arnOf, changeKey, type ResolvedKey } from '../keys/resolve';
 import type { KeyRecord, KeyRotation, KeyScope, KeyVersion, RotationType } from '../model';
 import type { KeyStore } from '../key-stores/port';
 import { requireCapability } from '../key-stores/registry';
-import { INCOMPLETE_GRACE_MS } from '../jobs/recovery';
+import { END_OF_TIME, INCOMPLETE_GRACE_MS } from '../jobs/recovery';
 import { assertNotReplica, dropVersionFromOtherMembers, synchronizeReplicas } from '../multi-region/set';
 import { finishSynchronization } from '../multi-region/update-primary';
 
@@ -30,8 +30,6 @@ export const ON_DEMAND_ROTATION_LIMIT = 10;
 export const PENDING_VERSION_GRACE_MS = INCOMPLETE_GRACE_MS;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Later than any version's creation; ISO-8601 with a four-digit year, so it still orders as text. */
-const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
 
 export const rotationMessages = {
   onDemandLimit: (arn: string) =>
