@@ -53,6 +53,19 @@ export type DataKeyPairSpec = (typeof dataKeyPairSpecs)[number];
 
 export type KeyManager = 'CUSTOMER' | 'AWS';
 
+export const multiRegionKeyTypes = ['PRIMARY', 'REPLICA'] as const;
+export type MultiRegionKeyType = (typeof multiRegionKeyTypes)[number];
+
+/**
+ * Work on a set of multi-Region keys that spans its members and is under way, recorded on the
+ * member that started it, so that recovery (listWithMultiRegionWork) finishes it after a crash.
+ */
+export type MultiRegionWork =
+  /** UpdatePrimaryRegion: the primary in `fromRegion` becomes a replica, the replica in `toRegion` the primary. Both are Updating meanwhile. */
+  | { operation: 'UpdatePrimaryRegion'; fromRegion: string; toRegion: string; startedAt: Date }
+  /** Shared properties (versions, current version, rotation settings) being copied from this primary to its replicas. */
+  | { operation: 'SynchronizeMultiRegionKey'; startedAt: Date };
+
 /** GetParametersForImport and ImportKeyMaterial enums, as AWS declares them. */
 export const wrappingAlgorithms = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
 export type WrappingAlgorithm = (typeof wrappingAlgorithms)[number];
@@ -101,6 +114,13 @@ export interface KeyRecord {
   origin: Origin;
   keyManager: KeyManager;
   multiRegion: boolean;
+  /**
+   * Multi-Region keys: whether this member is its set's primary. The set is every record of the
+   * account with the same (mrk-) key id, one per region (KeyRepository.listRelated).
+   */
+  multiRegionKeyType?: MultiRegionKeyType;
+  /** Multi-Region work under way that this member started; cleared when it is done. */
+  multiRegionWork?: MultiRegionWork;
   state: KeyState;
   deletionDate?: Date;
   pendingWindowInDays?: number;

@@ -50,6 +50,13 @@ export interface KeyRepository {
    */
   listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]>;
   /**
+   * Every record of the account with this key id, in any region, complete or not, ordered by
+   * region: the members of a set of multi-Region keys (mrk- key ids).
+   */
+  listRelated(accountId: string, keyId: string): Promise<KeyRecord[]>;
+  /** Complete keys in any scope whose multiRegionWork started before `before` (multi-Region work a crash interrupted). */
+  listWithMultiRegionWork(before: Date): Promise<KeyRecord[]>;
+  /**
    * Keys in `scope` (complete or not, any state) whose customKeyStoreId is `customKeyStoreId`,
    * ordered by key id, at most `limit` (DeleteCustomKeyStore asks for one; XksKeyId reuse scans the store).
    */

@@ -17,7 +17,7 @@ import { withRepositories } from '../support/wrapped-store';
 import { keyPath, metadata, startXksTestProxy, xksCall, XKS_CREDENTIAL, XKS_CREDENTIAL_2 } from '../support/xks';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
-const keyArnPattern = new RegExp(`^arn:aws:kms:${REGION}:${ACCOUNT}:key/[0-9a-f-]{36}$`);
+const keyArnPattern = new RegExp(`^arn:aws:kms:${REGION}:${ACCOUNT}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$`);
 
 interface CloudTrailRecord {
   eventVersion: string;
@@ -169,6 +169,10 @@ describe('every KMS operation writes one record per call', () => {
     await call('EnableKey', { KeyId: ids.mac });
     await call('ScheduleKeyDeletion', { KeyId: ids.mac, PendingWindowInDays: 7 });
     await call('CancelKeyDeletion', { KeyId: ids.mac });
+    const mrk = ((await call('CreateKey', { MultiRegion: true })).body as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+    ids.mrk = mrk;
+    await call('ReplicateKey', { KeyId: mrk, ReplicaRegion: 'eu-west-1', Description: 'replica' });
+    await call('UpdatePrimaryRegion', { KeyId: mrk, PrimaryRegion: 'eu-west-1' });
 
     const params = await call('GetParametersForImport', { KeyId: ids.external, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
     remember(params.body.ImportToken);
@@ -283,6 +287,11 @@ describe('every KMS operation writes one record per call', () => {
       expect({ management, keyId: of(management).responseElements?.keyId }).toEqual({ management, keyId: expect.stringMatching(keyArnPattern) });
     }
     expect(of('CreateAlias').requestParameters).toEqual({ aliasName: 'alias/audit', targetKeyId: K });
+    expect(of('ReplicateKey').requestParameters).toEqual({ keyId: ids.mrk, replicaRegion: 'eu-west-1', description: 'replica' });
+    expect(of('ReplicateKey').responseElements).toMatchObject({
+      replicaKeyMetadata: { keyId: ids.mrk, arn: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${ids.mrk}`, keyState: 'Creating' }, replicaPolicy: expect.any(String),
+    });
+    expect(of('UpdatePrimaryRegion')).toMatchObject({ requestParameters: { keyId: ids.mrk, primaryRegion: 'eu-west-1' }, responseElements: { keyId: arn(ids.mrk!) } });
     expect(of('TagResource').requestParameters).toEqual({ keyId: K, tags: [{ tagKey: 'env', tagValue: 'test' }] });
     expect(of('UntagResource').requestParameters).toEqual({ keyId: K, tagKeys: ['env'] });
     expect(of('ImportKeyMaterial').requestParameters).toEqual({ keyId: ids.external, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });

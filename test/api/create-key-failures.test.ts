@@ -1,33 +1,17 @@
 // CreateKey spans the token and the store. A failure between them, injected here, must
 // leave neither a record without a token object nor a token object nobody references.
 import type { KeyRecord, KeyScope } from '../../src/core/model';
-import type { MetadataStore } from '../../src/core/ports';
 import { recoverIncompleteKeys } from '../../src/core/jobs/recovery';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, REGION, startTestService, type TestService } from '../support/service';
-import { withRepositories } from '../support/wrapped-store';
+import { FaultyStore } from '../support/faulty-store';
 
 const scope: KeyScope = { accountId: ACCOUNT, region: REGION };
 
-/** The real store, except that the calls a test arms fail once. */
-class FaultyStore {
-  failNextReplace = false;
-  failNextDelete = false;
-  readonly store: MetadataStore;
-  constructor(inner: MetadataStore) {
-    this.store = withRepositories(inner, { keys: new Proxy(inner.keys, {
-      get: (target, property, receiver) => {
-        const fail = (property === 'replace' && this.failNextReplace) || (property === 'delete' && this.failNextDelete);
-        if (fail) {
-          if (property === 'replace') this.failNextReplace = false;
-          else this.failNextDelete = false;
-          return async () => { throw new Error('injected store failure'); };
-        }
-        const value = Reflect.get(target, property, receiver) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) });
-  }
+/** The next replace and the next delete fail, once each. */
+function failNextReplaceAndDelete(): void {
+  const failed = new Set<string>();
+  faulty.arm((_n, write) => (failed.has(write) ? undefined : (failed.add(write), 'fail')), ['replace', 'delete']);
 }
 
 let svc: TestService;
@@ -52,7 +36,7 @@ describe('CreateKey failure between the token and the store', () => {
       generated.push(objectId);
       return realGenerate(objectId, label);
     });
-    faulty.failNextReplace = true;
+    faulty.arm((n) => (n === 1 ? 'fail' : undefined), ['replace']);
     const res = await kmsCall(svc.app, 'CreateKey', {});
     spy.mockRestore();
     expect(res.status).toBe(500);
@@ -81,8 +65,7 @@ describe('CreateKey failure between the token and the store', () => {
     });
     // The process "dies" right after the token call: both the finishing write and the
     // compensating clean-up fail, as they would never run.
-    faulty.failNextReplace = true;
-    faulty.failNextDelete = true;
+    failNextReplaceAndDelete();
     const destroy = jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     const res = await kmsCall(svc.app, 'CreateKey', {});
     destroy.mockRestore();
@@ -109,8 +92,7 @@ describe('CreateKey failure between the token and the store', () => {
       generated.push(objectId);
       return realGenerate(objectId, label);
     });
-    faulty.failNextReplace = true;
-    faulty.failNextDelete = true;
+    failNextReplaceAndDelete();
     jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     await kmsCall(svc.app, 'CreateKey', {});
     expect(await recoverIncompleteKeys(svc.deps)).toBe(0);

@@ -50,6 +50,11 @@ const importMaterial: Record<KeyState, Expectation> = { ...importParameters, Upd
 /** DeleteImportedKeyMaterial on an EXTERNAL key: ?9 in Enabled, Disabled, PendingDeletion; ✓ (no effect) PendingImport; N/A Unavailable; ✗14; ✗15. */
 const deleteImported: Record<KeyState, Expectation> = { ...always, Unavailable: 'unavailable', Creating: 'creating', Updating: 'updating' };
 
+/** ReplicateKey on the primary: ✗1, ✗2/3, ✗5, ✗14, ✗15 (Unavailable N/A: only custom-key-store keys, never multi-Region). */
+const replicate: Record<KeyState, Expectation> = { ...crypto, Updating: 'updating' };
+/** UpdatePrimaryRegion on the primary: ✗1, ✗2/3, ✗5, ✗14, ✓ while Updating (Unavailable N/A). */
+const updatePrimary: Record<KeyState, Expectation> = { ...crypto };
+
 const table: Record<string, Record<KeyState, Expectation>> = {
   Encrypt: crypto, Decrypt: crypto, ReEncrypt: crypto, GenerateDataKey: crypto, GenerateDataKeyWithoutPlaintext: crypto,
   GenerateDataKeyPair: crypto, GenerateDataKeyPairWithoutPlaintext: crypto,
@@ -70,6 +75,7 @@ const table: Record<string, Record<KeyState, Expectation>> = {
   CreateGrant: createGrant, ListGrants: always, RetireGrant: always, RevokeGrant: always,
   GetKeyPolicy: always, PutKeyPolicy: always, ListKeyPolicies: always,
   GetParametersForImport: importParameters, ImportKeyMaterial: importMaterial, DeleteImportedKeyMaterial: deleteImported,
+  ReplicateKey: replicate, UpdatePrimaryRegion: updatePrimary,
 };
 
 function expectedError(expectation: Expectation, arn: string): { __type: string; message: string } | undefined {
@@ -98,6 +104,7 @@ const importOperations = ['GetParametersForImport', 'ImportKeyMaterial', 'Delete
 /** The key an operation needs: symmetric unless it signs, MACs or agrees keys; EXTERNAL for the import operations. */
 function keyFor(operation: string): Record<string, string> {
   if (importOperations.includes(operation)) return { Origin: 'EXTERNAL' };
+  if (operation === 'ReplicateKey' || operation === 'UpdatePrimaryRegion') return { MultiRegion: 'true' };
   if (['Sign', 'Verify', 'GetPublicKey'].includes(operation)) return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
   if (operation.endsWith('Mac')) return { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
   if (operation === 'DeriveSharedSecret') return { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' };
@@ -106,7 +113,9 @@ function keyFor(operation: string): Record<string, string> {
 
 /** A key in `state`, plus whatever the operation needs prepared while the key was still Enabled. */
 async function prepare(operation: string, state: KeyState) {
-  const meta = (await kmsCall(svc.app, 'CreateKey', keyFor(operation))).body.KeyMetadata as { KeyId: string; Arn: string };
+  const keyBody: Record<string, unknown> = keyFor(operation);
+  if (keyBody.MultiRegion) keyBody.MultiRegion = true;
+  const meta = (await kmsCall(svc.app, 'CreateKey', keyBody)).body.KeyMetadata as { KeyId: string; Arn: string };
   const ciphertext = operation === 'Encrypt' || operation === 'Decrypt' || operation === 'ReEncrypt'
     ? (await kmsCall(svc.app, 'Encrypt', { KeyId: meta.KeyId, Plaintext: 'c3RhdGU=' })).body.CiphertextBlob as string
     : '';
@@ -150,6 +159,12 @@ async function prepare(operation: string, state: KeyState) {
     const AliasName = nextAlias();
     await kmsCall(svc.app, 'CreateAlias', { AliasName, TargetKeyId: other.KeyId });
     request = { AliasName, TargetKeyId: meta.KeyId };
+  }
+  if (operation === 'ReplicateKey') request = { KeyId: meta.KeyId, ReplicaRegion: 'eu-west-1' };
+  if (operation === 'UpdatePrimaryRegion') {
+    // The replica that takes over is Enabled; the primary's state is the one under test.
+    await kmsCall(svc.app, 'ReplicateKey', { KeyId: meta.KeyId, ReplicaRegion: 'eu-west-1' });
+    request = { KeyId: meta.KeyId, PrimaryRegion: 'eu-west-1' };
   }
   if (operation === 'GetParametersForImport') request = { KeyId: meta.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' };
   if (operation === 'ImportKeyMaterial') {

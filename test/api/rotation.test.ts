@@ -13,49 +13,11 @@ import { FakeClock } from '../support/clock';
 import { kmsCall } from '../support/signed';
 import { ACCOUNT, ALICE, REGION, startTestService, type TestService } from '../support/service';
 import { inspectObjectsById } from '../support/softhsm';
-import { withRepositories } from '../support/wrapped-store';
+import { FaultyStore } from '../support/faulty-store';
 
 const DAY = 24 * 60 * 60 * 1000;
 const scope: KeyScope = { accountId: ACCOUNT, region: REGION };
 const PLAINTEXT = Buffer.from('rotate me').toString('base64');
-
-type ReplaceFault = 'fail' | 'loseReply' | undefined;
-
-/**
- * The real store, except for replaceKey calls a test arms: `plan` is asked about each call
- * (numbered from 1 since arming) and may fail it before the write, or lose the reply after the
- * write has landed.
- */
-class FaultyStore {
-  private plan: ((n: number) => ReplaceFault) | undefined;
-  private calls = 0;
-  readonly store: MetadataStore;
-  constructor(inner: MetadataStore) {
-    this.store = withRepositories(inner, { keys: new Proxy(inner.keys, {
-      get: (target, property, receiver) => {
-        if (property === 'replace' && this.plan) {
-          const fault = this.plan(++this.calls);
-          if (fault === 'fail') return async () => { throw new Error('injected store failure'); };
-          if (fault === 'loseReply') {
-            return async (key: KeyRecord) => {
-              await target.replace(key);
-              throw new Error('injected lost reply');
-            };
-          }
-        }
-        const value = Reflect.get(target, property, receiver) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) });
-  }
-  arm(plan: (n: number) => ReplaceFault): void {
-    this.plan = plan;
-    this.calls = 0;
-  }
-  disarm(): void {
-    this.plan = undefined;
-  }
-}
 
 let clock: FakeClock;
 let svc: TestService;
@@ -392,7 +354,7 @@ describe('a rotation interrupted at each step', () => {
     const before = await encrypt(key.KeyId);
     const generated = watchGenerations();
     // Step 1 lands; step 3 fails; the compensation's writes go through.
-    faulty.arm((n) => (n === 2 ? 'fail' : undefined));
+    faulty.arm((n) => (n === 2 ? 'fail' : undefined), ['replace']);
     const res = await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId });
     expect(res.status).toBe(500);
     expect(generated).toHaveLength(1);
@@ -406,7 +368,7 @@ describe('a rotation interrupted at each step', () => {
   it('a lost reply to the finishing write is a completed rotation', async () => {
     const key = await createKey();
     const generated = watchGenerations();
-    faulty.arm((n) => (n === 2 ? 'loseReply' : undefined));
+    faulty.arm((n) => (n === 2 ? 'loseReply' : undefined), ['replace']);
     const res = await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId });
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { KeyId: key.KeyId } });
     const after = await expectConsistent(key.KeyId, []);
@@ -425,7 +387,7 @@ describe('a rotation interrupted at each step', () => {
       await realGenerate(objectId, label);
       generated.push(objectId);
       // The process dies here: the finishing write and every clean-up fail, as they would never run.
-      firstFaulty.arm(() => 'fail');
+      firstFaulty.arm(() => 'fail', ['replace']);
       jest.spyOn(first.defaultStore.keyObjects, 'destroyKey').mockRejectedValue(new Error('process gone'));
     });
     restartClock.advance(1000);
@@ -470,7 +432,7 @@ describe('a rotation interrupted at each step', () => {
     // The token call never happens (the process died first); the clean-up does not run either.
     jest.spyOn(svc.defaultStore.keyObjects, 'generateAesKey').mockImplementationOnce(async (objectId) => {
       generated.push(objectId);
-      faulty.arm(() => 'fail');
+      faulty.arm(() => 'fail', ['replace']);
       throw new Error('process gone');
     });
     expect((await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId })).status).toBe(500);
@@ -490,7 +452,7 @@ describe('a rotation interrupted at each step', () => {
     await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId });
     const generated = watchGenerations();
     // Step 3 and the clean-up's writes fail: the PENDING version and its object stay behind.
-    faulty.arm((n) => (n >= 2 ? 'fail' : undefined));
+    faulty.arm((n) => (n >= 2 ? 'fail' : undefined), ['replace']);
     jest.spyOn(svc.defaultStore.keyObjects, 'destroyKey').mockRejectedValueOnce(new Error('process gone'));
     expect((await kmsCall(svc.app, 'RotateKeyOnDemand', { KeyId: key.KeyId })).status).toBe(500);
     faulty.disarm();

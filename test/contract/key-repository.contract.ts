@@ -309,6 +309,51 @@ export function describeKeyRepositoryContract(name: string, factory: StoreFactor
       });
     });
 
+    describe('multi-Region keys', () => {
+      const mrk = 'mrk-0123456789abcdef0123456789abcdef';
+      const thirdRegion = { accountId: scope.accountId, region: 'ap-southeast-2' };
+
+      test('listRelated returns every region\'s record of the key id in the account, complete or not, by region', async () => {
+        await store.keys.insert(makeKey(mrk, { multiRegion: true, multiRegionKeyType: 'PRIMARY' }));
+        await store.keys.insert(makeKey(mrk, { ...otherRegion, multiRegion: true, multiRegionKeyType: 'REPLICA', state: 'Creating', incomplete: true }));
+        await store.keys.insert(makeKey(mrk, { ...thirdRegion, multiRegion: true, multiRegionKeyType: 'REPLICA' }));
+        // Not related: another account, another key id.
+        await store.keys.insert(makeKey(mrk, { ...otherAccount, multiRegion: true, multiRegionKeyType: 'PRIMARY' }));
+        await store.keys.insert(makeKey('mrk-ffffffffffffffffffffffffffffffff', { multiRegion: true, multiRegionKeyType: 'PRIMARY' }));
+        await store.keys.insert(makeKey(keyIdFor(1)));
+
+        const related = await store.keys.listRelated(scope.accountId, mrk);
+        expect(related.map((k) => k.region)).toEqual([thirdRegion.region, otherRegion.region, scope.region].sort());
+        expect(related.find((k) => k.region === otherRegion.region)).toMatchObject({ incomplete: true, state: 'Creating', multiRegionKeyType: 'REPLICA' });
+        expect((await store.keys.listRelated(otherAccount.accountId, mrk)).map((k) => k.accountId)).toEqual([otherAccount.accountId]);
+        expect((await store.keys.listRelated(scope.accountId, keyIdFor(1))).map((k) => k.keyId)).toEqual([keyIdFor(1)]);
+        expect(await store.keys.listRelated(scope.accountId, 'mrk-00000000000000000000000000000000')).toEqual([]);
+        // It follows replaces and deletes.
+        await store.keys.delete(thirdRegion, mrk);
+        const primary = (await store.keys.get(scope, mrk))!;
+        await store.keys.replace({ ...primary, multiRegionKeyType: 'REPLICA' });
+        expect((await store.keys.listRelated(scope.accountId, mrk)).map((k) => [k.region, k.multiRegionKeyType])).toEqual(
+          [[otherRegion.region, 'REPLICA'], [scope.region, 'REPLICA']].sort(),
+        );
+      });
+
+      test('listWithMultiRegionWork returns complete keys whose multi-Region work started before the date', async () => {
+        const started = new Date('2024-03-01T00:00:00.123Z');
+        const work = { operation: 'UpdatePrimaryRegion' as const, fromRegion: scope.region, toRegion: otherRegion.region, startedAt: started };
+        await store.keys.insert(makeKey(mrk, { multiRegion: true, multiRegionKeyType: 'PRIMARY', state: 'Updating', multiRegionWork: work }));
+        await store.keys.insert(makeKey(mrk, { ...otherRegion, multiRegion: true, multiRegionKeyType: 'REPLICA', multiRegionWork: { operation: 'SynchronizeMultiRegionKey', startedAt: started }, incomplete: true }));
+        await store.keys.insert(makeKey(mrk, { ...thirdRegion, multiRegion: true, multiRegionKeyType: 'REPLICA' }));
+
+        const found = await store.keys.listWithMultiRegionWork(new Date(started.getTime() + 1));
+        expect(found.map((k) => k.region)).toEqual([scope.region]);
+        expect(found[0]!.multiRegionWork).toStrictEqual(work);
+        expect(await store.keys.listWithMultiRegionWork(started)).toEqual([]);
+        const stored = (await store.keys.get(scope, mrk))!;
+        await store.keys.replace({ ...stored, multiRegionWork: undefined });
+        expect(await store.keys.listWithMultiRegionWork(new Date('2100-01-01T00:00:00Z'))).toEqual([]);
+      });
+    });
+
     describe('listEvery', () => {
       test('returns the keys of every scope, complete or not, by account, region and key id, a page at a time after a key', async () => {
         await store.keys.insert(makeKey(keyIdFor(3)));

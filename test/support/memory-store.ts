@@ -96,6 +96,17 @@ class MemoryKeyRepository implements KeyRepository {
     return this.select((key) => !key.incomplete && key.versions.some((v) => v.status === 'PENDING' && v.createdAt.getTime() < before.getTime()));
   }
 
+  async listRelated(accountId: string, keyId: string): Promise<KeyRecord[]> {
+    return [...this.tables.keys.values()]
+      .filter((key) => key.accountId === accountId && key.keyId === keyId)
+      .sort((a, b) => compareCodeUnits(a.region, b.region))
+      .map((key) => deepClone(key));
+  }
+
+  async listWithMultiRegionWork(before: Date): Promise<KeyRecord[]> {
+    return this.select((key) => !key.incomplete && key.multiRegionWork !== undefined && key.multiRegionWork.startedAt.getTime() < before.getTime());
+  }
+
   async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {
     return [...this.tables.keys.values()]
       .filter((key) => inScope(key, scope) && key.customKeyStoreId === customKeyStoreId)

@@ -254,6 +254,17 @@ const cases: Record<OperationName, (env: Env) => Promise<Case[]>> = {
     return [{ body: { KeyId, GrantId: grant.GrantId, DryRun: false } }];
   },
   RotateKeyOnDemand: async ({ key }) => [{ body: { KeyId: (await key()).KeyId } }],
+  ReplicateKey: async ({ key }) => [{
+    body: {
+      KeyId: (await key({ MultiRegion: true })).KeyId, ReplicaRegion: 'eu-west-1', Policy: defaultKeyPolicy(ACCOUNT), BypassPolicyLockoutSafetyCheck: false,
+      Description: 'replica', Tags: [{ TagKey: 'k', TagValue: 'v' }],
+    },
+  }],
+  UpdatePrimaryRegion: async ({ key, call }) => {
+    const { KeyId } = await key({ MultiRegion: true });
+    await call('ReplicateKey', { KeyId, ReplicaRegion: 'eu-west-1' });
+    return [{ body: { KeyId, PrimaryRegion: 'eu-west-1' } }];
+  },
   ScheduleKeyDeletion: async ({ key }) => [{ body: { KeyId: (await key()).KeyId, PendingWindowInDays: 7 } }],
   Sign: async ({ key, grantToken }) => [{
     body: {

@@ -59,6 +59,9 @@ export async function authorize(deps: CoreDeps, ctx: RequestContext, request: Au
       'kms:CallerAccount': principal.accountId,
       ...(principal.viaService ? { 'kms:ViaService': principal.viaService } : {}),
       ...(request.key?.viaAlias ? { 'kms:RequestAlias': request.key.viaAlias } : {}),
+      // Multi-Region keys: kms:MultiRegion for every key, kms:MultiRegionKeyType for multi-Region ones.
+      ...(key ? { 'kms:MultiRegion': key.multiRegion } : {}),
+      ...(key?.multiRegion && key.multiRegionKeyType ? { 'kms:MultiRegionKeyType': key.multiRegionKeyType } : {}),
       ...request.conditions,
     },
   });

@@ -82,6 +82,7 @@ export const REQUEST_MEMBERS: Readonly<Record<string, readonly string[] | null>>
     'SourceKeyId', 'DestinationKeyId', 'SourceEncryptionContext', 'DestinationEncryptionContext', 'SourceEncryptionAlgorithm',
     'DestinationEncryptionAlgorithm',
   ],
+  ReplicateKey: ['KeyId', 'ReplicaRegion', 'BypassPolicyLockoutSafetyCheck', 'Description'],
   RetireGrant: null,
   RevokeGrant: ['KeyId', 'GrantId'],
   RotateKeyOnDemand: ['KeyId'],
@@ -91,6 +92,7 @@ export const REQUEST_MEMBERS: Readonly<Record<string, readonly string[] | null>>
   UntagResource: ['KeyId', 'TagKeys'],
   UpdateAlias: ['AliasName', 'TargetKeyId'],
   UpdateKeyDescription: ['KeyId', 'Description'],
+  UpdatePrimaryRegion: ['KeyId', 'PrimaryRegion'],
   Verify: ['KeyId', 'MessageType', 'SigningAlgorithm'],
   VerifyMac: ['MacAlgorithm', 'KeyId'],
 };

@@ -10,6 +10,8 @@ const RECORDABLE_OUTPUT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   CreateGrant: ['GrantId'],
   ScheduleKeyDeletion: ['KeyState', 'DeletionDate', 'PendingWindowInDays'],
   CreateCustomKeyStore: ['CustomKeyStoreId'],
+  // As CloudTrail records ReplicateKey; a key policy is no secret (PutKeyPolicy's request records it too).
+  ReplicateKey: ['ReplicaKeyMetadata', 'ReplicaPolicy'],
 };
 
 /** The allow-listed members of `output`, or undefined when the operation records none. */

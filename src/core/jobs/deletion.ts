@@ -3,8 +3,9 @@
 import type { CoreDeps } from '../deps';
 import { RevisionConflictError } from '../errors';
 import { reachCustomKeyStore } from '../custom-key-stores/connections';
-import { tokenObjectsOf, type KeyRecord } from '../model';
+import type { KeyRecord } from '../model';
 import { arnOf } from '../keys/resolve';
+import { objectsNamedByNoOtherMember, startPrimaryWindowIfLastReplica } from '../multi-region/deletion';
 
 /** `keyArns`, when given, learns the ARN of every key deleted (for its internal event). */
 export async function deleteDueKeys(deps: CoreDeps, keyArns?: Map<string, string>): Promise<string[]> {
@@ -40,8 +41,12 @@ export async function destroyClaimedKey(deps: CoreDeps, key: KeyRecord): Promise
   // the store cannot be reached now, the KMS key is deleted anyway and the object stays in
   // that token, labelled with the key ARN, for its operator to remove.
   const customKeyStoreReachable = await reachCustomKeyStore(deps, key);
-  // Every version's object, and an imported key's wrapping keys and retired objects.
-  for (const object of tokenObjectsOf(key)) {
+  // A multi-Region replica going: a primary waiting for its replicas' deletion starts its own
+  // waiting period once none is left. Done before the record goes, so a crash repeats it.
+  await startPrimaryWindowIfLastReplica(deps, key);
+  // Every version's object, and an imported key's wrapping keys and retired objects; for a
+  // multi-Region key, only those no other member of its set names (they share the token's objects).
+  for (const object of await objectsNamedByNoOtherMember(deps, key)) {
     const objects = deps.keyStores.keyObjectsIn(object.tokenId);
     if (object.tokenId === key.customKeyStoreId) {
       if (customKeyStoreReachable) await objects?.destroyKey(object.objectId).catch(() => undefined);

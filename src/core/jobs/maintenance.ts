@@ -9,6 +9,7 @@ import { deleteDueKeys } from './deletion';
 import { runImportUpkeep, type ImportUpkeepReport } from '../import/upkeep';
 import { destroyUnnamedObjects, recoverIncompleteKeys, INCOMPLETE_GRACE_MS } from './recovery';
 import { recoverInterruptedRotations, rotateDueKeys, PENDING_VERSION_GRACE_MS, type ScheduledRotations } from '../rotation/rotation';
+import { recoverMultiRegionWork } from '../multi-region/update-primary';
 
 /** This process's instance id, when the caller names none. */
 export const PROCESS_INSTANCE: string = randomUUID();
@@ -102,6 +103,8 @@ export async function runMaintenance(deps: CoreDeps, options: MaintenanceOptions
   const recovered = await underLease(deps, 'recovery', owner, async () =>
     await recoverIncompleteKeys(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + await recoverInterruptedRotations(deps, immediate ? 'none' : PENDING_VERSION_GRACE_MS)
+    // After the rotations: a multi-Region rotation that died has been abandoned before its replicas are synchronised.
+    + await recoverMultiRegionWork(deps, immediate ? 'none' : INCOMPLETE_GRACE_MS)
     + (immediate && (options.leftoverInstances?.length ?? 1) > 0 ? await destroyUnnamedLeftovers(deps, owner, options.leftoverInstances) : 0)) ?? 0;
   // Every instance closes its own connections to custom key stores that another disconnected.
   const connections: ConnectionChange[] = [];

@@ -40,6 +40,11 @@ export function newKeyId(): string {
   return randomUUID();
 }
 
+/** A multi-Region key's id: mrk- and 32 random lowercase hex characters. */
+export function newMultiRegionKeyId(): string {
+  return `mrk-${randomBytes(16).toString('hex')}`;
+}
+
 /** KeyMaterialId, as AWS names key versions: 32 random bytes in hex. */
 export function newKeyMaterialId(): string {
   return randomBytes(32).toString('hex');

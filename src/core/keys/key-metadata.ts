@@ -2,13 +2,17 @@
 import { encryptionAlgorithmsOf, keyAgreementAlgorithmsOf, macAlgorithmsOf, signingAlgorithmsOf } from './key-specs';
 import { arnOf } from './resolve';
 import type { CustomKeyStoreRecord, KeyRecord, KeyState, SigningAlgorithm } from '../model';
+import type { MultiRegionConfiguration } from '../multi-region/set';
 
 /**
  * `state` is the state the key answers with (Unavailable while its custom key store is
  * disconnected), `customKeyStore` the record of that store, for CloudHsmClusterId, and
  * `signingAlgorithms` those the key's token can compute (signingAlgorithmsListed), when fewer than AWS's.
  */
-export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customKeyStore?: CustomKeyStoreRecord; signingAlgorithms?: SigningAlgorithm[] } = {}) {
+export function keyMetadata(
+  record: KeyRecord,
+  view: { state?: KeyState; customKeyStore?: CustomKeyStoreRecord; signingAlgorithms?: SigningAlgorithm[]; multiRegionConfiguration?: MultiRegionConfiguration } = {},
+) {
   const key = view.state ? { ...record, state: view.state } : record;
   const pendingDeletion = key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion';
   return {
@@ -39,6 +43,7 @@ export function keyMetadata(record: KeyRecord, view: { state?: KeyState; customK
     KeyAgreementAlgorithms: keyAgreementAlgorithmsOf(key.keySpec, key.keyUsage),
     MacAlgorithms: macAlgorithmsOf(key.keySpec, key.keyUsage),
     MultiRegion: key.multiRegion,
+    ...(key.multiRegion && view.multiRegionConfiguration ? { MultiRegionConfiguration: view.multiRegionConfiguration } : {}),
     // AWS reports the key material id of symmetric encryption keys only.
     ...(key.currentVersionId && key.keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: key.currentVersionId } : {}),
   };

@@ -10,11 +10,12 @@ import { keyMetadata } from '../keys/key-metadata';
 import { assertStoreMakesEd25519, assertTokenCanHold, isEdwardsSpec, usagesBySpec } from '../keys/key-specs';
 import { discardDraft, generateDraftMaterial } from '../keys/new-material';
 import { signingAlgorithmsListed } from '../crypto/signing';
-import { newKeyId, newKeyMaterialId, PARTITION } from '../keys/key-id';
+import { newKeyId, newKeyMaterialId, newMultiRegionKeyId, PARTITION } from '../keys/key-id';
 import { keyArn, keySpecs, keyUsages, origins, type KeyRecord } from '../model';
 import { defaultKeyPolicy } from '../access/policy';
 import { defineOperation } from '../api/operation';
 import { s, schema } from '../api/schema';
+import { multiRegionConfiguration } from '../multi-region/set';
 import { validateTags } from '../keys/tags';
 import { assertXksKeyUnused, checkCustomKeyStoreRequest, placeInCustomKeyStore, type Placement } from '../custom-key-stores/keys';
 
@@ -65,7 +66,6 @@ export const createKey = defineOperation({
     const origin = input.Origin ?? 'AWS_KMS';
     const inCustomKeyStore = origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE' || input.CustomKeyStoreId !== undefined || input.XksKeyId !== undefined;
     if (inCustomKeyStore) checkCustomKeyStoreRequest({ origin, keySpec, keyUsage, CustomKeyStoreId: input.CustomKeyStoreId, XksKeyId: input.XksKeyId, MultiRegion: input.MultiRegion });
-    if (input.MultiRegion) throw new KmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this service yet.');
     if (isEdwardsSpec(keySpec)) {
       // Precondition: Ed25519 key material is generated in the token, never imported.
       if (origin === 'EXTERNAL') {
@@ -77,7 +77,9 @@ export const createKey = defineOperation({
 
     const now = deps.clock.now();
     const scope = callerScope(ctx);
-    const keyId = newKeyId();
+    // A multi-Region key is created as the primary of its set; ReplicateKey adds the replicas.
+    const multiRegion = input.MultiRegion ?? false;
+    const keyId = multiRegion ? newMultiRegionKeyId() : newKeyId();
     const arn = keyArn(PARTITION, scope, keyId);
     if (input.Policy !== undefined) {
       validateKeyPolicy(input.Policy);
@@ -100,7 +102,8 @@ export const createKey = defineOperation({
       keyUsage,
       origin: inCustomKeyStore ? origin : 'AWS_KMS',
       keyManager: 'CUSTOMER',
-      multiRegion: false,
+      multiRegion,
+      ...(multiRegion ? { multiRegionKeyType: 'PRIMARY' as const } : {}),
       state: 'Enabled',
       ...(inCustomKeyStore ? { customKeyStoreId: input.CustomKeyStoreId } : {}),
       ...(input.XksKeyId !== undefined ? { xksKeyId: input.XksKeyId } : {}),
@@ -115,7 +118,7 @@ export const createKey = defineOperation({
     if (origin === 'EXTERNAL') {
       const external: KeyRecord = { ...draft, origin, state: 'PendingImport', versions: [], imported: emptyImportState(), incomplete: false };
       await deps.store.keys.insert(external);
-      return { KeyMetadata: keyMetadata(external) };
+      return { KeyMetadata: keyMetadata(external, multiRegion ? { multiRegionConfiguration: multiRegionConfiguration(external, []) } : {}) };
     }
 
     // Crash safety: the record is written first, marked incomplete, so a token object can
@@ -131,6 +134,11 @@ export const createKey = defineOperation({
       }
     }
     const complete = await generateDraftMaterial(deps, store, draft, placement.label);
-    return { KeyMetadata: keyMetadata(complete, { customKeyStore: placement.customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, complete) }) };
+    return {
+      KeyMetadata: keyMetadata(complete, {
+        customKeyStore: placement.customKeyStore, signingAlgorithms: signingAlgorithmsListed(deps, complete),
+        ...(multiRegion ? { multiRegionConfiguration: multiRegionConfiguration(complete, []) } : {}),
+      }),
+    };
   },
 });

@@ -6,6 +6,8 @@ import { changeKey, keyForOperation } from '../keys/resolve';
 import { defineOperation } from '../api/operation';
 import { assertRotatable, rotationOf } from '../rotation/rotation';
 import { s, schema } from '../api/schema';
+import { assertNotReplica, markedForSynchronization } from '../multi-region/set';
+import { finishSynchronization } from '../multi-region/update-primary';
 
 export const disableKeyRotation = defineOperation({
   name: 'DisableKeyRotation',
@@ -13,11 +15,14 @@ export const disableKeyRotation = defineOperation({
   async run(deps, ctx, input) {
     const resolved = await keyForOperation(deps, ctx, 'DisableKeyRotation', input.KeyId, { aliases: false });
     assertRotatable(resolved.key, resolved.arn);
-    await changeKey(deps, resolved, (key, arn) => {
+    assertNotReplica(resolved.key, resolved.arn, 'DisableKeyRotation');
+    const stored = await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('DisableKeyRotation', key.state, arn);
       const { periodInDays: _period, nextRotationDate: _next, ...rotation } = rotationOf(key);
-      return { ...key, rotation: { ...rotation, enabled: false } };
+      return markedForSynchronization({ ...key, rotation: { ...rotation, enabled: false } }, deps.clock.now());
     });
+    // A multi-Region primary's replicas take the same setting (recovery repeats this after a crash).
+    if (stored.multiRegion) await finishSynchronization(deps, stored);
     return {};
   },
 });

@@ -7,6 +7,8 @@ import { changeKey, keyForOperation } from '../keys/resolve';
 import { defineOperation } from '../api/operation';
 import { addDays, assertRotatable, DEFAULT_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS, MIN_ROTATION_PERIOD_DAYS, rotationOf } from '../rotation/rotation';
 import { s, schema } from '../api/schema';
+import { assertNotReplica, markedForSynchronization } from '../multi-region/set';
+import { finishSynchronization } from '../multi-region/update-primary';
 
 export const enableKeyRotation = defineOperation({
   name: 'EnableKeyRotation',
@@ -21,11 +23,14 @@ export const enableKeyRotation = defineOperation({
       authorization: { conditions: { 'kms:RotationPeriodInDays': periodInDays } },
     });
     assertRotatable(resolved.key, resolved.arn);
+    assertNotReplica(resolved.key, resolved.arn, 'EnableKeyRotation');
     const nextRotationDate = addDays(deps.clock.now(), periodInDays);
-    await changeKey(deps, resolved, (key, arn) => {
+    const stored = await changeKey(deps, resolved, (key, arn) => {
       assertStateAllows('EnableKeyRotation', key.state, arn);
-      return { ...key, rotation: { ...rotationOf(key), enabled: true, periodInDays, nextRotationDate } };
+      return markedForSynchronization({ ...key, rotation: { ...rotationOf(key), enabled: true, periodInDays, nextRotationDate } }, deps.clock.now());
     });
+    // A multi-Region primary's replicas take the same setting (recovery repeats this after a crash).
+    if (stored.multiRegion) await finishSynchronization(deps, stored);
     return {};
   },
 });

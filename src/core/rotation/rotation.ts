@@ -18,7 +18,9 @@ import { arnOf, changeKey, type ResolvedKey } from '../keys/resolve';
 import type { KeyRecord, KeyRotation, KeyScope, KeyVersion, RotationType } from '../model';
 import type { KeyStore } from '../key-stores/port';
 import { requireCapability } from '../key-stores/registry';
-import { INCOMPLETE_GRACE_MS } from '../jobs/recovery';
+import { END_OF_TIME, INCOMPLETE_GRACE_MS } from '../jobs/recovery';
+import { assertNotReplica, dropVersionFromOtherMembers, synchronizeReplicas } from '../multi-region/set';
+import { finishSynchronization } from '../multi-region/update-primary';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 export const MIN_ROTATION_PERIOD_DAYS = 90;
@@ -28,8 +30,6 @@ export const ON_DEMAND_ROTATION_LIMIT = 10;
 export const PENDING_VERSION_GRACE_MS = INCOMPLETE_GRACE_MS;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Later than any version's creation; ISO-8601 with a four-digit year, so it still orders as text. */
-const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
 
 export const rotationMessages = {
   onDemandLimit: (arn: string) =>
@@ -89,9 +89,14 @@ class RotationAbandonedError extends Error {
 function assertMayStart(key: KeyRecord, arn: string, type: RotationType, now: Date): void {
   const rotation = rotationOf(key);
   const underWay = (t: RotationType) => rotation.inProgress.filter((e) => e.type === t && !e.abandoned).length;
+  // A multi-Region key rotates on its primary, which copies the new material to its replicas,
+  // and not while the primary region is being handed over.
+  const handingOver = key.multiRegionWork?.operation === 'UpdatePrimaryRegion';
   if (type === 'ON_DEMAND') {
     assertStateAllows('RotateKeyOnDemand', key.state, arn);
     assertRotatable(key, arn);
+    assertNotReplica(key, arn, 'RotateKeyOnDemand');
+    if (handingOver) throw new KmsError('KMSInvalidStateException', `${arn} is updating.`);
     // Precondition: a key is rotated on demand at most 10 times.
     if (rotation.onDemandCount + underWay('ON_DEMAND') >= ON_DEMAND_ROTATION_LIMIT) {
       throw new KmsError('LimitExceededException', rotationMessages.onDemandLimit(arn));
@@ -102,7 +107,8 @@ function assertMayStart(key: KeyRecord, arn: string, type: RotationType, now: Da
   const due = key.state === 'Enabled' && rotation.enabled && rotation.nextRotationDate !== undefined
     && rotation.nextRotationDate.getTime() <= now.getTime();
   // One automatic rotation at a time, even with several instances running the scheduler.
-  if (!due || underWay('AUTOMATIC') > 0 || originRefusal(key, arn) || !isSymmetricEncryptionKey(key)) throw new RotationNotDueError(key.keyId);
+  const replica = key.multiRegion && key.multiRegionKeyType !== 'PRIMARY';
+  if (!due || underWay('AUTOMATIC') > 0 || originRefusal(key, arn) || !isSymmetricEncryptionKey(key) || replica || handingOver) throw new RotationNotDueError(key.keyId);
 }
 
 /**
@@ -127,20 +133,25 @@ export async function rotateKey(deps: CoreDeps, resolved: ResolvedKey, type: Rot
       ...key,
       versions: [...key.versions, version],
       rotation: { ...rotation, inProgress: [...rotation.inProgress, { versionId, type, startedAt }] },
+      // A multi-Region primary records that its replicas are to be synchronised, for recovery.
+      ...(key.multiRegion ? { multiRegionWork: key.multiRegionWork ?? { operation: 'SynchronizeMultiRegionKey' as const, startedAt } } : {}),
     };
   });
 
-  // Step 2.
+  // Step 2; for a multi-Region primary, every replica then holds the new material before the
+  // primary makes it current, so a ciphertext made under it decrypts in every region.
   try {
     await keyObjects.generateAesKey(versionId, `kms:${started.keyId}`);
+    if (started.multiRegion) await synchronizeReplicas(deps, started, { adding: versionId });
   } catch (e) {
     await abandonVersion(deps, started, version).catch(() => undefined);
     throw e;
   }
 
   // Step 3: ACTIVE and current in one write, unless the rotation was abandoned meanwhile.
+  let completed: KeyRecord;
   try {
-    return await changeKey(deps, { key: started, arn: resolved.arn }, (key) => {
+    completed = await changeKey(deps, { key: started, arn: resolved.arn }, (key) => {
       const rotation = rotationOf(key);
       const entry = rotation.inProgress.find((e) => e.versionId === versionId);
       const pending = key.versions.find((v) => v.id === versionId);
@@ -164,9 +175,13 @@ export async function rotateKey(deps: CoreDeps, resolved: ResolvedKey, type: Rot
   } catch (e) {
     // The write may have landed before the error (a lost reply): abandoning finds out.
     const outcome = await abandonVersion(deps, started, version).catch(() => undefined);
-    if (outcome?.completed) return outcome.completed;
-    throw e;
+    if (!outcome?.completed) throw e;
+    completed = outcome.completed;
   }
+  // The replicas make the new material current too. The rotation has happened: if this fails,
+  // the primary's multiRegionWork stays and recovery repeats it.
+  if (completed.multiRegion) completed = await finishSynchronization(deps, completed).catch(() => completed);
+  return completed;
 }
 
 /** The version became ACTIVE after all; carries the key as stored. */
@@ -213,6 +228,8 @@ export async function abandonVersion(deps: CoreDeps, scope: KeyScope & { keyId: 
   }
   // A key store that is not connected now keeps the version recorded, to be retried when it is.
   if (!keyObjects) return { kept: true };
+  // A multi-Region primary's replicas may hold the version already: they let go of it first.
+  if (fresh?.multiRegion) await dropVersionFromOtherMembers(deps, fresh, version.id);
   await keyObjects.destroyKey(objectId);
   if (claimed) {
     try {

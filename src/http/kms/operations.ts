@@ -47,7 +47,9 @@ import { putKeyPolicy } from '../../core/operations/put-key-policy';
 import { reEncrypt } from '../../core/operations/re-encrypt';
 import { retireGrant } from '../../core/operations/retire-grant';
 import { revokeGrant } from '../../core/operations/revoke-grant';
+import { replicateKey } from '../../core/operations/replicate-key';
 import { rotateKeyOnDemand } from '../../core/operations/rotate-key-on-demand';
+import { updatePrimaryRegionOperation } from '../../core/operations/update-primary-region';
 import { scheduleKeyDeletion } from '../../core/operations/schedule-key-deletion';
 import { sign } from '../../core/operations/sign';
 import { tagResource } from '../../core/operations/tag-resource';
@@ -100,6 +102,7 @@ export const kmsOperations = {
   ListRetirableGrants: listRetirableGrants,
   PutKeyPolicy: putKeyPolicy,
   ReEncrypt: reEncrypt,
+  ReplicateKey: replicateKey,
   RetireGrant: retireGrant,
   RevokeGrant: revokeGrant,
   RotateKeyOnDemand: rotateKeyOnDemand,
@@ -110,6 +113,7 @@ export const kmsOperations = {
   UpdateAlias: updateAlias,
   UpdateCustomKeyStore: updateCustomKeyStore,
   UpdateKeyDescription: updateKeyDescription,
+  UpdatePrimaryRegion: updatePrimaryRegionOperation,
   Verify: verify,
   VerifyMac: verifyMac,
 } satisfies Record<string, DispatchableOperation>;

@@ -84,6 +84,7 @@ export const keyCodec = documentCodec<KeyRecord>()([
   'imported.parameters[].validTo',
   'imported.parameters[].usedAt',
   'imported.retiredObjects[].retiredAt',
+  'multiRegionWork.startedAt',
 ]);
 
 export const grantCodec = documentCodec<GrantRecord>()(['createdAt']);

@@ -53,6 +53,9 @@ export const backgroundJobQueries = {
   dueForImportUpkeep: `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.imported.upkeepAt') IS NOT NULL
        AND json_extract(doc, '$.imported.upkeepAt') <= @dueBy
      ORDER BY json_extract(doc, '$.imported.upkeepAt'), account_id, region, key_id`,
+  withMultiRegionWork: `SELECT doc FROM keys WHERE incomplete = 0 AND json_extract(doc, '$.multiRegionWork.startedAt') IS NOT NULL
+       AND json_extract(doc, '$.multiRegionWork.startedAt') < @before
+     ORDER BY json_extract(doc, '$.multiRegionWork.startedAt'), account_id, region, key_id`,
 } as const;
 
 export class SqliteKeyRepository implements KeyRepository {
@@ -155,6 +158,23 @@ export class SqliteKeyRepository implements KeyRepository {
 
   async listDueForImportUpkeep(dueBy: Date): Promise<KeyRecord[]> {
     return this.all(backgroundJobQueries.dueForImportUpkeep, { dueBy: dueBy.toISOString() });
+  }
+
+  async listRelated(accountId: string, keyId: string): Promise<KeyRecord[]> {
+    // Only mrk- key ids have relatives in other regions, and the partial index holds just those;
+    // any other key id is looked for in the account's rows.
+    const indexed = keyId.startsWith('mrk-');
+    return this.all(
+      indexed
+        ? `SELECT doc FROM keys INDEXED BY keys_by_account_and_key_id
+           WHERE account_id = @accountId AND key_id = @keyId AND key_id LIKE 'mrk-%' ORDER BY region`
+        : 'SELECT doc FROM keys WHERE account_id = @accountId AND key_id = @keyId ORDER BY region',
+      { accountId, keyId },
+    );
+  }
+
+  async listWithMultiRegionWork(before: Date): Promise<KeyRecord[]> {
+    return this.all(backgroundJobQueries.withMultiRegionWork, { before: before.toISOString() });
   }
 
   async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {

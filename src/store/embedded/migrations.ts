@@ -132,6 +132,11 @@ export const migrations: readonly string[] = [
      doc        TEXT    NOT NULL
    );
    CREATE INDEX audit_digests_in_order ON audit_digests (sequence, signed_at);`,
+  // Multi-Region keys: the members of a set share the account and the key id, one per region;
+  // and the few keys with multi-Region work under way, for crash recovery.
+  `CREATE INDEX keys_by_account_and_key_id ON keys (account_id, key_id) WHERE key_id LIKE 'mrk-%';
+   CREATE INDEX keys_with_multi_region_work ON keys (json_extract(doc, '$.multiRegionWork.startedAt'))
+     WHERE incomplete = 0 AND json_extract(doc, '$.multiRegionWork.startedAt') IS NOT NULL;`,
   // The audit trail's lookup index moves out of the append (audit-lookup-index.ts): the record
   // keeps its resource names in a column, and the lookup attributes go to one table built after
   // the append, up to audit_head.indexed_sequence (0 here: existing records are indexed by the

@@ -23,6 +23,9 @@ export const STORE_INDEXES: Readonly<Record<StoreCollection, readonly StoreIndex
     { key: { 'rotation.nextRotationDate': 1 }, name: 'due_for_rotation', partialFilterExpression: { state: 'Enabled', 'rotation.enabled': true } },
     { key: { 'versions.status': 1 }, name: 'with_pending_version', partialFilterExpression: { 'versions.status': 'PENDING' } },
     { key: { 'imported.upkeepAt': 1 }, name: 'due_for_import_upkeep', partialFilterExpression: { 'imported.upkeepAt': { $exists: true } } },
+    // Multi-Region keys: the members of a set (one key id, every region), and work under way on a set.
+    { key: { accountId: 1, keyId: 1 }, name: 'accountId_keyId' },
+    { key: { 'multiRegionWork.startedAt': 1 }, name: 'with_multi_region_work', partialFilterExpression: { 'multiRegionWork.startedAt': { $exists: true } } },
     // Only keys in custom key stores carry customKeyStoreId.
     {
       key: { accountId: 1, region: 1, customKeyStoreId: 1, keyId: 1 },

@@ -87,6 +87,15 @@ export class MongoKeyRepository implements KeyRepository {
     return this.all({ incomplete: { $ne: true }, 'imported.upkeepAt': { $lte: dueBy } }, { 'imported.upkeepAt': 1 });
   }
 
+  async listRelated(accountId: string, keyId: string): Promise<KeyRecord[]> {
+    const docs = await this.collection().find({ accountId, keyId }).sort({ region: 1 }).toArray();
+    return docs.map(withoutId);
+  }
+
+  async listWithMultiRegionWork(before: Date): Promise<KeyRecord[]> {
+    return this.all({ incomplete: { $ne: true }, 'multiRegionWork.startedAt': { $lt: before } }, {});
+  }
+
   async listInCustomKeyStore(scope: KeyScope, customKeyStoreId: string, limit: number): Promise<KeyRecord[]> {
     // limit(0) would mean no limit at all.
     if (limit <= 0) return [];
