@@ -29,6 +29,18 @@ const jsonLine = winston.format((info) => {
   return info;
 });
 
+/** What each batched stdout still holds when the process exits: one exit listener for them all. */
+const unwrittenAtExit = new Set<() => string>();
+process.once('exit', () => {
+  const text = [...unwrittenAtExit].map((take) => take()).join('');
+  if (text.length === 0) return;
+  try {
+    writeSync(process.stdout.fd, text);
+  } catch {
+    // stdout is gone: nothing left to tell.
+  }
+});
+
 /**
  * Lines for stdout, written once per turn of the event loop: a busy service writes tens of
  * lines per turn, and one write costs a system call whatever its length. Whatever is pending is
@@ -42,14 +54,7 @@ function batchedStdout(): Writable {
     pending = [];
     return text;
   };
-  process.once('exit', () => {
-    if (pending.length === 0) return;
-    try {
-      writeSync(process.stdout.fd, take());
-    } catch {
-      // stdout is gone: nothing left to tell.
-    }
-  });
+  unwrittenAtExit.add(take);
   return new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
       pending.push(chunk.toString());
@@ -61,6 +66,10 @@ function batchedStdout(): Writable {
         });
       }
       callback();
+    },
+    destroy(error, callback) {
+      unwrittenAtExit.delete(take);
+      callback(error);
     },
   });
 }

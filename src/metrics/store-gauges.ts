@@ -3,6 +3,7 @@
 // acts. Each read is bounded (at most MAX_SERIES keys) and cached for CACHE_MS, so a busy
 // Prometheus (or several workers answering one scrape) costs the store one query per interval.
 import { Gauge, type Registry } from 'prom-client';
+import { END_OF_TIME } from '../core/jobs/recovery';
 import { connectionStates, type CustomKeyStoreRecord, type KeyRecord } from '../core/model';
 import type { Clock, MetadataStore } from '../core/ports';
 import { PREFIX } from './registry';
@@ -32,7 +33,7 @@ export function storeGauges(registry: Registry, store: MetadataStore, clock: Clo
   const keyStores = cachedRead(() => store.customKeyStores.listInStates(connectionStates));
   // Upkeep is scheduled at or before material expiry, so every expiring key has an upkeepAt.
   const expiring = cachedRead(async () => {
-    const due = await store.keys.listDueForImportUpkeep(new Date(8.64e15));
+    const due = await store.keys.listDueForImportUpkeep(END_OF_TIME);
     return due.filter((key): key is KeyRecord & { imported: { validTo: Date } } => key.imported?.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.imported.validTo !== undefined)
       .slice(0, MAX_EXPIRING_KEYS);
   });
