@@ -5,7 +5,7 @@ import {
   CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, DescribeKeyCommand, DryRunOperationException, EncryptCommand,
   GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetPublicKeyCommand,
   IncorrectKeyException, InvalidKeyUsageException, KMSClient, KMSInvalidMacException, KMSInvalidSignatureException,
-  KMSServiceException, ReEncryptCommand, SignCommand, UnsupportedOperationException, VerifyCommand, VerifyMacCommand,
+  ReEncryptCommand, SignCommand, UnsupportedOperationException, VerifyCommand, VerifyMacCommand,
   type KeySpec, type KeyUsageType, type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import {
@@ -13,6 +13,7 @@ import {
 } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { ROOT, startTestService, type TestService, sdkClient } from '../support/service';
+import { rejection } from '../support/sdk-rejection';
 
 let svc: TestService;
 let kms: KMSClient;
@@ -34,15 +35,6 @@ async function publicKeyOf(KeyId: string): Promise<KeyObject> {
   return createPublicKey({ key: Buffer.from(out.PublicKey!), format: 'der', type: 'spki' });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KMSServiceException> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(KMSServiceException);
-    return e as KMSServiceException;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const message = Buffer.from('signed through the AWS SDK');
 

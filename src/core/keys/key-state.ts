@@ -139,15 +139,7 @@ export const keyStateTable = {
   /** KMS-SPEC §3: ?9 in Enabled, Disabled and PendingDeletion; no effect in PendingImport; ✗14, ✗15. */
   DeleteImportedKeyMaterial: { Unavailable: 'unavailable', Creating: 'creating', Updating: 'updating' },
   /** KMS-SPEC §3: ✗1, ✗2/3, ✗5, ✗14, ✗15 on the primary. */
-  ReplicateKey: {
-    Disabled: 'disabled',
-    PendingDeletion: 'pendingDeletion',
-    PendingReplicaDeletion: 'pendingDeletion',
-    PendingImport: 'pendingImport',
-    Unavailable: 'unavailable',
-    Creating: 'creating',
-    Updating: 'updating',
-  },
+  ReplicateKey: { ...cryptographic, Updating: 'updating' },
   /** KMS-SPEC §3: ✗1, ✗2/3, ✗5, ✗14; Updating is allowed by the table (an update in flight is refused by the operation). Applied to both keys. */
   UpdatePrimaryRegion: {
     Disabled: 'disabled',
