@@ -11,7 +11,7 @@ import path from 'node:path';
  * SoftHSM lists only the tokens present when the module initialises, so tokens are made up
  * front, before any test process loads it; test files claim them one by one (softhsm.ts).
  */
-export const TOKEN_POOL_SIZE = 96;
+export const TOKEN_POOL_SIZE = 128;
 
 export default async function globalSetup(): Promise<void> {
   const root = mkdtempSync(path.join(tmpdir(), 'hsm-kms-test-'));

@@ -141,14 +141,7 @@ export const keyStateTable = {
   /** KMS-SPEC §3: ✗1, ✗2/3, ✗5, ✗14, ✗15 on the primary. */
   ReplicateKey: { ...cryptographic, Updating: 'updating' },
   /** KMS-SPEC §3: ✗1, ✗2/3, ✗5, ✗14; Updating is allowed by the table (an update in flight is refused by the operation). Applied to both keys. */
-  UpdatePrimaryRegion: {
-    Disabled: 'disabled',
-    PendingDeletion: 'pendingDeletion',
-    PendingReplicaDeletion: 'pendingDeletion',
-    PendingImport: 'pendingImport',
-    Unavailable: 'unavailable',
-    Creating: 'creating',
-  },
+  UpdatePrimaryRegion: cryptographic,
   /**
    * The resolve-and-authorise step of the three import operations: every state passes, because
    * they check the origin before the state (footnotes 8 and 9) and then apply their own rows.

@@ -147,6 +147,9 @@ export class SqliteAuditRepository implements AuditRepository {
 
   /** Indexes every record the lookup index has not reached yet (the background thread usually has). */
   private catchUpLookupIndex(): void {
+    // Usually the thread is there already: a read says so without taking the write lock.
+    const behind = this.db.statement<[], { behind: number }>('SELECT indexed_sequence < sequence AS behind FROM audit_head WHERE id = 1').get();
+    if (!behind?.behind) return;
     while (this.db.immediateTransactionWithoutSync(() => this.indexNextChunk()));
   }
 
