@@ -11,10 +11,10 @@ export class TokenHmac extends TokenMechanism implements HmacCapability {
     if (!Number.isInteger(lengthBytes) || lengthBytes < 1) throw internal(`generateHmacKey: length ${lengthBytes}`);
     const template = secretKeyTemplate({ objectId, label, keyType: 'GENERIC_SECRET', valueLength: lengthBytes, usage: { sign: true, verify: true } });
     try {
-      await this.connection.withSession(async (session) => {
+      await this.objects.creating(objectId, () => this.connection.withSession(async (session) => {
         const handle = await this.lib.C_GenerateKeyAsync(session, genericSecretKeyGen, template);
         this.objects.remember(objectId, 'secret', { handle });
-      });
+      }));
     } catch (e) {
       throw toKmsError(e, 'generateHmacKey');
     }

@@ -112,7 +112,7 @@ export class TokenObjects {
   private async generatePairUntimed(operation: string, objectId: string, algorithm: KeyPairAlgorithm, templates: KeyPairTemplates): Promise<Buffer> {
     try {
       // Not retried after a reconnect: a second attempt could leave two pairs under one CKA_ID.
-      return await this.connection.withSession(async (session) => {
+      return await this.creating(objectId, () => this.connection.withSession(async (session) => {
         const pair = await this.lib.C_GenerateKeyPairAsync(session, keyPairGen(algorithm), templates.publicKey, templates.privateKey);
         try {
           const { spki, modulus } = this.readPublicKey(session, pair.publicKey, algorithm);
@@ -126,7 +126,7 @@ export class TokenObjects {
           this.forget(objectId);
           throw e;
         }
-      });
+      }));
     } catch (e) {
       throw toKmsError(e, operation);
     }
@@ -279,6 +279,29 @@ export class TokenObjects {
     for (const objectClass of ['secret', 'private', 'public'] as const) this.handles.delete(`${objectClass}:${objectId}`);
   }
 
+  /**
+   * Runs `create`, which makes token objects under `objectId` off the event loop, so that a
+   * destroyKey of the same CKA_ID called meanwhile waits for it. SoftHSM destroying an object its generation is
+   * still writing leaves a nameless object file that this process no longer sees (only a fresh
+   * C_Initialize does), so a reset during CreateKey left such files behind.
+   */
+  async creating<T>(objectId: string, create: () => Promise<T>): Promise<T> {
+    const run = create();
+    const settled = Promise.all([this.creations.get(objectId), run.catch(() => undefined)]).then(() => undefined);
+    this.creations.set(objectId, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.creations.get(objectId) === settled) this.creations.delete(objectId);
+    }
+  }
+  private creations = new Map<string, Promise<void>>();
+
+  /** Resolves once no creation of `objectId` started in this process is still running. */
+  async creationsSettled(objectId: string): Promise<void> {
+    for (let pending = this.creations.get(objectId); pending; pending = this.creations.get(objectId)) await pending;
+  }
+
   remember(objectId: string, objectClass: ObjectClass, key: TokenKey): void {
     this.syncGeneration();
     this.handles.set(`${objectClass}:${objectId}`, key);
@@ -359,10 +382,10 @@ export class TokenKeyObjects extends TokenMechanism implements KeyObjectCapabili
   /** An AES key from `template`, its handle remembered. Not retried after a reconnect: a second attempt could leave two keys under one CKA_ID. */
   async generateSecretKey(operation: string, objectId: string, template: pkcs11js.Template): Promise<void> {
     try {
-      await this.connection.withSession(async (session) => {
+      await this.objects.creating(objectId, () => this.connection.withSession(async (session) => {
         const handle = await this.lib.C_GenerateKeyAsync(session, aesKeyGen, template);
         this.objects.remember(objectId, 'secret', { handle });
-      });
+      }));
     } catch (e) {
       throw toKmsError(e, operation);
     }
@@ -370,6 +393,7 @@ export class TokenKeyObjects extends TokenMechanism implements KeyObjectCapabili
 
   async destroyKey(objectId: string): Promise<boolean> {
     try {
+      await this.objects.creationsSettled(objectId);
       return await this.connection.withSession(async (session) => {
         // Every object under the CKA_ID: a secret key, or both halves of a pair.
         const found = this.objects.findAll(session, objectId);

@@ -12,6 +12,7 @@ import { importPlan } from '../../src/pkcs11/key-import';
 import { CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, eddsa } from '../../src/pkcs11/mechanisms';
 import { oaepWrap, wrapKeyMaterial, wrappingAlgorithmNames, type WrappingAlgorithmName } from '../support/import-wrap';
 import { createTestToken, openTestToken } from '../support/softhsm';
+import { listTokenObjects } from '../support/token-objects';
 import { describeKeyTokenContract } from './key-token.contract';
 
 describeKeyTokenContract('SoftHSM2 through pkcs11js', async () => {
@@ -168,6 +169,40 @@ describe('PKCS#11 adapter on SoftHSM', () => {
         ]).map((a) => (a.value as Buffer)[0]);
       });
       expect(value).toEqual([1, 1, 0, 1]);
+    } finally {
+      token.close();
+    }
+  });
+
+  it('destroying a key while its generation is still running waits for it, leaving no nameless object that only a fresh process would see', async () => {
+    const testToken = createTestToken('destroy-during-generation');
+    const token = openTestToken(testToken, { poolSize: 8 });
+    try {
+      const generations: Array<(id: string) => Promise<unknown>> = [
+        (id) => token.keyObjects.generateAesKey(id, 'kms:race'),
+        (id) => token.hmacKeys.generateHmacKey(id, 'kms:race', 32),
+        (id) => token.keyPairs.generateKeyPair(id, 'kms:race', 'ECC_NIST_P256', 'SIGN_VERIFY'),
+      ];
+      const failedGenerations: string[] = [];
+      for (let round = 0; round < 60; round++) {
+        const id = randomBytes(32).toString('hex');
+        let generating = true;
+        const generation = generations[round % generations.length]!(id).finally(() => { generating = false; });
+        // Destroyed as soon as it can be found while the token is still generating: without the
+        // wait, SoftHSM leaves the object's file half-written. With it, the first call destroys it.
+        let destroyed = await token.keyObjects.destroyKey(id);
+        while (!destroyed && generating) {
+          await new Promise((resolve) => setImmediate(resolve)); // lets the generation's completion in
+          destroyed = await token.keyObjects.destroyKey(id);
+        }
+        await generation.catch((e: Error) => failedGenerations.push(`round ${round}: ${e.message}`));
+        if (!destroyed) await token.keyObjects.destroyKey(id);
+      }
+      // Without the wait, the generation itself can fail when its object goes under it.
+      expect(failedGenerations).toEqual([]);
+      const left = await listTokenObjects(testToken);
+      expect(left.filter((o) => o.id === '' && o.label === '')).toEqual([]);
+      expect(left.filter((o) => o.label === 'kms:race')).toEqual([]);
     } finally {
       token.close();
     }

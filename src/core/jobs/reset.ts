@@ -62,8 +62,10 @@ async function resetOnce(deps: CoreDeps, owner: string): Promise<ResetReport> {
       report.customKeyStoresDeleted += 1;
     }
   }
-  // A key destroyed while a request was using it can leave SoftHSM a half-written object with no
-  // id or label (seen once in five concurrent-reset runs): the reset leaves none behind.
+  // A key destroyed while its generation was still running left SoftHSM a half-written object
+  // with no id or label. The adapter now waits for a generation in this process before
+  // destroying its key. A generation in another instance can still leave one, which SoftHSM
+  // shows only to a process that initialises afresh; this sweep removes any this process sees.
   await destroyUnnamedObjects(deps);
   await clearAuditTrail(deps, owner);
   return report;
