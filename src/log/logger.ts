@@ -41,6 +41,11 @@ process.once('exit', () => {
   }
 });
 
+/** How many open loggers still have lines to write at exit (each closed logger leaves the set). */
+export function stdoutStreamsAwaitingExit(): number {
+  return unwrittenAtExit.size;
+}
+
 /**
  * Lines for stdout, written once per turn of the event loop: a busy service writes tens of
  * lines per turn, and one write costs a system call whatever its length. Whatever is pending is
@@ -67,6 +72,13 @@ function batchedStdout(): Writable {
       }
       callback();
     },
+    // The logger closed: what is pending goes now, and the exit listener forgets this stream.
+    final(callback) {
+      unwrittenAtExit.delete(take);
+      const text = take();
+      if (text.length > 0) process.stdout.write(text);
+      callback();
+    },
     destroy(error, callback) {
       unwrittenAtExit.delete(take);
       callback(error);
@@ -83,13 +95,20 @@ export type Logger = winston.Logger;
 export function createLogger(options: { level: string; consoleLevel?: string; file?: string; silent?: boolean; stderr?: boolean }): Logger {
   const consoleLevel = options.consoleLevel ?? options.level;
   // Commands write their lines to stderr as they come; the service batches its stdout.
-  const transports: winston.transport[] = [options.stderr
-    ? new winston.transports.Console({ level: consoleLevel, silent: options.silent, stderrLevels: Object.keys(winston.config.npm.levels) })
-    : new winston.transports.Stream({ level: consoleLevel, stream: batchedStdout(), silent: options.silent })];
+  const stdout = options.stderr ? undefined : batchedStdout();
+  const transports: winston.transport[] = [stdout
+    ? new winston.transports.Stream({ level: consoleLevel, stream: stdout, silent: options.silent })
+    : new winston.transports.Console({ level: consoleLevel, silent: options.silent, stderrLevels: Object.keys(winston.config.npm.levels) })];
   if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level,
     format: jsonLine(),
     transports,
   });
+  // Neither end() nor close() of a winston logger ends a Stream transport's stream: it is ended here.
+  if (stdout) {
+    const endStdout = () => { if (!stdout.writableEnded) stdout.end(); };
+    logger.once('finish', endStdout).once('close', endStdout);
+  }
+  return logger;
 }

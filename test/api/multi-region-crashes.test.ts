@@ -271,8 +271,27 @@ describe('UpdatePrimaryRegion interrupted at each store write', () => {
       return true;
     });
     expect(writes).toBeGreaterThanOrEqual(5);
-    // Nothing written: the primary stays. Once step 1 (the work record) is written, the handover only goes forward.
-    expect(outcomes).toEqual([`1:${US}`, ...Array.from({ length: writes - 1 }, (_, i) => `${i + 2}:${EU}`)]);
+    // Nothing written, or only step 1 (the work record): the primary stays. Once step 2 (the
+    // replica Updating) is written, the handover only goes forward.
+    expect(outcomes).toEqual([`1:${US}`, `2:${US}`, ...Array.from({ length: writes - 2 }, (_, i) => `${i + 3}:${EU}`)]);
+  });
+
+  it('a replica disabled or scheduled for deletion after a crash between steps 1 and 2 is never promoted: recovery keeps the old primary', async () => {
+    for (const change of ['ScheduleKeyDeletion', 'DisableKey'] as const) {
+      const { keyId } = await replicatedKey();
+      h.faulty.crashAt(2);
+      expect((await h.call('UpdatePrimaryRegion', { KeyId: keyId, PrimaryRegion: EU })).status).toBe(500);
+      h.faulty.disarm();
+      // The replica is still its own key to its callers: the handover never reached it.
+      const changed = await h.call(change, change === 'ScheduleKeyDeletion' ? { KeyId: keyId, PendingWindowInDays: 7 } : { KeyId: keyId }, EU);
+      expect({ change, status: changed.status, error: changed.body.__type }).toEqual({ change, status: 200, error: undefined });
+      expect(await h.recoverLater()).toBeGreaterThanOrEqual(1);
+      const expectedReplicaState = change === 'ScheduleKeyDeletion' ? 'PendingDeletion' : 'Disabled';
+      expect((await h.members(keyId)).map((m) => [m.region, m.multiRegionKeyType, m.state, m.multiRegionWork])).toEqual([
+        [EU, 'REPLICA', expectedReplicaState, undefined], [US, 'PRIMARY', 'Enabled', undefined],
+      ]);
+      expect((await h.call('DescribeKey', { KeyId: keyId }, US)).body.KeyMetadata).toMatchObject({ KeyState: 'Enabled', MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY' } });
+    }
   });
 
   it('a crash half-way is finished by the periodic recovery of a running service, only after the grace period', async () => {
@@ -310,9 +329,9 @@ describe('UpdatePrimaryRegion interrupted at each store write', () => {
       return true;
     });
     expect(writes).toBeGreaterThanOrEqual(5);
-    // Step 1 landed: recovery finishes the handover. Step 2 landed: the caller's clean-up undoes
-    // both steps (nothing had changed hands). Any later write: the handover goes forward.
-    expect(outcomes).toEqual([`1:${EU}`, `2:${US}`, ...Array.from({ length: writes - 2 }, (_, i) => `${i + 3}:${EU}`)]);
+    // Step 1 landed: recovery undoes it. Step 2 landed: the caller's clean-up undoes both steps
+    // (nothing had changed hands). Any later write: the handover goes forward.
+    expect(outcomes).toEqual([`1:${US}`, `2:${US}`, ...Array.from({ length: writes - 2 }, (_, i) => `${i + 3}:${EU}`)]);
   });
 });
 

@@ -87,6 +87,12 @@ describe('CreateKey MultiRegion and ReplicateKey', () => {
       const blob = await encryptIn(key.KeyId, from);
       for (const to of [REGION, EU, AP]) expect(await decrypts(blob, to)).toBe(true);
     }
+
+    // As AWS logs it, each ReplicateKey is also a CreateKey in the replica's region, once.
+    const created = (await svc.store.audit.lookup({ attribute: { key: 'EventName', value: 'CreateKey' } }, { limit: 50 })).items
+      .map((r) => JSON.parse(r.event) as { awsRegion: string; eventType: string; resources: { ARN: string }[] })
+      .filter((e) => e.eventType === 'AwsServiceEvent' && e.resources[0]?.ARN.endsWith(key.KeyId));
+    expect(created.map((e) => [e.awsRegion, e.resources[0]!.ARN]).sort()).toEqual([[AP, arnIn(AP, key.KeyId)], [EU, arnIn(EU, key.KeyId)]]);
   });
 
   it('refuses what AWS refuses, with a 4xx in AWS\'s shape', async () => {

@@ -104,12 +104,16 @@ function sameShared(a: KeyRecord, b: KeyRecord): boolean {
     === JSON.stringify([b.versions, b.currentVersionId, b.rotation, b.keySpec, b.keyUsage, b.origin]);
 }
 
-/** The internal event SynchronizeMultiRegionKey for one replica, as CloudTrail records it. */
-export async function synchronizedEvent(deps: CoreDeps, replica: KeyRecord): Promise<void> {
-  const arn = arnOf(replica);
+/**
+ * An internal event on one member, in its region, as CloudTrail records it: SynchronizeMultiRegionKey
+ * when the primary's shared properties reach a replica, and CreateKey when ReplicateKey made one
+ * (AWS logs a ReplicateKey request as both operations).
+ */
+export async function memberEvent(deps: CoreDeps, operation: 'SynchronizeMultiRegionKey' | 'CreateKey', member: KeyRecord): Promise<void> {
+  const arn = arnOf(member);
   await deps.internalEvents?.({
-    source: 'internal', operation: 'SynchronizeMultiRegionKey', requestId: randomUUID(), keyReference: replica.keyId,
-    resources: [arn], startedAt: deps.clock.now(), latencyMs: 0, outcome: 'success', region: replica.region, accountId: replica.accountId,
+    source: 'internal', operation, requestId: randomUUID(), keyReference: member.keyId,
+    resources: [arn], startedAt: deps.clock.now(), latencyMs: 0, outcome: 'success', region: member.region, accountId: member.accountId,
   });
 }
 
@@ -133,7 +137,7 @@ export async function synchronizeReplicas(deps: CoreDeps, primary: KeyRecord, op
         return next;
       });
       synced.push(stored);
-      if (changed) await synchronizedEvent(deps, stored);
+      if (changed) await memberEvent(deps, 'SynchronizeMultiRegionKey', stored);
     } catch (e) {
       // Deleted (or claimed for deletion) meanwhile: nothing to copy to.
       if (isKmsError(e) && e.code === 'NotFoundException') continue;

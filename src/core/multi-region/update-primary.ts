@@ -6,9 +6,10 @@
 //   3. A: becomes a REPLICA (first, so that there are never two primaries);
 //   4. B: becomes the PRIMARY, Enabled again;
 //   5. A: Enabled again, multiRegionWork cleared.
-// Once step 1 is written, recovery only takes the handover forward: it repeats steps 3–5 (each
-// is idempotent) unless B is gone, in which case A is made the primary again. (A caller still
-// alive when step 2 fails undoes steps 2 and 1 itself: nothing has changed hands yet.) Meanwhile
+// Once step 2 is written, recovery only takes the handover forward: it repeats steps 3–5 (each
+// is idempotent) unless B is gone, in which case A is made the primary again. With only step 1
+// written, recovery undoes it, as a caller still alive when step 2 fails does itself: nothing
+// has changed hands yet, and B may have been disabled or scheduled for deletion since. Meanwhile
 // there may be no primary for a moment (AWS's DescribeKey may show both as replicas), never two.
 import type { CoreDeps } from '../deps';
 import { isKmsError, KmsError } from '../errors';
@@ -87,8 +88,12 @@ export async function finishPrimaryUpdate(deps: CoreDeps, from: KeyRecord): Prom
   const fromArn = arnOf(from);
   const toScope = { accountId: from.accountId, region: work.toRegion };
   const to = await deps.store.keys.get(toScope, from.keyId);
-  if (!to || to.incomplete) {
-    // The new primary is gone: the old one stays the primary.
+  // Step 2 is where the handover commits: until the replica is Updating, nothing has changed hands
+  // and the replica is still open to its own callers (it may since have been disabled or scheduled
+  // for deletion), so the old primary stays. Step 3 lands only after step 2.
+  const replicaCommitted = from.multiRegionKeyType === 'REPLICA' || to?.state === 'Updating';
+  if (!to || to.incomplete || !replicaCommitted) {
+    // The new primary is gone, or was never committed to: the old one stays the primary.
     await changeKey(deps, { key: from, arn: fromArn }, (key) => ({ ...key, multiRegionKeyType: 'PRIMARY', state: afterUpdate(key.state), multiRegionWork: undefined }));
     return;
   }

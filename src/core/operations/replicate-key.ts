@@ -24,7 +24,7 @@ import { changeKey, keyForOperation } from '../keys/resolve';
 import { validateTags } from '../keys/tags';
 import { keyArn, type KeyRecord, type KeyScope } from '../model';
 import { signingAlgorithmsListed } from '../crypto/signing';
-import { multiRegionConfiguration, otherMembers, withSharedProperties } from '../multi-region/set';
+import { memberEvent, multiRegionConfiguration, otherMembers, withSharedProperties } from '../multi-region/set';
 
 /** AWS's RegionName pattern: two or three lowercase words and a number (us-east-1, us-gov-west-1). */
 const regionPattern = /^([a-z]+-){2,3}\d+$/;
@@ -145,6 +145,7 @@ export const replicateKey = defineOperation({
         throw e;
       }
     }
+    await memberEvent(deps, 'CreateKey', complete);
     // AWS answers with the replica as it was created: Creating, not yet enabled.
     const created: KeyRecord = { ...complete, state: 'Creating', currentVersionId: undefined };
     const others = await otherMembers(deps, complete, { withCreating: true });
