@@ -37,6 +37,15 @@ const MODULE = process.env.KMS_PKCS11_MODULE || '/usr/lib/softhsm/libsofthsm2.so
 const SECONDS = positiveInteger('BENCH_SECONDS', 10);
 const CONCURRENCY = positiveInteger('BENCH_CONNECTIONS', 8);
 const WARMUP_SECONDS = Math.min(2, SECONDS);
+/** Alternating pairs of Encrypt runs, audit trail on and off, whose median cost is the trail's figure. */
+const AUDIT_PAIRS = positiveInteger('BENCH_AUDIT_PAIRS', 5);
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 const XKS_RATE = positiveInteger('BENCH_XKS_RATE', 1800);
 // Enough connections that the offered rate, not the connection count, limits the fixed-rate run.
 const XKS_RATE_CONNECTIONS = positiveInteger('BENCH_XKS_RATE_CONNECTIONS', 32);
@@ -424,11 +433,14 @@ async function main() {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run 'npm run build' first (npm run bench does)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'hsm-kms-bench-'));
   let server;
+  /** The second server of the audit comparison (KMS_AUDIT=off), while it runs. */
+  let auditOffServer;
   let raw;
   let interrupted = false;
   // On a signal, raw loops may still be inside the token: skip C_Finalize, exit frees the module.
   const cleanup = async (finalize = true) => {
     await stopServer(server);
+    await stopServer(auditOffServer);
     if (raw && finalize) {
       try { raw.close(); } catch { /* best effort */ }
       raw = undefined;
@@ -599,21 +611,46 @@ async function main() {
       row.ratio = row.perSecond / row.rawPerSecond;
     });
 
-    // The audit trail's cost: one process with KMS_AUDIT=off, beside the Encrypt above (trail on, the default).
-    log('restarting with KMS_WORKERS=1 KMS_AUDIT=off');
+    // The audit trail's cost: two single-process servers on the same store and token, one with the
+    // trail (the default) and one with KMS_AUDIT=off, both warmed up, then Encrypt on each in
+    // turn, in the order on/off, off/on, on/off, … so that drift of a shared machine hits both
+    // alike. Each adjacent pair gives 1 - on/off; the figure is their median. Raw runs before
+    // and after the block give each side's ratio to the token's own rate.
+    log('restarting as two single-process servers: audit trail on, and KMS_AUDIT=off');
     await stopServer(server);
-    server = startServer({ ...env, KMS_WORKERS: '1', KMS_AUDIT: 'off' }, dir);
+    server = startServer({ ...env, KMS_WORKERS: '1' }, dir);
+    const offPort = await freePort();
+    const offUrl = `http://127.0.0.1:${offPort}`;
+    auditOffServer = startServer({ ...env, KMS_WORKERS: '1', KMS_AUDIT: 'off', KMS_PORT: String(offPort), KMS_XKS_PORT: String(await freePort()) }, dir);
     await waitHealthy(url, server);
-    const auditOffRaws = [await rawBenchmark(raw, SECONDS)];
-    log('Encrypt, audit trail off');
-    const auditOff = { name: 'Encrypt, audit trail off', ...(await loadTest(url, await sign(port, 'Encrypt', encryptInput), SECONDS)) };
-    auditOffRaws.push(await rawBenchmark(raw, SECONDS));
-    auditOff.rawPerSecond = (auditOffRaws[0].perSecond + auditOffRaws[1].perSecond) / 2;
-    auditOff.ratio = auditOff.perSecond / auditOff.rawPerSecond;
-    const auditOn = { ...service[0], name: 'Encrypt, audit trail on (above)' };
-    const auditCost = 1 - auditOn.ratio / auditOff.ratio;
+    await waitHealthy(offUrl, auditOffServer);
+    const auditSides = { on: { url, port, runs: [] }, off: { url: offUrl, port: offPort, runs: [] } };
+    for (const side of Object.values(auditSides)) await loadTest(side.url, await sign(side.port, 'Encrypt', encryptInput), WARMUP_SECONDS);
+    const auditRaws = [await rawBenchmark(raw, SECONDS)];
+    const auditRunSeconds = Math.max(3, Math.round(SECONDS / 2));
+    for (let pair = 0; pair < AUDIT_PAIRS; pair++) {
+      for (const name of pair % 2 === 0 ? ['on', 'off'] : ['off', 'on']) {
+        const side = auditSides[name];
+        log(`Encrypt, audit trail ${name} (pair ${pair + 1}/${AUDIT_PAIRS})`);
+        side.runs.push(await loadTest(side.url, await sign(side.port, 'Encrypt', encryptInput), auditRunSeconds));
+      }
+    }
+    auditRaws.push(await rawBenchmark(raw, SECONDS));
+    const auditRawPerSecond = (auditRaws[0].perSecond + auditRaws[1].perSecond) / 2;
+    const auditRow = (name, runs) => {
+      const row = { name, perSecond: mean(runs.map((r) => r.perSecond)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) };
+      row.non2xx = runs.reduce((a, r) => a + r.non2xx, 0);
+      row.errors = runs.reduce((a, r) => a + r.errors, 0);
+      row.rawPerSecond = auditRawPerSecond;
+      row.ratio = row.perSecond / auditRawPerSecond;
+      return row;
+    };
+    const auditOn = auditRow(`Encrypt, audit trail on (${AUDIT_PAIRS} runs of ${auditRunSeconds} s)`, auditSides.on.runs);
+    const auditOff = auditRow(`Encrypt, audit trail off (${AUDIT_PAIRS} runs of ${auditRunSeconds} s)`, auditSides.off.runs);
+    const pairCosts = auditSides.on.runs.map((on, i) => 1 - on.perSecond / auditSides.off.runs[i].perSecond);
+    const auditCost = median(pairCosts);
+    await stopServer(auditOffServer);
 
-    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const rawRates = raws.map((r) => r.perSecond);
     const rawRow = { name: 'raw AES-GCM encrypt (mean)', perSecond: mean(rawRates), p50: mean(raws.map((r) => r.p50)), p99: mean(raws.map((r) => r.p99)) };
     const spread = (100 * (Math.max(...rawRates) - Math.min(...rawRates))) / rawRow.perSecond;
@@ -638,9 +675,11 @@ async function main() {
     console.log('');
     console.log(table([halfPeakRow, ...multi]));
     console.log('');
-    console.log('The audit trail: Encrypt with it on (the run above) and off (one process, raw runs around it); cost = 1 - on/off of the service/raw ratios:');
+    console.log(`The audit trail: Encrypt on two warm single-process servers, trail on and KMS_AUDIT=off, alternating (on/off, off/on, …); raw runs before and after (${auditRaws.map((r) => fixed(r.perSecond, 0)).join(', ')} ops/s):`);
     console.log('');
     console.log(table([auditOn, auditOff]));
+    console.log('');
+    console.log(`req/s in turn, on/off per pair: ${auditSides.on.runs.map((on, i) => `${fixed(on.perSecond, 0)}/${fixed(auditSides.off.runs[i].perSecond, 0)}`).join(', ')}; cost per pair (1 - on/off): ${pairCosts.map((c) => `${fixed(100 * c, 1)}%`).join(', ')}; median ${fixed(100 * auditCost, 1)}%`);
     console.log('');
     // The issue's goals, each beside what this run measured.
     const ratioOf = (rows, name) => rows.find((r) => r.name === name)?.ratio ?? NaN;
@@ -665,7 +704,10 @@ async function main() {
       service: Object.fromEntries(service.map((r) => [r.name, {
         perSecond: Math.round(r.perSecond), p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors, rawPerSecond: Math.round(r.rawPerSecond), ratio: +r.ratio.toFixed(3),
       }])),
-      audit: { onRatio: +auditOn.ratio.toFixed(3), offRatio: +auditOff.ratio.toFixed(3), offPerSecond: Math.round(auditOff.perSecond), cost: +auditCost.toFixed(3) },
+      audit: {
+        onRatio: +auditOn.ratio.toFixed(3), offRatio: +auditOff.ratio.toFixed(3), onPerSecond: Math.round(auditOn.perSecond), offPerSecond: Math.round(auditOff.perSecond),
+        pairCosts: pairCosts.map((c) => +c.toFixed(3)), cost: +auditCost.toFixed(3),
+      },
       halfPeak: { rate: halfPeak, perSecond: Math.round(halfPeakRow.perSecond), p50: halfPeakRow.p50, p99: halfPeakRow.p99 },
       workers: Object.fromEntries(multi.map((r) => [r.name, { perSecond: Math.round(r.perSecond), p50: r.p50, p99: r.p99, rawPerSecond: Math.round(r.rawPerSecond), ratio: +r.ratio.toFixed(3) }])),
       sameOperation: Object.fromEntries(same.map(({ row: r }) => [r.name, {
