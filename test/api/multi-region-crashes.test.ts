@@ -250,11 +250,15 @@ describe('UpdatePrimaryRegion interrupted at each store write', () => {
     expect(await expectWholeSet(keyId, blobs)).toBe(other);
   }
 
-  it('a crash at any write leaves, after a restart, exactly one primary and both keys Enabled', async () => {
+  /**
+   * UpdatePrimaryRegion with `fault` at each store write in turn, then `recover`: the set is whole
+   * and hands over again. Returns `write:primary region` for each faulty run.
+   */
+  async function handoverAtEveryWrite(fault: 'crashAt' | 'loseReplyAt', recover: () => Promise<unknown>): Promise<string[]> {
     const outcomes: string[] = [];
     const writes = await atEveryWrite(async (n) => {
       const { keyId, blobs } = await replicatedKey();
-      h.faulty.crashAt(n);
+      h.faulty[fault](n);
       const res = await h.call('UpdatePrimaryRegion', { KeyId: keyId, PrimaryRegion: EU });
       if (!h.faulty.injected) {
         expect({ status: res.status, error: res.body.__type }).toEqual({ status: 200, error: undefined });
@@ -264,16 +268,21 @@ describe('UpdatePrimaryRegion interrupted at each store write', () => {
       expect({ n, status: res.status }).toEqual({ n, status: 500 });
       // Never two primaries, even before recovery.
       expect(primaries(await h.members(keyId)).length).toBeLessThanOrEqual(1);
-      await h.restart();
+      await recover();
       const primaryRegion = await expectWholeSet(keyId, blobs);
       outcomes.push(`${n}:${primaryRegion}`);
       await expectHandsOver(keyId, primaryRegion, blobs);
       return true;
     });
     expect(writes).toBeGreaterThanOrEqual(5);
-    // Nothing written, or only step 1 (the work record): the primary stays. Once step 2 (the
-    // replica Updating) is written, the handover only goes forward.
-    expect(outcomes).toEqual([`1:${US}`, `2:${US}`, ...Array.from({ length: writes - 2 }, (_, i) => `${i + 3}:${EU}`)]);
+    return outcomes;
+  }
+  /** Nothing written, or only step 1 (the work record): the primary stays. Once step 2 (the replica Updating) is written, the handover only goes forward. */
+  const handoverOutcomes = (outcomes: string[]) => [`1:${US}`, `2:${US}`, ...Array.from({ length: outcomes.length - 2 }, (_, i) => `${i + 3}:${EU}`)];
+
+  it('a crash at any write leaves, after a restart, exactly one primary and both keys Enabled', async () => {
+    const outcomes = await handoverAtEveryWrite('crashAt', () => h.restart());
+    expect(outcomes).toEqual(handoverOutcomes(outcomes));
   });
 
   it('a replica disabled or scheduled for deletion after a crash between steps 1 and 2 is never promoted: recovery keeps the old primary', async () => {
@@ -311,27 +320,9 @@ describe('UpdatePrimaryRegion interrupted at each store write', () => {
   });
 
   it('a reply lost after any write leaves a set that is whole, at once or after recovery, never stuck in Updating', async () => {
-    const outcomes: string[] = [];
-    const writes = await atEveryWrite(async (n) => {
-      const { keyId, blobs } = await replicatedKey();
-      h.faulty.loseReplyAt(n);
-      const res = await h.call('UpdatePrimaryRegion', { KeyId: keyId, PrimaryRegion: EU });
-      if (!h.faulty.injected) {
-        expect(res.status).toBe(200);
-        return false;
-      }
-      expect({ n, status: res.status }).toEqual({ n, status: 500 });
-      expect(primaries(await h.members(keyId)).length).toBeLessThanOrEqual(1);
-      await h.recoverLater();
-      const primaryRegion = await expectWholeSet(keyId, blobs);
-      outcomes.push(`${n}:${primaryRegion}`);
-      await expectHandsOver(keyId, primaryRegion, blobs);
-      return true;
-    });
-    expect(writes).toBeGreaterThanOrEqual(5);
-    // Step 1 landed: recovery undoes it. Step 2 landed: the caller's clean-up undoes both steps
-    // (nothing had changed hands). Any later write: the handover goes forward.
-    expect(outcomes).toEqual([`1:${US}`, `2:${US}`, ...Array.from({ length: writes - 2 }, (_, i) => `${i + 3}:${EU}`)]);
+    // Step 2's reply lost: the caller's clean-up undoes both steps itself (nothing had changed hands).
+    const outcomes = await handoverAtEveryWrite('loseReplyAt', () => h.recoverLater());
+    expect(outcomes).toEqual(handoverOutcomes(outcomes));
   });
 });
 
