@@ -281,9 +281,9 @@ export class TokenObjects {
 
   /**
    * Runs `create`, which makes token objects under `objectId` off the event loop, so that a
-   * destroyKey of the same CKA_ID called meanwhile waits for it. SoftHSM destroying an object its generation is
-   * still writing leaves a nameless object file that this process no longer sees (only a fresh
-   * C_Initialize does), so a reset during CreateKey left such files behind.
+   * destroyKey of the same CKA_ID called meanwhile waits for it. SoftHSM, destroying an object
+   * its generation is still writing, fails the generation and leaves a nameless object file that
+   * this process no longer sees (only a fresh C_Initialize does): a reset during CreateKey did.
    */
   async creating<T>(objectId: string, create: () => Promise<T>): Promise<T> {
     const run = create();
