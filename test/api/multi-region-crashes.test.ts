@@ -118,13 +118,18 @@ describe('ReplicateKey interrupted at each store write', () => {
     return true;
   }
 
-  it('a crash at any write leaves the primary whole and a replica either gone or complete; ReplicateKey then succeeds', async () => {
+  /**
+   * ReplicateKey with `fault` at each store write in turn, then `recover`: the primary is whole,
+   * the replica absent or whole, and ReplicateKey then succeeds (or finds the replica). Returns
+   * `write:status:replica|none` for each faulty run.
+   */
+  async function replicateAtEveryWrite(fault: 'crashAt' | 'loseReplyAt', recover: () => Promise<unknown>): Promise<string[]> {
     const outcomes: string[] = [];
     const writes = await atEveryWrite(async (n) => {
       const key = await h.multiRegionKey();
       const blob = await h.encrypt(key.KeyId, US);
       const objects = await h.objectIds(key.KeyId, US);
-      h.faulty.crashAt(n);
+      h.faulty[fault](n);
       const res = await h.call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU });
       if (!h.faulty.injected) {
         // Every write made: the operation is whole.
@@ -132,25 +137,26 @@ describe('ReplicateKey interrupted at each store write', () => {
         expect(await expectWholeSet(key.KeyId, blob, objects)).toBe(true);
         return false;
       }
-      expect({ n, status: res.status, error: res.body.__type }).toEqual({ n, status: 500, error: 'KMSInternalException' });
+      if (res.status !== 200) expect({ n, status: res.status, error: res.body.__type }).toEqual({ n, status: 500, error: 'KMSInternalException' });
       // Never two primaries, even before recovery.
       expect(primaries(await h.members(key.KeyId))).toEqual([US]);
-      await h.restart();
+      await recover();
       const replicated = await expectWholeSet(key.KeyId, blob, objects);
-      outcomes.push(`${n}:${replicated ? 'replica' : 'none'}`);
+      outcomes.push(`${n}:${res.status}:${replicated ? 'replica' : 'none'}`);
       const again = await h.call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU });
-      if (replicated) {
-        expect(again.body.__type).toBe('AlreadyExistsException');
-      } else {
-        expect({ status: again.status, error: again.body.__type }).toEqual({ status: 200, error: undefined });
-        expect(await expectWholeSet(key.KeyId, blob, objects)).toBe(true);
-      }
+      expect({ status: again.status, error: again.body.__type }).toEqual(replicated ? { status: 400, error: 'AlreadyExistsException' } : { status: 200, error: undefined });
+      expect(await expectWholeSet(key.KeyId, blob, objects)).toBe(true);
       return true;
     });
     // An incomplete replica inserted, the primary fenced, the replica completed.
     expect(writes).toBeGreaterThanOrEqual(3);
+    return outcomes;
+  }
+
+  it('a crash at any write leaves the primary whole and a replica either gone or complete; ReplicateKey then succeeds', async () => {
+    const outcomes = await replicateAtEveryWrite('crashAt', () => h.restart());
     // A crash before the replica is complete leaves no replica.
-    expect(outcomes).toEqual(Array.from({ length: writes }, (_, i) => `${i + 1}:none`));
+    expect(outcomes).toEqual(outcomes.map((_, i) => `${i + 1}:500:none`));
   });
 
   it('a crash before completion is undone by the periodic recovery of a running service, only after the grace period', async () => {
@@ -173,30 +179,10 @@ describe('ReplicateKey interrupted at each store write', () => {
   });
 
   it('a reply lost after any write leaves a set that is whole, at once or after recovery', async () => {
-    const outcomes: string[] = [];
-    const writes = await atEveryWrite(async (n) => {
-      const key = await h.multiRegionKey();
-      const blob = await h.encrypt(key.KeyId, US);
-      const objects = await h.objectIds(key.KeyId, US);
-      h.faulty.loseReplyAt(n);
-      const res = await h.call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU });
-      if (!h.faulty.injected) {
-        expect(res.status).toBe(200);
-        return false;
-      }
-      expect(primaries(await h.members(key.KeyId))).toEqual([US]);
-      await h.recoverLater();
-      const replicated = await expectWholeSet(key.KeyId, blob, objects);
-      outcomes.push(`${n}:${res.status}:${replicated ? 'replica' : 'none'}`);
-      const again = await h.call('ReplicateKey', { KeyId: key.KeyId, ReplicaRegion: EU });
-      expect(again.body.__type).toBe(replicated ? 'AlreadyExistsException' : undefined);
-      expect(await expectWholeSet(key.KeyId, blob, objects)).toBe(true);
-      return true;
-    });
-    expect(writes).toBeGreaterThanOrEqual(3);
+    const outcomes = await replicateAtEveryWrite('loseReplyAt', () => h.recoverLater());
     // Before the last write the call fails and leaves no replica; the last one's lost reply is
     // noticed (the replica is complete) and answered as a success, the replica kept.
-    expect(outcomes).toEqual([...Array.from({ length: writes - 1 }, (_, i) => `${i + 1}:500:none`), `${writes}:200:replica`]);
+    expect(outcomes).toEqual([...outcomes.slice(1).map((_, i) => `${i + 1}:500:none`), `${outcomes.length}:200:replica`]);
   });
 });
 

@@ -47,6 +47,14 @@ async function replicate(keyId: string, region: string, body: Record<string, unk
   return res.body;
 }
 
+/** A primary in REGION with replicas in EU and AP. */
+async function keyInThreeRegions(): Promise<{ KeyId: string; Arn: string }> {
+  const key = await multiRegionKey();
+  await replicate(key.KeyId, EU);
+  await replicate(key.KeyId, AP);
+  return key;
+}
+
 describe('CreateKey MultiRegion and ReplicateKey', () => {
   it('makes a primary with an mrk- key id, and replicas with the same key id and material in two more regions', async () => {
     const key = await multiRegionKey({ Description: 'primary' });
@@ -159,9 +167,7 @@ describe('CreateKey MultiRegion and ReplicateKey', () => {
 
 describe('rotation of a multi-Region key', () => {
   it('copies new material to every replica before the primary uses it; old and new ciphertexts decrypt in every region', async () => {
-    const key = await multiRegionKey();
-    await replicate(key.KeyId, EU);
-    await replicate(key.KeyId, AP);
+    const key = await keyInThreeRegions();
     const before = await encryptIn(key.KeyId, AP);
     const firstMaterial = parseCiphertext(Buffer.from(before, 'base64')).keyMaterialId;
 
@@ -196,9 +202,7 @@ describe('rotation of a multi-Region key', () => {
 
 describe('UpdatePrimaryRegion', () => {
   it('swaps the primary and a replica; the old primary is then a replica', async () => {
-    const key = await multiRegionKey();
-    await replicate(key.KeyId, EU);
-    await replicate(key.KeyId, AP);
+    const key = await keyInThreeRegions();
     const before = await encryptIn(key.KeyId, REGION);
     const res = await call('UpdatePrimaryRegion', { KeyId: key.KeyId, PrimaryRegion: EU });
     expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: {} });
@@ -234,9 +238,7 @@ describe('UpdatePrimaryRegion', () => {
 
 describe('deletion', () => {
   it('a primary with replicas waits in PendingReplicaDeletion; its window starts when the last replica is deleted, and the token objects go with the last member', async () => {
-    const key = await multiRegionKey();
-    await replicate(key.KeyId, EU);
-    await replicate(key.KeyId, AP);
+    const key = await keyInThreeRegions();
     const [objectId] = await objectIdsOf(REGION, key.KeyId);
 
     const scheduled = await call('ScheduleKeyDeletion', { KeyId: key.KeyId, PendingWindowInDays: 7 });
